@@ -1,0 +1,4 @@
+//! scimd: a self-hosted SCIM 2.0 service provider in one binary and one redb file.
+#![forbid(unsafe_code)]
+
+pub mod store;

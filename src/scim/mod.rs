@@ -1,0 +1,16 @@
+//! The SCIM protocol, pure: schemas, attribute paths, the filter grammar, projection,
+//! input canonicalisation and list/sort rules (RFC 7643, RFC 7644).
+//!
+//! This module does no I/O and knows nothing of HTTP or storage: it depends on serde and
+//! serde_json only, so every rule here is unit-tested against the RFC examples.
+
+pub mod datetime;
+pub mod error;
+pub mod filter;
+pub mod list;
+pub mod path;
+pub mod projection;
+pub mod resource;
+pub mod schema;
+
+pub use error::{ScimError, ScimType};

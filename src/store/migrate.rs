@@ -1,0 +1,77 @@
+//! The schema version and numbered migrations.
+//!
+//! `SCHEMA_VERSION` is stored in `meta.v1`. Opening a file creates every table (so readers
+//! never meet a missing table), then runs each migration after the stored version, each in its
+//! own transaction together with the new version number. A file from a newer scimd is refused.
+
+use redb::ReadableTable;
+
+use super::tables::{
+    GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX, GROUPS, MEMBER_GROUPS, META,
+    PROVISIONING_LOG, TOKENS, USER_EXTERNAL_INDEX, USER_NAME_INDEX, USERS,
+};
+use super::{Store, StoreError, Writer, codec};
+
+/// The layout this binary writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const VERSION_KEY: &str = "schema_version";
+
+/// Migration `i` takes a file from version `i + 1` to `i + 2`.
+type Migration = fn(&mut Writer) -> Result<(), StoreError>;
+const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] = [];
+
+pub fn run(store: &Store) -> Result<(), StoreError> {
+    let found = store.write(|w| {
+        create_tables(w)?;
+        let found = stored_version(w)?;
+        if found.is_none() {
+            set_version(w, SCHEMA_VERSION)?;
+        }
+        Ok::<_, StoreError>(found.unwrap_or(SCHEMA_VERSION))
+    })?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema { found, known: SCHEMA_VERSION });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip((found - 1) as usize) {
+        let to = index as u64 + 2;
+        store.write(|w| {
+            migration(w)?;
+            set_version(w, to)
+        })?;
+        tracing::info!(version = to, "migrated the data file");
+    }
+    Ok(())
+}
+
+fn create_tables(w: &mut Writer) -> Result<(), StoreError> {
+    w.tx.open_table(META)?;
+    w.tx.open_table(USERS)?;
+    w.tx.open_table(GROUPS)?;
+    w.tx.open_table(USER_NAME_INDEX)?;
+    w.tx.open_table(GROUP_NAME_INDEX)?;
+    w.tx.open_table(USER_EXTERNAL_INDEX)?;
+    w.tx.open_table(GROUP_EXTERNAL_INDEX)?;
+    w.tx.open_table(GROUP_MEMBERS)?;
+    w.tx.open_table(MEMBER_GROUPS)?;
+    w.tx.open_table(TOKENS)?;
+    w.tx.open_table(PROVISIONING_LOG)?;
+    Ok(())
+}
+
+fn stored_version(w: &Writer) -> Result<Option<u64>, StoreError> {
+    let table = w.tx.open_table(META)?;
+    let row = table.get(VERSION_KEY)?;
+    row.map(|g| codec::decode(g.value(), "schema version")).transpose()
+}
+
+fn set_version(w: &mut Writer, version: u64) -> Result<(), StoreError> {
+    let bytes = codec::encode(&version)?;
+    w.tx.open_table(META)?.insert(VERSION_KEY, bytes.as_slice())?;
+    Ok(())
+}
+
+#[cfg(test)]
+pub(super) fn force_version(store: &Store, version: u64) -> Result<(), StoreError> {
+    store.write(|w| set_version(w, version))
+}

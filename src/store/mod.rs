@@ -1,0 +1,136 @@
+//! The store: the only module that names redb.
+//!
+//! One redb file holds the whole directory: resources, their indexes, membership rows, tokens
+//! and the provisioning log (`tables.rs`). Every change is one write transaction, committed with
+//! `Durability::Immediate` before the caller answers, so an acknowledged write is on disk.
+//! The store knows nothing of HTTP or of SCIM semantics beyond which attributes it indexes.
+//!
+//! All functions here block: call them from a blocking thread, never hold a transaction across
+//! an `.await`.
+
+mod codec;
+mod log;
+mod members;
+mod migrate;
+mod records;
+mod resources;
+mod tables;
+mod tokens;
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransaction};
+
+pub use log::LogEntry;
+pub use members::{MemberKind, MemberRow};
+pub use records::{Kind, ResourceId, StoredResource};
+pub use tokens::{StoredToken, TokenScope};
+
+/// What went wrong in the store. `Locked` and `NewerSchema` are operator errors with a clear
+/// remedy; the rest are real faults.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the data file {0} is in use by another scimd process; stop it first \
+         (or use the admin commands, which talk to the running server)"
+    )]
+    Locked(PathBuf),
+    #[error(
+        "the data file was written by a newer scimd (schema version {found}, this binary knows \
+         up to {known}); upgrade scimd or restore a backup"
+    )]
+    NewerSchema { found: u64, known: u64 },
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    #[error("cannot open the data file {path}: {source}")]
+    Open { path: PathBuf, source: redb::DatabaseError },
+    #[error("storage error: {0}")]
+    Redb(#[from] redb::Error),
+}
+
+macro_rules! redb_error_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Redb(e.into())
+            }
+        }
+    )*};
+}
+redb_error_from!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// The opened data file.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the data file and runs pending migrations.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                source: redb::DatabaseError::Storage(redb::StorageError::Io(e)),
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
+            other => StoreError::Open { path: path.to_path_buf(), source: other },
+        })?;
+        let store = Store { db, path: path.to_path_buf() };
+        migrate::run(&store)?;
+        Ok(store)
+    }
+
+    /// The data file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A consistent snapshot for reading; it never waits for writers.
+    pub fn read(&self) -> Result<Reader, StoreError> {
+        Ok(Reader { tx: self.db.begin_read()? })
+    }
+
+    /// Runs `f` in one write transaction: commits durably if it returns `Ok`, aborts (leaving
+    /// nothing behind) if it returns `Err`.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Writer) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut tx = self.db.begin_write().map_err(StoreError::from)?;
+        tx.set_durability(Durability::Immediate).map_err(StoreError::from)?;
+        let mut writer = Writer { tx };
+        match f(&mut writer) {
+            Ok(value) => {
+                writer.tx.commit().map_err(StoreError::from)?;
+                Ok(value)
+            }
+            Err(e) => {
+                // Aborting only drops uncommitted pages; its own failure changes nothing stored.
+                let _ = writer.tx.abort();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A read transaction and the queries it answers.
+pub struct Reader {
+    tx: ReadTransaction,
+}
+
+/// A write transaction and the changes it makes; see `Store::write`.
+pub struct Writer {
+    tx: WriteTransaction,
+}
+
+#[cfg(test)]
+mod tests;

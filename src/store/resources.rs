@@ -1,0 +1,203 @@
+//! User and group rows and the indexes kept beside them (name and `externalId`).
+//!
+//! Index rows are written in the same transaction as the resource row, so they can never
+//! disagree with it. Uniqueness is decided by the caller (`service`), which looks up the name
+//! index before writing; `put` only keeps the indexes in step.
+
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use super::records::{Kind, ResourceId, StoredResource};
+use super::tables::{
+    GROUP_EXTERNAL_INDEX, GROUP_NAME_INDEX, GROUPS, USER_EXTERNAL_INDEX, USER_NAME_INDEX, USERS,
+};
+use super::{Reader, StoreError, Writer, codec};
+
+type RowTable = TableDefinition<'static, u128, &'static [u8]>;
+type NameTable = TableDefinition<'static, &'static str, u128>;
+type ExternalTable = TableDefinition<'static, &'static [u8], ()>;
+
+fn rows(kind: Kind) -> RowTable {
+    match kind {
+        Kind::User => USERS,
+        Kind::Group => GROUPS,
+    }
+}
+
+fn names(kind: Kind) -> NameTable {
+    match kind {
+        Kind::User => USER_NAME_INDEX,
+        Kind::Group => GROUP_NAME_INDEX,
+    }
+}
+
+fn externals(kind: Kind) -> ExternalTable {
+    match kind {
+        Kind::User => USER_EXTERNAL_INDEX,
+        Kind::Group => GROUP_EXTERNAL_INDEX,
+    }
+}
+
+/// The name index key: names are unique case-insensitively.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+fn external_key(external_id: &str, id: ResourceId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(external_id.len() + 17);
+    key.extend_from_slice(external_id.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&id.to_bytes());
+    key
+}
+
+/// The key range holding every id indexed under `external_id`.
+fn external_prefix_range(external_id: &str) -> (Vec<u8>, Vec<u8>) {
+    let mut start = external_id.as_bytes().to_vec();
+    start.push(0);
+    let mut end = start.clone();
+    end.extend_from_slice(&[0xff; 17]);
+    (start, end)
+}
+
+fn decode_row(kind: Kind, bytes: &[u8]) -> Result<StoredResource, StoreError> {
+    codec::decode(bytes, kind.resource_type())
+}
+
+fn get_in(
+    table: &impl ReadableTable<u128, &'static [u8]>,
+    kind: Kind,
+    id: ResourceId,
+) -> Result<Option<StoredResource>, StoreError> {
+    match table.get(id.0)? {
+        Some(guard) => Ok(Some(decode_row(kind, guard.value())?)),
+        None => Ok(None),
+    }
+}
+
+fn ids_by_external_in(
+    table: &impl ReadableTable<&'static [u8], ()>,
+    external_id: &str,
+) -> Result<Vec<ResourceId>, StoreError> {
+    let (start, end) = external_prefix_range(external_id);
+    let mut ids = Vec::new();
+    for entry in table.range(start.as_slice()..end.as_slice())? {
+        let (key, _) = entry?;
+        let key = key.value();
+        let id_bytes: [u8; 16] = key
+            .get(key.len().saturating_sub(16)..)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| StoreError::Corrupt("externalId index: short key".into()))?;
+        ids.push(ResourceId(u128::from_be_bytes(id_bytes)));
+    }
+    Ok(ids)
+}
+
+impl Reader {
+    pub fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError> {
+        get_in(&self.tx.open_table(rows(kind))?, kind, id)
+    }
+
+    /// The id of the resource whose name equals `name` case-insensitively.
+    pub fn id_by_name(&self, kind: Kind, name: &str) -> Result<Option<ResourceId>, StoreError> {
+        let table = self.tx.open_table(names(kind))?;
+        Ok(table.get(name_key(name).as_str())?.map(|g| ResourceId(g.value())))
+    }
+
+    /// Ids of the resources whose `externalId` is exactly `external_id`, in id order.
+    pub fn ids_by_external_id(
+        &self,
+        kind: Kind,
+        external_id: &str,
+    ) -> Result<Vec<ResourceId>, StoreError> {
+        ids_by_external_in(&self.tx.open_table(externals(kind))?, external_id)
+    }
+
+    pub fn count(&self, kind: Kind) -> Result<u64, StoreError> {
+        Ok(self.tx.open_table(rows(kind))?.len()?)
+    }
+
+    /// Visits every resource of `kind` in id order (a stable order) until `visit` returns false.
+    pub fn scan(
+        &self,
+        kind: Kind,
+        mut visit: impl FnMut(StoredResource) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let table = self.tx.open_table(rows(kind))?;
+        for entry in table.iter()? {
+            let (_, value) = entry?;
+            if !visit(decode_row(kind, value.value())?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Writer {
+    pub fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError> {
+        get_in(&self.tx.open_table(rows(kind))?, kind, id)
+    }
+
+    /// The id holding `name` (case-insensitively), as seen inside this transaction.
+    pub fn id_by_name(&self, kind: Kind, name: &str) -> Result<Option<ResourceId>, StoreError> {
+        let table = self.tx.open_table(names(kind))?;
+        let id = table.get(name_key(name).as_str())?.map(|g| ResourceId(g.value()));
+        Ok(id)
+    }
+
+    /// Writes `new` and brings the name and externalId indexes in step with it. `old` is the
+    /// row it replaces (None for a create). The caller has checked that the name is free.
+    pub fn put(
+        &mut self,
+        kind: Kind,
+        new: &StoredResource,
+        old: Option<&StoredResource>,
+    ) -> Result<(), StoreError> {
+        let bytes = codec::encode(new)?;
+        self.tx.open_table(rows(kind))?.insert(new.id.0, bytes.as_slice())?;
+
+        let (old_name, new_name) = (old.and_then(|o| o.name(kind)), new.name(kind));
+        if old_name.map(name_key) != new_name.map(name_key) {
+            let mut table = self.tx.open_table(names(kind))?;
+            if let Some(name) = old_name {
+                table.remove(name_key(name).as_str())?;
+            }
+            if let Some(name) = new_name {
+                table.insert(name_key(name).as_str(), new.id.0)?;
+            }
+        }
+
+        let (old_ext, new_ext) = (old.and_then(|o| o.external_id()), new.external_id());
+        if old_ext != new_ext {
+            let mut table = self.tx.open_table(externals(kind))?;
+            if let Some(ext) = old_ext {
+                table.remove(external_key(ext, new.id).as_slice())?;
+            }
+            if let Some(ext) = new_ext {
+                table.insert(external_key(ext, new.id).as_slice(), ())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a resource, its index rows and every membership row naming it (as a group or as
+    /// a member). Returns the removed row, or None if there was none.
+    pub fn delete(
+        &mut self,
+        kind: Kind,
+        id: ResourceId,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let Some(old) = self.get(kind, id)? else {
+            return Ok(None);
+        };
+        self.tx.open_table(rows(kind))?.remove(id.0)?;
+        if let Some(name) = old.name(kind) {
+            self.tx.open_table(names(kind))?.remove(name_key(name).as_str())?;
+        }
+        if let Some(ext) = old.external_id() {
+            self.tx.open_table(externals(kind))?.remove(external_key(ext, id).as_slice())?;
+        }
+        self.remove_all_memberships_of(id)?;
+        Ok(Some(old))
+    }
+}

@@ -1,0 +1,48 @@
+//! Every redb table scimd uses, in one place, with its key/value layout.
+//!
+//! A table's name carries its layout version (`.v1`): a change of layout is a new table plus a
+//! numbered migration in `migrate.rs`, never an in-place reinterpretation. Values are our own
+//! envelope (`codec.rs`), never redb-derived types, so a redb major upgrade cannot change them.
+//! Only `store` names these tables.
+
+use redb::TableDefinition;
+
+/// Store-wide facts. Key: a fixed name (`schema_version`). Value: envelope(JSON number).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta.v1");
+
+/// Users. Key: the user id (a UUID as u128). Value: envelope(`StoredResource`).
+pub const USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("users.v1");
+
+/// Groups. Key: the group id (a UUID as u128). Value: envelope(`StoredResource`).
+pub const GROUPS: TableDefinition<u128, &[u8]> = TableDefinition::new("groups.v1");
+
+/// Unique index: lower-cased `userName` -> user id.
+pub const USER_NAME_INDEX: TableDefinition<&str, u128> = TableDefinition::new("user_name_idx.v1");
+
+/// Unique index: lower-cased group `displayName` -> group id.
+pub const GROUP_NAME_INDEX: TableDefinition<&str, u128> = TableDefinition::new("group_name_idx.v1");
+
+/// Index: `externalId` (exactly as sent; it is caseExact) followed by 0x00 and the 16 id bytes
+/// -> (). `externalId` is not unique, so the id is part of the key; a prefix range finds all.
+pub const USER_EXTERNAL_INDEX: TableDefinition<&[u8], ()> =
+    TableDefinition::new("user_external_idx.v1");
+
+/// Index: group `externalId` + 0x00 + id bytes -> (), as `USER_EXTERNAL_INDEX`.
+pub const GROUP_EXTERNAL_INDEX: TableDefinition<&[u8], ()> =
+    TableDefinition::new("group_external_idx.v1");
+
+/// Membership rows. Key: group id (16 bytes BE) ++ member id (16 bytes BE).
+/// Value: the member's kind (`MemberKind` as u8). One row per member, so adding or removing a
+/// member touches O(1) rows whatever the group's size.
+pub const GROUP_MEMBERS: TableDefinition<&[u8], u8> = TableDefinition::new("group_members.v1");
+
+/// Reverse membership. Key: member id ++ group id. Value: the member's kind. Serves a user's
+/// read-only `groups` attribute and member clean-up on delete without scanning groups.
+pub const MEMBER_GROUPS: TableDefinition<&[u8], u8> = TableDefinition::new("member_groups.v1");
+
+/// Bearer tokens. Key: the token id (the `<id>` in `scimd_<id>_<secret>`).
+/// Value: envelope(`StoredToken`), which holds an argon2id PHC hash, never the secret.
+pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens.v1");
+
+/// The provisioning log. Key: a sequence number, increasing. Value: envelope(`LogEntry`).
+pub const PROVISIONING_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log.v1");

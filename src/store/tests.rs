@@ -1,0 +1,122 @@
+//! Store unit tests on real files in temporary directories.
+
+use serde_json::json;
+
+use super::*;
+
+fn resource(name: &str, ext: Option<&str>) -> StoredResource {
+    let mut attributes = json!({ "userName": name });
+    if let Some(ext) = ext {
+        attributes["externalId"] = json!(ext);
+    }
+    StoredResource {
+        id: ResourceId::new_random(),
+        version: 1,
+        created: "2026-01-01T00:00:00.000Z".into(),
+        last_modified: "2026-01-01T00:00:00.000Z".into(),
+        attributes,
+        roles_derived: false,
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("scimd.redb")).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn indexes_follow_puts_and_deletes() {
+    let (_dir, store) = open();
+    let mut user = resource("Alice@Example.org", Some("ext-1"));
+    store.write(|w| w.put(Kind::User, &user, None)).unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.id_by_name(Kind::User, "alice@example.ORG").unwrap(), Some(user.id));
+    assert_eq!(r.ids_by_external_id(Kind::User, "ext-1").unwrap(), vec![user.id]);
+    assert!(r.ids_by_external_id(Kind::User, "EXT-1").unwrap().is_empty());
+    drop(r);
+
+    let old = user.clone();
+    user.attributes = json!({ "userName": "bob@example.org", "externalId": "ext-2" });
+    store.write(|w| w.put(Kind::User, &user, Some(&old))).unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.id_by_name(Kind::User, "alice@example.org").unwrap(), None);
+    assert_eq!(r.id_by_name(Kind::User, "BOB@example.org").unwrap(), Some(user.id));
+    assert!(r.ids_by_external_id(Kind::User, "ext-1").unwrap().is_empty());
+    drop(r);
+
+    let removed = store.write(|w| w.delete(Kind::User, user.id)).unwrap();
+    assert_eq!(removed.map(|r| r.id), Some(user.id));
+    let r = store.read().unwrap();
+    assert_eq!(r.id_by_name(Kind::User, "bob@example.org").unwrap(), None);
+    assert_eq!(r.count(Kind::User).unwrap(), 0);
+}
+
+#[test]
+fn deleting_a_member_or_group_removes_both_membership_rows() {
+    let (_dir, store) = open();
+    let (a, b) = (resource("a", None), resource("b", None));
+    let g = ResourceId::new_random();
+    store
+        .write(|w| {
+            w.put(Kind::User, &a, None)?;
+            w.put(Kind::User, &b, None)?;
+            assert!(w.add_member(g, a.id, MemberKind::User)?);
+            assert!(!w.add_member(g, a.id, MemberKind::User)?);
+            w.add_member(g, b.id, MemberKind::User)?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(store.read().unwrap().members_of(g).unwrap().len(), 2);
+    store.write(|w| w.delete(Kind::User, a.id)).unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.members_of(g).unwrap(), vec![MemberRow { id: b.id, kind: MemberKind::User }]);
+    assert!(r.groups_of(a.id).unwrap().is_empty());
+    assert_eq!(r.groups_of(b.id).unwrap(), vec![g]);
+}
+
+#[test]
+fn a_failed_write_leaves_nothing() {
+    let (_dir, store) = open();
+    let user = resource("a", None);
+    let result: Result<(), StoreError> = store.write(|w| {
+        w.put(Kind::User, &user, None)?;
+        Err(StoreError::Corrupt("stop".into()))
+    });
+    assert!(result.is_err());
+    assert_eq!(store.read().unwrap().count(Kind::User).unwrap(), 0);
+}
+
+#[test]
+fn refuses_a_newer_file_and_a_second_opener() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimd.redb");
+    let store = Store::open(&path).unwrap();
+    assert!(matches!(Store::open(&path), Err(StoreError::Locked(_))));
+    migrate::force_version(&store, migrate::SCHEMA_VERSION + 1).unwrap();
+    drop(store);
+    assert!(matches!(Store::open(&path), Err(StoreError::NewerSchema { .. })));
+}
+
+#[test]
+fn log_is_newest_first() {
+    let (_dir, store) = open();
+    for i in 0..5 {
+        let entry = LogEntry {
+            seq: 0,
+            time: format!("t{i}"),
+            token: "t".into(),
+            operation: "create".into(),
+            resource_type: "User".into(),
+            resource_id: None,
+            name: None,
+            status: 201,
+            scim_type: None,
+            detail: None,
+            roles: None,
+        };
+        store.write(|w| w.append_log(entry)).unwrap();
+    }
+    let recent = store.read().unwrap().recent_log(2).unwrap();
+    assert_eq!(recent.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5, 4]);
+}
