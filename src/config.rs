@@ -1,0 +1,540 @@
+//! scimd's configuration: a TOML file read into `RawConfig` (exactly the file, unknown keys
+//! refused) and validated once into `Config` (parsed addresses, paths, limits, roles).
+//!
+//! Every key is optional; its built-in default is what `config.example.toml` documents. Errors
+//! name the file, the line and what to change. This module reads the file and nothing else: it
+//! does not touch the data directory or the certificates.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Where the config came from, in the order scimd looks.
+pub const ENV_CONFIG: &str = "SCIMD_CONFIG";
+pub const SYSTEM_CONFIG: &str = "/etc/scimd/config.toml";
+
+/// The roles every built-in default names (used when `[roles]` is absent).
+const DEFAULT_ROLE: &str = "member";
+
+/// A configuration problem, located in the file when it comes from one.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{message}", location(.file.as_deref(), *.line))]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+fn location(file: Option<&Path>, line: Option<usize>) -> String {
+    match (file, line) {
+        (Some(f), Some(l)) => format!("{}:{l}: ", f.display()),
+        (Some(f), None) => format!("{}: ", f.display()),
+        (None, _) => String::new(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<Spanned<String>>,
+    public_url: Option<Spanned<String>>,
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    tls: RawTls,
+    #[serde(default)]
+    scim: RawScim,
+    #[serde(default)]
+    roles: RawRoles,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    mode: Option<Spanned<TlsModeName>>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum TlsModeName {
+    Files,
+    SelfSigned,
+    Off,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScim {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default)]
+    allowed_domains: Vec<Spanned<String>>,
+    #[serde(default = "default_page_size")]
+    default_page_size: Spanned<u64>,
+    #[serde(default = "max_page_size")]
+    max_page_size: Spanned<u64>,
+}
+
+impl Default for RawScim {
+    fn default() -> Self {
+        RawScim {
+            enabled: true,
+            allowed_domains: Vec::new(),
+            default_page_size: default_page_size(),
+            max_page_size: max_page_size(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_page_size() -> Spanned<u64> {
+    Spanned::new(0..0, 100)
+}
+fn max_page_size() -> Spanned<u64> {
+    Spanned::new(0..0, 1000)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoles {
+    default: Option<Vec<String>>,
+    #[serde(default)]
+    unknown_user_type: UnknownUserType,
+    #[serde(default)]
+    unknown_role: UnknownRole,
+    user_types: Option<Spanned<BTreeMap<String, Vec<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default = "default_max_connections")]
+    max_connections: usize,
+    #[serde(default = "default_max_body_bytes")]
+    max_body_bytes: usize,
+    #[serde(default = "default_request_timeout")]
+    request_timeout_secs: u64,
+    #[serde(default = "default_header_read_timeout")]
+    header_read_timeout_secs: u64,
+    #[serde(default = "default_tls_handshake_timeout")]
+    tls_handshake_timeout_secs: u64,
+    #[serde(default = "default_shutdown_grace")]
+    shutdown_grace_secs: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_connections: default_max_connections(),
+            max_body_bytes: default_max_body_bytes(),
+            request_timeout_secs: default_request_timeout(),
+            header_read_timeout_secs: default_header_read_timeout(),
+            tls_handshake_timeout_secs: default_tls_handshake_timeout(),
+            shutdown_grace_secs: default_shutdown_grace(),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+fn default_request_timeout() -> u64 {
+    30
+}
+fn default_header_read_timeout() -> u64 {
+    10
+}
+fn default_tls_handshake_timeout() -> u64 {
+    10
+}
+fn default_shutdown_grace() -> u64 {
+    20
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+}
+
+/// What to do with a `userType` no mapping names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownUserType {
+    /// 400 invalidValue naming the accepted values.
+    #[default]
+    Reject,
+    /// Give the user the default roles.
+    Default,
+}
+
+/// What to do with an IdP-sent role that no mapping names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownRole {
+    /// 400 invalidValue naming the known roles.
+    #[default]
+    Reject,
+    /// Store it as sent.
+    Accept,
+}
+
+/// How scimd serves: TLS from files, a generated self-signed certificate, or plain HTTP.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TlsMode {
+    Files { cert: PathBuf, key: PathBuf },
+    SelfSigned,
+    Off,
+}
+
+/// The `[roles]` mapping, validated: user types are matched case-insensitively.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolesConfig {
+    pub default: Vec<String>,
+    /// Lower-cased userType -> roles, and the userType as written in the file.
+    pub user_types: BTreeMap<String, (String, Vec<String>)>,
+    pub unknown_user_type: UnknownUserType,
+    pub unknown_role: UnknownRole,
+}
+
+/// Server limits and timeouts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub tls_handshake_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// The `[scim]` section, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimConfig {
+    pub enabled: bool,
+    /// Lower-cased; empty means every domain.
+    pub allowed_domains: Vec<String>,
+    pub default_page_size: u64,
+    pub max_page_size: u64,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file it was read from; None for built-in defaults.
+    pub source: Option<PathBuf>,
+    pub listen: SocketAddr,
+    /// Base URL without a trailing slash; the Tenant URL is `public_url + "/scim/v2"`.
+    pub public_url: String,
+    /// Whether `public_url` was derived from `listen` rather than configured.
+    pub public_url_derived: bool,
+    pub data_dir: PathBuf,
+    pub tls: TlsMode,
+    pub scim: ScimConfig,
+    pub roles: RolesConfig,
+    pub limits: Limits,
+    pub log_level: String,
+}
+
+impl Config {
+    /// The built-in defaults, used when no config file exists.
+    pub fn defaults() -> Config {
+        match Config::parse("", None) {
+            Ok(config) => config,
+            // The empty document always validates; this arm only keeps the types honest.
+            Err(e) => unreachable_defaults(e),
+        }
+    }
+
+    /// Finds and reads the config: `explicit` (from `--config`), then `$SCIMD_CONFIG`, then
+    /// `/etc/scimd/config.toml` if it exists, else the built-in defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let from_env = std::env::var_os(ENV_CONFIG).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let path = match (explicit, from_env) {
+            (Some(p), _) => Some(p.to_path_buf()),
+            (None, Some(p)) => Some(p),
+            (None, None) => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
+        };
+        match path {
+            Some(path) => Config::read_file(&path),
+            None => Ok(Config::defaults()),
+        }
+    }
+
+    pub fn read_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_path_buf()),
+            line: None,
+            message: format!(
+                "cannot read the config file: {e}{}",
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    " (scimd's user needs read access; the packaged file is mode 0640, group scimd)"
+                } else {
+                    ""
+                }
+            ),
+        })?;
+        Config::parse(&text, Some(path))
+    }
+
+    /// Parses and validates a TOML document; `file` is used in error messages.
+    pub fn parse(text: &str, file: Option<&Path>) -> Result<Config, ConfigError> {
+        let err = |span: Option<Range<usize>>, message: String| ConfigError {
+            file: file.map(Path::to_path_buf),
+            line: span.map(|s| line_of(text, s.start)),
+            message,
+        };
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| err(e.span(), e.message().trim().to_string()))?;
+
+        let tls = match raw.tls.mode.as_ref().map(|m| *m.get_ref()) {
+            None | Some(TlsModeName::SelfSigned) => TlsMode::SelfSigned,
+            Some(TlsModeName::Off) => TlsMode::Off,
+            Some(TlsModeName::Files) => match (raw.tls.cert.clone(), raw.tls.key.clone()) {
+                (Some(cert), Some(key)) => TlsMode::Files { cert, key },
+                _ => {
+                    return Err(err(
+                        raw.tls.mode.as_ref().map(|m| m.span()),
+                        "tls.mode = \"files\" needs both tls.cert (the PEM certificate chain) \
+                         and tls.key (the PEM private key)"
+                            .into(),
+                    ));
+                }
+            },
+        };
+
+        let listen = match &raw.listen {
+            Some(l) => l.get_ref().trim().parse::<SocketAddr>().map_err(|_| {
+                err(
+                    Some(l.span()),
+                    format!(
+                        "listen = {:?} is not an IP address and port; write e.g. \
+                         \"0.0.0.0:8443\" or \"[::]:443\"",
+                        l.get_ref()
+                    ),
+                )
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8443)),
+        };
+
+        let (public_url, public_url_derived) = match &raw.public_url {
+            Some(u) => (validate_public_url(u.get_ref()).map_err(|m| err(Some(u.span()), m))?, false),
+            None => {
+                let scheme = if tls == TlsMode::Off { "http" } else { "https" };
+                let host = if listen.ip().is_unspecified() {
+                    SocketAddr::new([127, 0, 0, 1].into(), listen.port())
+                } else {
+                    listen
+                };
+                (format!("{scheme}://{host}"), true)
+            }
+        };
+
+        let mut allowed_domains = Vec::new();
+        for d in &raw.scim.allowed_domains {
+            let domain = d.get_ref().trim().trim_start_matches('@').to_lowercase();
+            if domain.is_empty() || domain.contains(['@', '/', ' ']) {
+                return Err(err(
+                    Some(d.span()),
+                    format!(
+                        "allowed_domains entry {:?} is not a domain; write e.g. \"example.org\"",
+                        d.get_ref()
+                    ),
+                ));
+            }
+            allowed_domains.push(domain);
+        }
+        let (default_page, max_page) = (&raw.scim.default_page_size, &raw.scim.max_page_size);
+        if *max_page.get_ref() == 0 || *default_page.get_ref() > *max_page.get_ref() {
+            return Err(err(
+                Some(default_page.span()),
+                "scim.default_page_size must be at most scim.max_page_size, which must be at \
+                 least 1"
+                    .into(),
+            ));
+        }
+
+        let roles = validate_roles(raw.roles).map_err(|(span, m)| err(span, m))?;
+
+        let limits = Limits {
+            max_connections: raw.limits.max_connections.max(1),
+            max_body_bytes: raw.limits.max_body_bytes.max(1024),
+            request_timeout: Duration::from_secs(raw.limits.request_timeout_secs.max(1)),
+            header_read_timeout: Duration::from_secs(raw.limits.header_read_timeout_secs.max(1)),
+            tls_handshake_timeout: Duration::from_secs(
+                raw.limits.tls_handshake_timeout_secs.max(1),
+            ),
+            shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs),
+        };
+
+        Ok(Config {
+            source: file.map(Path::to_path_buf),
+            listen,
+            public_url,
+            public_url_derived,
+            data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from("./scimd-data")),
+            tls,
+            scim: ScimConfig {
+                enabled: raw.scim.enabled,
+                allowed_domains,
+                default_page_size: *default_page.get_ref(),
+                max_page_size: *max_page.get_ref(),
+            },
+            roles,
+            limits,
+            log_level: raw.log.level.unwrap_or_else(|| "info".into()),
+        })
+    }
+
+    /// The Tenant URL to paste into the IdP.
+    pub fn tenant_url(&self) -> String {
+        format!("{}/scim/v2", self.public_url)
+    }
+
+    /// The data file inside the data directory.
+    pub fn data_file(&self) -> PathBuf {
+        self.data_dir.join("scimd.redb")
+    }
+
+    /// The admin socket inside the data directory.
+    pub fn admin_socket(&self) -> PathBuf {
+        self.data_dir.join("scimd.sock")
+    }
+}
+
+#[allow(clippy::panic)] // Only reachable if the built-in defaults stop validating: a bug.
+fn unreachable_defaults(e: ConfigError) -> Config {
+    panic!("built-in defaults do not validate: {e}")
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(1, |before| before.matches('\n').count() + 1)
+}
+
+fn validate_public_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("public_url = {url:?} must start with https:// (or http://)"))?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(format!("public_url = {url:?} is not a base URL like https://scim.example.org"));
+    }
+    if url.to_ascii_lowercase().ends_with("/scim/v2") {
+        return Err(format!(
+            "public_url = {url:?} should be the server's base URL without /scim/v2; scimd \
+             adds /scim/v2 itself"
+        ));
+    }
+    Ok(url.to_string())
+}
+
+type SpannedError = (Option<Range<usize>>, String);
+
+fn validate_roles(raw: RawRoles) -> Result<RolesConfig, SpannedError> {
+    let default = raw.default.unwrap_or_else(|| vec![DEFAULT_ROLE.to_string()]);
+    let (span, map) = match raw.user_types {
+        Some(m) => (Some(m.span()), m.into_inner()),
+        None => (
+            None,
+            BTreeMap::from([
+                ("employee".to_string(), vec!["member".to_string()]),
+                ("operations".to_string(), vec!["member".to_string(), "operations".to_string()]),
+                ("manager".to_string(), vec!["member".to_string(), "manager".to_string()]),
+            ]),
+        ),
+    };
+    let mut user_types = BTreeMap::new();
+    for (name, roles) in map {
+        let key = name.trim().to_lowercase();
+        if key.is_empty() {
+            return Err((span, "roles.user_types has an empty userType name".into()));
+        }
+        if roles.iter().any(|r| r.trim().is_empty()) {
+            return Err((span, format!("roles.user_types.{name} lists an empty role name")));
+        }
+        if user_types.insert(key, (name.clone(), roles)).is_some() {
+            return Err((
+                span,
+                format!(
+                    "roles.user_types names {name:?} twice (userTypes are matched \
+                     case-insensitively)"
+                ),
+            ));
+        }
+    }
+    Ok(RolesConfig {
+        default,
+        user_types,
+        unknown_user_type: raw.unknown_user_type,
+        unknown_role: raw.unknown_role,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_first_run() {
+        let c = Config::defaults();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(c.tenant_url(), "https://127.0.0.1:8443/scim/v2");
+        assert_eq!(c.data_dir, PathBuf::from("./scimd-data"));
+        assert_eq!(c.tls, TlsMode::SelfSigned);
+        assert!(c.scim.enabled);
+        assert_eq!(c.roles.default, vec!["member"]);
+        assert_eq!(c.roles.user_types.len(), 3);
+    }
+
+    #[test]
+    fn the_example_file_parses_with_every_key() {
+        let text = include_str!("../config.example.toml");
+        let c = Config::parse(text, Some(Path::new("config.example.toml"))).unwrap();
+        assert_eq!(c.roles.user_types["operations"].1, vec!["member", "operations"]);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_fix() {
+        let e = Config::parse("data_dir = \"/x\"\nlisten = \"nope\"\n", Some(Path::new("c.toml")))
+            .unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.to_string().starts_with("c.toml:2: listen = \"nope\""), "{e}");
+
+        let e = Config::parse("\n\n[scim]\nenabeld = true\n", None).unwrap_err();
+        assert_eq!(e.line, Some(4));
+        assert!(e.message.contains("enabeld"), "{e}");
+
+        let e = Config::parse("[tls]\nmode = \"files\"\n", None).unwrap_err();
+        assert!(e.message.contains("tls.cert"), "{e}");
+
+        let e = Config::parse("[tls]\nmode = \"acme2\"\n", None).unwrap_err();
+        assert_eq!(e.line, Some(2));
+
+        let e = Config::parse("public_url = \"https://x.org/scim/v2\"", None).unwrap_err();
+        assert!(e.message.contains("without /scim/v2"), "{e}");
+    }
+
+    #[test]
+    fn user_types_are_case_insensitive_and_unique() {
+        let c = Config::parse("[roles.user_types]\nEmployee = [\"member\"]\n", None).unwrap();
+        assert_eq!(c.roles.user_types["employee"].0, "Employee");
+        let e = Config::parse("[roles.user_types]\na = [\"x\"]\nA = [\"y\"]\n", None).unwrap_err();
+        assert!(e.message.contains("twice"), "{e}");
+    }
+}
