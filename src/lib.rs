@@ -3,3 +3,8 @@
 
 pub mod store;
 pub mod config;
+pub mod http;
+pub mod scim;
+pub mod service;
+pub mod admin;
+pub mod server;

@@ -89,6 +89,13 @@ impl Reader {
 }
 
 impl Writer {
+    pub fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError> {
+        Ok(rows_with_prefix(&self.tx.open_table(MEMBER_GROUPS)?, member)?
+            .into_iter()
+            .map(|row| row.id)
+            .collect())
+    }
+
     pub fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError> {
         rows_with_prefix(&self.tx.open_table(GROUP_MEMBERS)?, group)
     }

@@ -116,6 +116,19 @@ impl Reader {
         Ok(self.tx.open_table(rows(kind))?.len()?)
     }
 
+    /// Up to `take` resources in id order after skipping `skip`, decoding only those returned.
+    pub fn page(&self, kind: Kind, skip: u64, take: u64) -> Result<Vec<StoredResource>, StoreError> {
+        let table = self.tx.open_table(rows(kind))?;
+        let mut out = Vec::new();
+        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+        let take = usize::try_from(take).unwrap_or(usize::MAX);
+        for entry in table.iter()?.skip(skip).take(take) {
+            let (_, value) = entry?;
+            out.push(decode_row(kind, value.value())?);
+        }
+        Ok(out)
+    }
+
     /// Visits every resource of `kind` in id order (a stable order) until `visit` returns false.
     pub fn scan(
         &self,

@@ -1,0 +1,112 @@
+//! The admin protocol: what `scimd token …` and `scimd log` ask, and how it is answered.
+//!
+//! redb lets one process open the data file, so while the server runs the CLI sends its
+//! request over the server's Unix socket (`<data_dir>/scimd.sock`, mode 0600: only the
+//! service's user, or root, can talk to it) as one JSON line and reads one JSON line back.
+//! When the server is stopped the CLI opens the file itself. Both paths run `execute`, so they
+//! behave the same.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+use crate::service::tokens::{self, TokenCache};
+use crate::store::{Store, TokenScope};
+
+/// One admin request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum AdminRequest {
+    TokenCreate { name: String, read_only: bool, expires_in_days: Option<u32> },
+    TokenList,
+    TokenRevoke { id: String },
+    Log { limit: usize },
+}
+
+/// The answer: a JSON result or an error message for the admin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminResponse {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl AdminResponse {
+    fn from_result(result: Result<Value, String>) -> AdminResponse {
+        match result {
+            Ok(v) => AdminResponse { ok: true, result: Some(v), error: None },
+            Err(e) => AdminResponse { ok: false, result: None, error: Some(e) },
+        }
+    }
+}
+
+/// Runs a request against an open store. `cache` is the running server's token cache, so a
+/// revoke takes effect on the next request.
+pub fn execute(store: &Store, cache: Option<&TokenCache>, request: AdminRequest) -> AdminResponse {
+    let to_value = |r: Result<Value, String>| r;
+    let result = match request {
+        AdminRequest::TokenCreate { name, read_only, expires_in_days } => {
+            let scope = if read_only { TokenScope::ReadOnly } else { TokenScope::ReadWrite };
+            tokens::issue(store, &name, scope, expires_in_days)
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string()))
+        }
+        AdminRequest::TokenList => tokens::list(store)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string())),
+        AdminRequest::TokenRevoke { id } => {
+            let revoked = tokens::revoke(store, &id).map_err(|e| e.to_string());
+            if let (Ok(_), Some(cache)) = (&revoked, cache) {
+                cache.forget(&id);
+            }
+            revoked.and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string()))
+        }
+        AdminRequest::Log { limit } => store
+            .read()
+            .and_then(|r| r.recent_log(limit))
+            .map_err(|e| e.to_string())
+            .and_then(|l| serde_json::to_value(l).map_err(|e| e.to_string())),
+    };
+    AdminResponse::from_result(to_value(result))
+}
+
+/// Why the CLI could not reach a running server.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No server is listening: the caller opens the file itself.
+    #[error("no scimd is running on this data directory")]
+    NotRunning,
+    #[error("the admin socket {path} refused access ({source}); run as scimd's user or root")]
+    Denied { path: String, source: std::io::Error },
+    #[error("talking to the running scimd failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the running scimd sent an answer this binary cannot read: {0}")]
+    Protocol(String),
+}
+
+/// Sends `request` to the server listening on `socket`.
+pub async fn call(socket: &Path, request: &AdminRequest) -> Result<AdminResponse, ClientError> {
+    let stream = match UnixStream::connect(socket).await {
+        Ok(s) => s,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+            return Err(ClientError::NotRunning);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(ClientError::Denied { path: socket.display().to_string(), source: e });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_vec(request).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    line.push(b'\n');
+    write.write_all(&line).await?;
+    write.shutdown().await?;
+    let mut answer = String::new();
+    BufReader::new(read).read_line(&mut answer).await?;
+    serde_json::from_str(&answer).map_err(|e| ClientError::Protocol(e.to_string()))
+}

@@ -1,0 +1,258 @@
+//! The command line: what `scimd --help` shows, and one function per command.
+//!
+//! Commands that read or change the directory (tokens, log) talk to the running server over
+//! its admin socket, and open the data file themselves when no server runs. Human text goes to
+//! stderr; data (a new token, tables) goes to stdout.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+
+use scimd::admin::{self, AdminRequest, AdminResponse, ClientError};
+use scimd::config::Config;
+use scimd::server::Server;
+use scimd::store::{LogEntry, Store, StoreError};
+use scimd::service::{IssuedToken, TokenInfo};
+
+#[derive(Debug, Parser)]
+#[command(name = "scimd", version, about = "A self-hosted SCIM 2.0 server: one binary, one redb file, HTTPS built in")]
+pub struct Cli {
+    /// Config file (default: $SCIMD_CONFIG, else /etc/scimd/config.toml if it exists, else
+    /// built-in defaults)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve SCIM over HTTPS until SIGTERM or SIGINT
+    Serve,
+    /// Check the config (and the TLS files it names), then exit: 0 when usable, 1 otherwise
+    CheckConfig,
+    /// Create, list and revoke bearer tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show the provisioning log, newest first
+    Log {
+        /// How many entries to show
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print the version
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; the token itself is printed once, alone on the last line of stdout
+    Create {
+        /// A name for the token, shown in the log (e.g. entra-prod)
+        #[arg(long)]
+        name: String,
+        /// Allow reads only (GET and searches)
+        #[arg(long)]
+        read_only: bool,
+        /// Expire the token after this many days (default: never)
+        #[arg(long, value_name = "DAYS")]
+        expires_in: Option<u32>,
+    },
+    /// List tokens (never their secrets)
+    List,
+    /// Revoke a token by id; requests bearing it are refused at once
+    Revoke {
+        /// The token id (the part after scimd_ and before the next _)
+        id: String,
+    },
+}
+
+/// `scimd check-config`: the same validation `serve` does, without opening the data file.
+pub fn check_config(config: &Config) -> Result<()> {
+    let hosts = vec![];
+    if let scimd::config::TlsMode::Files { .. } = config.tls {
+        scimd::server::tls::server_config(&config.tls, &config.data_dir, &hosts)?;
+    }
+    let source = config.source.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string());
+    eprintln!("config OK ({source})");
+    eprintln!("  listen      {}", config.listen);
+    eprintln!("  Tenant URL  {}", config.tenant_url());
+    eprintln!("  data file   {}", config.data_file().display());
+    eprintln!("  tls         {:?}", config.tls);
+    Ok(())
+}
+
+/// Sends an admin request to the running server, or runs it on the data file when stopped.
+async fn admin_request(config: &Config, request: AdminRequest) -> Result<Value> {
+    let response = match admin::call(&config.admin_socket(), &request).await {
+        Ok(response) => response,
+        Err(ClientError::NotRunning) => offline(config, request)?,
+        Err(e) => return Err(e.into()),
+    };
+    match response {
+        AdminResponse { ok: true, result, .. } => Ok(result.unwrap_or(Value::Null)),
+        AdminResponse { error, .. } => bail!("{}", error.unwrap_or_else(|| "the request failed".into())),
+    }
+}
+
+fn offline(config: &Config, request: AdminRequest) -> Result<AdminResponse> {
+    let path = config.data_file();
+    if !path.exists() && !matches!(request, AdminRequest::TokenCreate { .. }) {
+        bail!(
+            "no data file at {} and no running server; start `scimd serve` first (or pass the \
+             same --config the server uses)",
+            path.display()
+        );
+    }
+    let store = match Store::open(&path) {
+        Ok(store) => store,
+        Err(StoreError::Locked(_)) => bail!(
+            "a scimd server holds {} but its admin socket {} does not answer; check that you \
+             run this as the server's user and with its --config",
+            path.display(),
+            config.admin_socket().display()
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(admin::execute(&store, None, request))
+}
+
+pub async fn token_create(config: &Config, name: String, read_only: bool, expires_in: Option<u32>) -> Result<()> {
+    let result = admin_request(config, AdminRequest::TokenCreate { name, read_only, expires_in_days: expires_in }).await?;
+    let token: IssuedToken = serde_json::from_value(result).context("reading the new token")?;
+    eprintln!("Created token '{}' (id {}, {}).", token.name, token.id, token.scope.as_str());
+    if let Some(expires) = token.expires {
+        eprintln!("It expires at {}.", format_unix(expires));
+    }
+    eprintln!("Paste it into the IdP as the Secret Token; it is shown only this once.");
+    eprintln!("Tenant URL: {}", config.tenant_url());
+    println!("{}", token.token);
+    Ok(())
+}
+
+pub async fn token_list(config: &Config) -> Result<()> {
+    let result = admin_request(config, AdminRequest::TokenList).await?;
+    let tokens: Vec<TokenInfo> = serde_json::from_value(result).context("reading the token list")?;
+    if tokens.is_empty() {
+        eprintln!("No tokens. Create one with: scimd token create --name NAME");
+        return Ok(());
+    }
+    println!("{:<16}  {:<20}  {:<10}  {:<20}  {:<20}  {:<20}  STATUS", "ID", "NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED");
+    let now = scimd::service::now_unix();
+    for t in tokens {
+        let status = match (t.revoked, t.expires) {
+            (Some(_), _) => "revoked",
+            (None, Some(e)) if e <= now => "expired",
+            _ => "active",
+        };
+        println!(
+            "{:<16}  {:<20}  {:<10}  {:<20}  {:<20}  {:<20}  {status}",
+            t.id,
+            t.name,
+            t.scope.as_str(),
+            format_unix(t.created),
+            t.expires.map_or("never".into(), format_unix),
+            t.last_used.map_or("never".into(), format_unix),
+        );
+    }
+    Ok(())
+}
+
+pub async fn token_revoke(config: &Config, id: String) -> Result<()> {
+    let result = admin_request(config, AdminRequest::TokenRevoke { id }).await?;
+    let token: TokenInfo = serde_json::from_value(result).context("reading the revoked token")?;
+    eprintln!("Revoked token '{}' (id {}).", token.name, token.id);
+    Ok(())
+}
+
+pub async fn log(config: &Config, limit: usize) -> Result<()> {
+    let result = admin_request(config, AdminRequest::Log { limit }).await?;
+    let entries: Vec<LogEntry> = serde_json::from_value(result).context("reading the log")?;
+    if entries.is_empty() {
+        eprintln!("The provisioning log is empty.");
+    }
+    for e in entries {
+        let what = e.name.as_deref().or(e.resource_id.as_deref()).unwrap_or("-");
+        let mut line = format!(
+            "{}  {:<12} {:<8} {:<6} {} {}",
+            e.time, e.token, e.operation, e.resource_type, e.status, what
+        );
+        if let Some(id) = e.resource_id.as_deref().filter(|id| Some(*id) != e.name.as_deref()) {
+            line.push_str(&format!(" ({id})"));
+        }
+        if let Some(t) = &e.scim_type {
+            line.push_str(&format!(" [{t}]"));
+        }
+        if let Some(d) = &e.detail {
+            line.push_str(&format!(": {d}"));
+        }
+        if let Some(r) = &e.roles {
+            line.push_str(&format!("; roles {r}"));
+        }
+        println!("{line}");
+    }
+    Ok(())
+}
+
+pub async fn serve(config: Config) -> Result<()> {
+    if config.source.is_none() {
+        tracing::info!("no config file found; using built-in defaults (see config.example.toml)");
+    }
+    if config.public_url_derived {
+        tracing::warn!(
+            public_url = %config.public_url,
+            "public_url is not set; it was derived from listen. Set it to the URL the IdP uses"
+        );
+    }
+    let listen = config.listen;
+    let tenant_url = config.tenant_url();
+    let server = Server::open(config)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (is another program using it?)"))?;
+    if let Some(token) = server.first_token()? {
+        print_first_token(&tenant_url, &token);
+    }
+    server.run(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+fn print_first_token(tenant_url: &str, token: &IssuedToken) {
+    println!();
+    println!("scimd's first start: paste these into Entra ID (Provisioning > Admin Credentials)");
+    println!("or Okta (Provisioning > Integration):");
+    println!();
+    println!("  Tenant URL:    {tenant_url}");
+    println!("  Secret Token:  {}", token.token);
+    println!();
+    println!("The token is shown only this once (token id {}). Create more with", token.id);
+    println!("`scimd token create --name NAME`; revoke this one with `scimd token revoke {}`.", token.id);
+    println!();
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+fn format_unix(secs: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}

@@ -1,0 +1,77 @@
+//! `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas`, built from `scim::schema` and
+//! the running config so they advertise exactly what works.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::scim::list::list_response;
+use crate::scim::schema::{self, GROUP, SERVICE_PROVIDER_CONFIG, USER, resource_type_json, schema_json};
+
+use super::AppState;
+use super::error::HttpError;
+use super::scim_json::scim_response;
+
+pub async fn service_provider_config(State(state): State<AppState>) -> Response {
+    let settings = state.service.settings();
+    let base = &settings.base_url;
+    let body = json!({
+        "schemas": [SERVICE_PROVIDER_CONFIG],
+        "documentationUri": "https://github.com/scimd/scimd#readme",
+        "patch": {"supported": false},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": true, "maxResults": settings.scim.max_page_size},
+        "changePassword": {"supported": false},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "Bearer token",
+            "description": "A scimd bearer token (scimd token create), sent as 'Authorization: Bearer <token>'",
+            "primary": true
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{base}/ServiceProviderConfig"),
+        }
+    });
+    scim_response(StatusCode::OK, &body)
+}
+
+fn all_schemas() -> Vec<&'static schema::SchemaDef> {
+    let mut out = vec![USER.schema];
+    out.extend(USER.extensions.iter().copied());
+    out.push(GROUP.schema);
+    out
+}
+
+pub async fn resource_types(State(state): State<AppState>) -> Response {
+    let base = &state.service.settings().base_url;
+    let items: Vec<Value> = [&USER, &GROUP].iter().map(|rt| resource_type_json(rt, base)).collect();
+    scim_response(StatusCode::OK, &list_response(items.len() as u64, 1, items))
+}
+
+pub async fn resource_type(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, HttpError> {
+    let base = &state.service.settings().base_url;
+    let rt = [&USER, &GROUP]
+        .into_iter()
+        .find(|rt| rt.name.eq_ignore_ascii_case(&name))
+        .ok_or_else(|| HttpError::not_found(format!("no resource type '{name}'; scimd has User and Group")))?;
+    Ok(scim_response(StatusCode::OK, &resource_type_json(rt, base)))
+}
+
+pub async fn schemas(State(state): State<AppState>) -> Response {
+    let base = &state.service.settings().base_url;
+    let items: Vec<Value> = all_schemas().into_iter().map(|s| schema_json(s, base)).collect();
+    scim_response(StatusCode::OK, &list_response(items.len() as u64, 1, items))
+}
+
+pub async fn schema(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, HttpError> {
+    let base = &state.service.settings().base_url;
+    let found = all_schemas()
+        .into_iter()
+        .find(|s| s.id.eq_ignore_ascii_case(&id))
+        .ok_or_else(|| HttpError::not_found(format!("no schema '{id}'")))?;
+    Ok(scim_response(StatusCode::OK, &schema_json(found, base)))
+}

@@ -1,0 +1,94 @@
+//! The one place errors become HTTP responses: a SCIM Error body (RFC 7644 §3.12), sent as
+//! `application/scim+json`, with `WWW-Authenticate: Bearer` on every 401.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use crate::scim::schema::ERROR;
+use crate::scim::{ScimError, ScimType};
+use crate::service::{AuthError, ServiceError};
+
+use super::scim_json::scim_response;
+
+/// An error response: status, optional scimType and a detail for the admin.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    pub status: StatusCode,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
+impl HttpError {
+    pub fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> HttpError {
+        HttpError { status, scim_type, detail: detail.into() }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> HttpError {
+        HttpError::new(StatusCode::NOT_FOUND, None, detail)
+    }
+
+    /// The SCIM error this response carries, for the provisioning log.
+    pub fn as_scim_error(&self) -> ScimError {
+        let scim_type = match self.scim_type {
+            Some("invalidFilter") => ScimType::InvalidFilter,
+            Some("invalidValue") => ScimType::InvalidValue,
+            Some("tooMany") => ScimType::TooMany,
+            _ => ScimType::InvalidSyntax,
+        };
+        ScimError { scim_type, detail: self.detail.clone() }
+    }
+}
+
+impl From<ScimError> for HttpError {
+    fn from(e: ScimError) -> Self {
+        HttpError::new(StatusCode::BAD_REQUEST, Some(e.scim_type.as_str()), e.detail)
+    }
+}
+
+impl From<ServiceError> for HttpError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(e) => e.into(),
+            ServiceError::Conflict(d) => HttpError::new(StatusCode::CONFLICT, Some("uniqueness"), d),
+            ServiceError::NotFound(d) => HttpError::not_found(d),
+            ServiceError::Forbidden(d) => HttpError::new(StatusCode::FORBIDDEN, None, d),
+            ServiceError::PreconditionFailed(d) => {
+                HttpError::new(StatusCode::PRECONDITION_FAILED, None, d)
+            }
+            ServiceError::Internal(d) => {
+                tracing::error!(error = %d, "internal error");
+                HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error; see scimd's log")
+            }
+        }
+    }
+}
+
+impl From<AuthError> for HttpError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Internal(d) => ServiceError::Internal(d).into(),
+            other => HttpError::new(StatusCode::UNAUTHORIZED, None, other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "schemas": [ERROR],
+            "status": self.status.as_u16().to_string(),
+            "detail": self.detail,
+        });
+        if let Some(t) = self.scim_type {
+            body["scimType"] = t.into();
+        }
+        let mut response = scim_response(self.status, &body);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scimd\""));
+        }
+        response
+    }
+}

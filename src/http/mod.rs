@@ -1,0 +1,132 @@
+//! The HTTP application: the axum router for `/scim/v2` and `/healthz`, its middleware, and
+//! the translation between HTTP and service calls.
+//!
+//! This module never names hyper, rustls or redb: `server` feeds it connections and `service`
+//! does the work. Layer order (outermost first): access log, panic guard, request timeout;
+//! authentication is a route layer on the SCIM routes only.
+
+mod auth;
+mod discovery;
+mod error;
+mod query;
+mod resources;
+mod scim_json;
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::StatusCode;
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::service::Service;
+
+pub use error::HttpError;
+use resources::{groups, users};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    pub max_body_bytes: usize,
+}
+
+/// Builds the application.
+pub fn router(service: Service, max_body_bytes: usize, request_timeout: Duration) -> Router {
+    let state = AppState { service, max_body_bytes };
+    let scim = Router::new()
+        .route("/ServiceProviderConfig", get(discovery::service_provider_config))
+        .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/ResourceTypes/{name}", get(discovery::resource_type))
+        .route("/Schemas", get(discovery::schemas))
+        .route("/Schemas/{id}", get(discovery::schema))
+        .route("/Users", get(users::list).post(users::create))
+        .route("/Users/", get(users::list).post(users::create))
+        .route("/Users/.search", post(users::search))
+        .route(
+            "/Users/{id}",
+            get(users::get_one)
+                .put(users::replace)
+                .delete(users::delete)
+                .patch(resources::patch_not_implemented),
+        )
+        .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/", get(groups::list).post(groups::create))
+        .route("/Groups/.search", post(groups::search))
+        .route(
+            "/Groups/{id}",
+            get(groups::get_one)
+                .put(groups::replace)
+                .delete(groups::delete)
+                .patch(resources::patch_not_implemented),
+        )
+        .route("/.search", post(resources::search_all))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+
+    Router::new()
+        .route("/healthz", get(health))
+        .nest("/scim/v2", scim)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(CatchPanicLayer::custom(|_| {
+            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error; see scimd's log")
+                .into_response()
+        }))
+        .layer(middleware::from_fn(access_log))
+}
+
+/// `/healthz`: unauthenticated; answers 200 when the store can be read.
+async fn health(State(state): State<AppState>) -> Response {
+    let (status, body) = match state.service.store().read() {
+        Ok(_) => (StatusCode::OK, json!({"status": "ok"})),
+        Err(e) => {
+            tracing::error!(error = %e, "health check cannot read the store");
+            (StatusCode::SERVICE_UNAVAILABLE, json!({"status": "store unavailable"}))
+        }
+    };
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
+async fn not_found(req: Request) -> HttpError {
+    HttpError::not_found(format!(
+        "no such endpoint: {}; SCIM endpoints are under /scim/v2 (Users, Groups, Schemas, \
+         ResourceTypes, ServiceProviderConfig)",
+        req.uri().path()
+    ))
+}
+
+async fn method_not_allowed(req: Request) -> HttpError {
+    HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+/// One line per request: method, path, status, latency, token name. Never the token, never
+/// the query string (it can hold user names).
+async fn access_log(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let token = response.extensions().get::<auth::TokenName>().map_or("-", |t| t.0.as_str());
+    tracing::info!(
+        target: "scimd::access",
+        "{method} {path} {} {:.1}ms token={token}",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}

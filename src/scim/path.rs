@@ -1,0 +1,475 @@
+//! Attribute paths (RFC 7644 §3.10) and PATCH paths (`attrPath` / `valuePath [subAttr]`,
+//! RFC 7644 §3.5.2), and their resolution against a resource type's schemas.
+//!
+//! Owns the syntax shared by filters, PATCH, `attributes`/`excludedAttributes` and `sortBy`,
+//! and the one place that turns a client's spelling (`Name.GivenName`, a URN in any case)
+//! into canonical names and schema definitions. It must not evaluate filters or touch
+//! resource values beyond reading the attribute a resolved path names.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use super::error::{ScimError, quote};
+use super::filter::{self, Filter};
+use super::schema::{AttrDef, AttrType, ResourceType, SchemaDef, canonical_urn};
+
+/// `[schema-URN ":"] attr ["." sub]`, as the client wrote it, except that a known schema URN
+/// is stored in its canonical spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrPath {
+    pub schema: Option<String>,
+    pub attr: String,
+    pub sub: Option<String>,
+}
+
+/// A path checked against a resource type: the schema it lives in and its definitions.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedPath {
+    pub schema: &'static SchemaDef,
+    pub attr: &'static AttrDef,
+    pub sub: Option<&'static AttrDef>,
+    /// True when the attribute lives under its extension's URN key in resource JSON.
+    pub in_extension: bool,
+}
+
+/// A PATCH `path`: `members`, `name.givenName`, `emails[type eq "work"]`,
+/// `emails[type eq "work"].value`. With a filter, `attr` has no sub-attribute and the filter's
+/// attribute names are relative to `attr` (use [`filter::matches_value_filter`] on elements).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchPath {
+    pub attr: AttrPath,
+    pub filter: Option<Filter>,
+    pub sub: Option<String>,
+}
+
+impl AttrPath {
+    /// Checks that the path names a real attribute (and sub-attribute) of `rt`,
+    /// case-insensitively. Errors are `invalidPath`; callers re-type them for their context.
+    pub fn resolve(&self, rt: &ResourceType) -> Result<ResolvedPath, ScimError> {
+        let (schema, attr) =
+            rt.attribute(self.schema.as_deref(), &self.attr).ok_or_else(|| match &self.schema {
+                Some(urn) if rt.schema_by_urn(urn).is_none() => ScimError::invalid_path(format!(
+                    "unknown schema {} in attribute path {}; {} resources use {}",
+                    quote(urn),
+                    quote(&self.to_string()),
+                    rt.name,
+                    schema_list(rt)
+                )),
+                _ => ScimError::invalid_path(format!(
+                    "unknown attribute {} for {}",
+                    quote(&self.to_string()),
+                    rt.name
+                )),
+            })?;
+        let sub = match &self.sub {
+            None => None,
+            Some(name) => Some(resolve_sub(attr, name)?),
+        };
+        Ok(ResolvedPath { schema, attr, sub, in_extension: rt.is_extension(schema) })
+    }
+}
+
+/// Looks up `parent.name`, explaining what is accepted when it does not exist.
+pub(super) fn resolve_sub(parent: &AttrDef, name: &str) -> Result<&'static AttrDef, ScimError> {
+    if parent.ty != AttrType::Complex {
+        return Err(ScimError::invalid_path(format!(
+            "{} has no sub-attributes, so {} does not exist",
+            quote(parent.name),
+            quote(&format!("{}.{name}", parent.name))
+        )));
+    }
+    parent.sub_attribute(name).ok_or_else(|| {
+        let known: Vec<&str> = parent.sub_attributes.iter().map(|a| a.name).collect();
+        ScimError::invalid_path(format!(
+            "unknown sub-attribute {}; {} has {}",
+            quote(&format!("{}.{name}", parent.name)),
+            quote(parent.name),
+            known.join(", ")
+        ))
+    })
+}
+
+fn schema_list(rt: &ResourceType) -> String {
+    let mut urns = vec![rt.schema.id];
+    urns.extend(rt.extensions.iter().map(|s| s.id));
+    urns.join(" and ")
+}
+
+impl fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(urn) = &self.schema {
+            write!(f, "{urn}:")?;
+        }
+        f.write_str(&self.attr)?;
+        if let Some(sub) = &self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ResolvedPath {
+    /// The definition the path ends at: the sub-attribute if there is one.
+    pub fn target(&self) -> &'static AttrDef {
+        self.sub.unwrap_or(self.attr)
+    }
+
+    /// The canonical spelling; the URN is kept only for extension attributes, where it is
+    /// also the key the attribute lives under.
+    pub fn to_path(&self) -> AttrPath {
+        AttrPath {
+            schema: self.in_extension.then(|| self.schema.id.to_string()),
+            attr: self.attr.name.to_string(),
+            sub: self.sub.map(|s| s.name.to_string()),
+        }
+    }
+
+    /// The attribute's value in a canonical resource (extensions under their URN key).
+    pub fn attr_value<'a>(&self, resource: &'a Value) -> Option<&'a Value> {
+        let container = if self.in_extension { resource.get(self.schema.id)? } else { resource };
+        container.get(self.attr.name)
+    }
+
+    /// Every non-null value the path reaches: the elements of a multi-valued attribute, or
+    /// the named sub-attribute of each element (`emails.value` gives every address).
+    pub fn values<'a>(&self, resource: &'a Value) -> Vec<&'a Value> {
+        let Some(top) = self.attr_value(resource) else {
+            return Vec::new();
+        };
+        let items = flatten(top);
+        match self.sub {
+            None => items,
+            Some(sub) => items.into_iter().filter_map(|i| i.get(sub.name)).flat_map(flatten).collect(),
+        }
+    }
+}
+
+/// An array's non-null elements, or a single non-null value.
+pub(super) fn flatten(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(items) => items.iter().filter(|i| !i.is_null()).collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+/// Parses `userName`, `name.givenName`, `urn:…:enterprise:2.0:User:manager.value`. The URN
+/// is everything before the last `:`; the rest is `attr[.sub]`. Errors are `invalidPath`.
+pub fn parse_attr_path(s: &str) -> Result<AttrPath, ScimError> {
+    let bad = |why: &str| {
+        ScimError::invalid_path(format!("{} is not a valid attribute path: {why}", quote(s)))
+    };
+    if s.is_empty() {
+        return Err(ScimError::invalid_path("an attribute path is empty"));
+    }
+    if canonical_urn(s).is_some() {
+        return Err(bad("it names a whole schema, not one of its attributes"));
+    }
+    let (schema, rest) = match s.rsplit_once(':') {
+        Some(("", _)) => return Err(bad("the schema URN before ':' is empty")),
+        Some((urn, rest)) => (Some(canonical_urn(urn).unwrap_or(urn).to_string()), rest),
+        None => (None, s),
+    };
+    let (attr, sub) = match rest.split_once('.') {
+        Some((a, sub)) => (a, Some(sub)),
+        None => (rest, None),
+    };
+    if !is_attr_name(attr) {
+        return Err(bad("attribute names start with a letter and contain letters, digits, '-' or '_'"));
+    }
+    if let Some(sub) = sub
+        && !is_attr_name(sub)
+    {
+        return Err(bad("a path has at most one '.', followed by a sub-attribute name"));
+    }
+    Ok(AttrPath { schema, attr: attr.to_string(), sub: sub.map(str::to_string) })
+}
+
+/// Parses a comma-separated list (`attributes=`, `excludedAttributes=`), ignoring blanks
+/// and spaces around names.
+pub fn parse_attr_list(s: &str) -> Result<Vec<AttrPath>, ScimError> {
+    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(parse_attr_path).collect()
+}
+
+/// RFC 7643 §2.1 ATTRNAME, plus `$ref`, the one name that starts with `$`.
+pub(super) fn is_attr_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() => {
+            chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }
+        Some('$') => s == "$ref",
+        _ => false,
+    }
+}
+
+/// Parses a PATCH path. Every error, including one in an embedded filter, is `invalidPath`.
+pub fn parse_patch_path(s: &str) -> Result<PatchPath, ScimError> {
+    let s = s.trim();
+    let Some((head, rest)) = s.split_once('[') else {
+        if s.contains(']') {
+            return Err(ScimError::invalid_path(format!(
+                "PATCH path {} has ']' without a matching '['",
+                quote(s)
+            )));
+        }
+        return Ok(PatchPath { attr: parse_attr_path(s)?, filter: None, sub: None });
+    };
+    let attr = parse_attr_path(head.trim_end())?;
+    if attr.sub.is_some() {
+        return Err(ScimError::invalid_path(format!(
+            "PATCH path {}: a [filter] must follow a multi-valued attribute such as emails, \
+             not a sub-attribute",
+            quote(s)
+        )));
+    }
+    let close = closing_bracket(rest).ok_or_else(|| {
+        ScimError::invalid_path(format!("PATCH path {} has '[' without a matching ']'", quote(s)))
+    })?;
+    let (inner, tail) = (rest.get(..close).unwrap_or(""), rest.get(close + 1..).unwrap_or(""));
+    let filter = filter::parse_value_filter(inner).map_err(|e| {
+        ScimError::invalid_path(format!("PATCH path {}: {}", quote(s), e.detail))
+    })?;
+    let sub = match tail {
+        "" => None,
+        t => match t.strip_prefix('.') {
+            Some(name) if is_attr_name(name) => Some(name.to_string()),
+            _ => {
+                return Err(ScimError::invalid_path(format!(
+                    "PATCH path {}: only '.subAttribute' may follow ']', found {}",
+                    quote(s),
+                    quote(t)
+                )));
+            }
+        },
+    };
+    Ok(PatchPath { attr, filter: Some(filter), sub })
+}
+
+/// The byte index of the `]` closing a value filter, skipping quoted strings (a value may
+/// contain `]`). Nested `[` is not part of the grammar and yields None.
+fn closing_bracket(s: &str) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match (in_string, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, '"') => in_string = true,
+            (false, _, ']') => return Some(i),
+            (false, _, '[') => return None,
+            (false, _, _) => {}
+        }
+    }
+    None
+}
+
+impl PatchPath {
+    /// Checks the path against `rt`: the attribute, the filter (relative to it) and the
+    /// trailing sub-attribute. The result's `sub` is the sub-attribute the path ends at.
+    pub fn resolve(&self, rt: &ResourceType) -> Result<ResolvedPath, ScimError> {
+        let mut resolved = self.attr.resolve(rt)?;
+        if let Some(f) = &self.filter {
+            if resolved.attr.ty != AttrType::Complex {
+                return Err(ScimError::invalid_path(format!(
+                    "{} is not complex, so it cannot be filtered with [...]",
+                    quote(resolved.attr.name)
+                )));
+            }
+            filter::validate_value_filter(f, resolved.attr)
+                .map_err(|e| ScimError::invalid_path(e.detail))?;
+            if let Some(sub) = &self.sub {
+                resolved.sub = Some(resolve_sub(resolved.attr, sub)?);
+            }
+        }
+        Ok(resolved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::filter::{CompValue, CompareOp};
+    use super::super::schema::{ENTERPRISE_USER, GROUP, USER};
+    use super::super::ScimType;
+    use super::*;
+    use serde_json::json;
+
+    fn ap(schema: Option<&str>, attr: &str, sub: Option<&str>) -> AttrPath {
+        AttrPath {
+            schema: schema.map(str::to_string),
+            attr: attr.to_string(),
+            sub: sub.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn parses_simple_dotted_and_urn_paths() {
+        assert_eq!(parse_attr_path("userName").unwrap(), ap(None, "userName", None));
+        assert_eq!(parse_attr_path("name.givenName").unwrap(), ap(None, "name", Some("givenName")));
+        assert_eq!(
+            parse_attr_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager")
+                .unwrap(),
+            ap(Some(ENTERPRISE_USER), "manager", None)
+        );
+        assert_eq!(
+            parse_attr_path(
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
+            )
+            .unwrap(),
+            ap(Some(ENTERPRISE_USER), "manager", Some("value"))
+        );
+        assert_eq!(
+            parse_attr_path("urn:ietf:params:scim:schemas:core:2.0:User:name.givenName").unwrap(),
+            ap(Some("urn:ietf:params:scim:schemas:core:2.0:User"), "name", Some("givenName"))
+        );
+        // A known URN in another case is stored canonically.
+        assert_eq!(
+            parse_attr_path("URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:userName").unwrap().schema,
+            Some("urn:ietf:params:scim:schemas:core:2.0:User".to_string())
+        );
+        assert_eq!(parse_attr_path("members.$ref").unwrap(), ap(None, "members", Some("$ref")));
+    }
+
+    #[test]
+    fn rejects_malformed_paths() {
+        for s in [
+            "",
+            "name..givenName",
+            "name.givenName.x",
+            ".value",
+            "1abc",
+            "user name",
+            ":userName",
+            "emails[type",
+            "urn:ietf:params:scim:schemas:core:2.0:User",
+            "$foo",
+        ] {
+            let e = parse_attr_path(s).unwrap_err();
+            assert_eq!(e.scim_type, ScimType::InvalidPath, "{s}");
+        }
+    }
+
+    #[test]
+    fn resolves_case_insensitively_to_canonical_names() {
+        let r = parse_attr_path("NAME.GIVENNAME").unwrap().resolve(&USER).unwrap();
+        assert_eq!(r.to_path(), ap(None, "name", Some("givenName")));
+        assert!(!r.in_extension);
+        let r = parse_attr_path("manager.Value").unwrap().resolve(&USER).unwrap();
+        assert_eq!(r.to_path(), ap(Some(ENTERPRISE_USER), "manager", Some("value")));
+        assert!(r.in_extension);
+        let r = parse_attr_path("urn:ietf:params:scim:schemas:core:2.0:User:userName")
+            .unwrap()
+            .resolve(&USER)
+            .unwrap();
+        assert_eq!(r.to_path(), ap(None, "userName", None));
+        assert_eq!(r.target().name, "userName");
+    }
+
+    #[test]
+    fn resolve_errors_name_the_problem() {
+        let e = parse_attr_path("fooBar").unwrap().resolve(&USER).unwrap_err();
+        assert_eq!(e.detail, "unknown attribute 'fooBar' for User");
+        let e = parse_attr_path("name.nickname").unwrap().resolve(&USER).unwrap_err();
+        assert!(e.detail.contains("'name.nickname'") && e.detail.contains("givenName"), "{e}");
+        let e = parse_attr_path("userName.x").unwrap().resolve(&USER).unwrap_err();
+        assert!(e.detail.contains("no sub-attributes"), "{e}");
+        let e = parse_attr_path("urn:x:y:userName").unwrap().resolve(&USER).unwrap_err();
+        assert!(e.detail.contains("unknown schema 'urn:x:y'"), "{e}");
+        assert!(parse_attr_path("userName").unwrap().resolve(&GROUP).is_err());
+        let core_manager = format!("{}:manager", "urn:ietf:params:scim:schemas:core:2.0:User");
+        assert!(parse_attr_path(&core_manager).unwrap().resolve(&USER).is_err());
+    }
+
+    #[test]
+    fn values_flatten_multi_valued_and_extensions() {
+        let user = json!({
+            "userName": "bjensen",
+            "emails": [{"value": "a@x", "type": "work"}, {"value": "b@y"}, {"type": "home"}],
+            ENTERPRISE_USER: {"manager": {"value": "m1"}},
+        });
+        let vals = |p: &str| {
+            parse_attr_path(p).unwrap().resolve(&USER).unwrap().values(&user).into_iter()
+                .cloned().collect::<Vec<_>>()
+        };
+        assert_eq!(vals("emails.value"), vec![json!("a@x"), json!("b@y")]);
+        assert_eq!(vals("emails").len(), 3);
+        assert_eq!(vals("manager.value"), vec![json!("m1")]);
+        assert_eq!(vals("userName"), vec![json!("bjensen")]);
+        assert!(vals("title").is_empty());
+    }
+
+    #[test]
+    fn parses_patch_paths() {
+        let p = parse_patch_path("members").unwrap();
+        assert_eq!((p.attr, p.filter, p.sub), (ap(None, "members", None), None, None));
+        let p = parse_patch_path("name.givenName").unwrap();
+        assert_eq!(p.attr, ap(None, "name", Some("givenName")));
+
+        let p = parse_patch_path(r#"emails[type eq "work"].value"#).unwrap();
+        assert_eq!(p.attr, ap(None, "emails", None));
+        assert_eq!(p.sub.as_deref(), Some("value"));
+        assert_eq!(
+            p.filter,
+            Some(Filter::Compare {
+                path: ap(None, "type", None),
+                op: CompareOp::Eq,
+                value: CompValue::Str("work".into()),
+            })
+        );
+        let p = parse_patch_path(r#"members[value eq "a]b"]"#).unwrap();
+        assert!(matches!(p.filter, Some(Filter::Compare { value: CompValue::Str(ref v), .. }) if v == "a]b"));
+        assert!(p.sub.is_none());
+        let p = parse_patch_path(r#"addresses[type eq "other"].Formatted"#).unwrap();
+        assert_eq!(p.sub.as_deref(), Some("Formatted"));
+        let p = parse_patch_path(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[value eq "x"]"#,
+        )
+        .unwrap();
+        assert_eq!(p.attr.schema.as_deref(), Some(ENTERPRISE_USER));
+    }
+
+    #[test]
+    fn patch_path_errors_are_invalid_path() {
+        for s in [
+            "emails[type eq \"work\"",
+            "emails]",
+            "emails[type eq]",
+            "emails[type eq \"work\"]value",
+            "emails[type eq \"work\"].",
+            "name.givenName[value eq \"x\"]",
+            "emails[type[value eq \"x\"]]",
+            "emails[]",
+            "",
+        ] {
+            let e = parse_patch_path(s).unwrap_err();
+            assert_eq!(e.scim_type, ScimType::InvalidPath, "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn resolves_patch_paths() {
+        let r = parse_patch_path(r#"emails[type eq "work"].Value"#).unwrap().resolve(&USER).unwrap();
+        assert_eq!(r.to_path(), ap(None, "emails", Some("value")));
+        let r = parse_patch_path(r#"roles[primary eq "True"].display"#).unwrap().resolve(&USER);
+        assert!(r.is_ok());
+        let e = parse_patch_path(r#"emails[foo eq "work"]"#).unwrap().resolve(&USER).unwrap_err();
+        assert_eq!(e.scim_type, ScimType::InvalidPath);
+        assert!(e.detail.contains("emails.foo"), "{e}");
+        let e = parse_patch_path(r#"userName[value eq "x"]"#).unwrap().resolve(&USER).unwrap_err();
+        assert!(e.detail.contains("not complex"), "{e}");
+        let e = parse_patch_path(r#"emails[type eq "work"].nope"#).unwrap().resolve(&USER);
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn attr_lists_tolerate_spaces_and_blanks() {
+        let l = parse_attr_list(" userName , emails.value,,name.givenName ").unwrap();
+        assert_eq!(l.len(), 3);
+        assert_eq!(l[1], ap(None, "emails", Some("value")));
+        assert!(parse_attr_list("userName,bad name").is_err());
+        assert!(parse_attr_list("").unwrap().is_empty());
+    }
+}

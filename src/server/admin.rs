@@ -1,0 +1,63 @@
+//! The admin socket of a running server: a Unix socket in the data directory, mode 0600, that
+//! answers one JSON request line per connection (see `crate::admin`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+
+use crate::admin::{AdminRequest, AdminResponse, execute};
+use crate::service::Service;
+
+/// Binds the socket (replacing a stale one: the caller holds the data file's lock, so no other
+/// server can be using it) with mode 0600.
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    // Create the socket with no group/other bits from the start, then make it explicit.
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Answers admin requests until the task is dropped.
+pub async fn serve(listener: UnixListener, service: Service) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            continue;
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            // One request line, capped so a client cannot make us buffer without bound.
+            let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, 64 * 1024));
+            if reader.read_line(&mut line).await.is_err() {
+                return;
+            }
+            let response = match serde_json::from_str::<AdminRequest>(&line) {
+                Ok(request) => {
+                    let store = Arc::clone(service.store());
+                    let svc = service.clone();
+                    tokio::task::spawn_blocking(move || execute(&store, Some(svc.token_cache()), request))
+                        .await
+                        .unwrap_or_else(|e| AdminResponse {
+                            ok: false,
+                            result: None,
+                            error: Some(format!("admin task failed: {e}")),
+                        })
+                }
+                Err(e) => AdminResponse { ok: false, result: None, error: Some(format!("bad request: {e}")) },
+            };
+            let mut bytes = serde_json::to_vec(&response).unwrap_or_default();
+            bytes.push(b'\n');
+            let _ = write.write_all(&bytes).await;
+        });
+    }
+}

@@ -1,0 +1,127 @@
+//! Serving: opening the store, TLS, the accept loop, the admin socket and shutdown.
+//!
+//! The only module that names hyper-util, tokio-rustls or rustls. `Server::open` does the
+//! start-up work that can fail with an admin-facing message (data file locked, certificate
+//! unreadable) before anything listens; `Server::run` serves until the shutdown future
+//! completes, then drains. Tests bind `127.0.0.1:0` and call both in-process.
+
+mod admin;
+mod listener;
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::{Config, TlsMode};
+use crate::service::{IssuedToken, Service, Settings, tokens};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("cannot bind the admin socket {path}: {source}")]
+    AdminSocket { path: String, source: std::io::Error },
+    #[error("cannot issue the first token: {0}")]
+    FirstToken(String),
+    #[error("serving failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A server ready to run: store open, TLS loaded.
+pub struct Server {
+    config: Config,
+    service: Service,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Server {
+    /// Opens the data file (refusing a second server on the same directory) and loads TLS.
+    pub fn open(config: Config) -> Result<Server, ServerError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let store = Arc::new(Store::open(&config.data_file())?);
+        let tls = tls::server_config(&config.tls, &config.data_dir, &hosts_of(&config))?;
+        let settings = Settings {
+            base_url: config.tenant_url(),
+            scim: config.scim.clone(),
+            roles: config.roles.clone(),
+        };
+        Ok(Server { service: Service::new(store, settings), tls, config })
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// On the very first start (no token stored at all), issues a read-write token named
+    /// `initial` and returns it so it can be shown once.
+    pub fn first_token(&self) -> Result<Option<IssuedToken>, ServerError> {
+        tokens::issue_first(self.service.store(), "initial")
+            .map_err(|e| ServerError::FirstToken(e.to_string()))
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains connections.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        let local = listener.local_addr()?;
+        warn_if_plain_http(&self.config.tls, local);
+        let socket_path = self.config.admin_socket();
+        let admin_listener = admin::bind(&socket_path).map_err(|source| ServerError::AdminSocket {
+            path: socket_path.display().to_string(),
+            source,
+        })?;
+        let admin_task = tokio::spawn(admin::serve(admin_listener, self.service.clone()));
+        let app = crate::http::router(
+            self.service.clone(),
+            self.config.limits.max_body_bytes,
+            self.config.limits.request_timeout,
+        );
+        tracing::info!(
+            listen = %local,
+            tls = self.tls.is_some(),
+            tenant_url = %self.config.tenant_url(),
+            "scimd is serving"
+        );
+        let served = listener::serve(listener, self.tls, app, self.config.limits.clone(), shutdown).await;
+        admin_task.abort();
+        let _ = admin_task.await;
+        let _ = std::fs::remove_file(&socket_path);
+        tracing::info!("scimd stopped");
+        served.map_err(ServerError::from)
+    }
+}
+
+/// Host names for a generated certificate: the public URL's host.
+fn hosts_of(config: &Config) -> Vec<String> {
+    let rest = config.public_url.split("://").nth(1).unwrap_or("");
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or("").to_string(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_string(),
+    };
+    if host.is_empty() { Vec::new() } else { vec![host] }
+}
+
+fn warn_if_plain_http(mode: &TlsMode, local: SocketAddr) {
+    if *mode == TlsMode::Off && !local.ip().is_loopback() {
+        tracing::warn!(
+            listen = %local,
+            "TLS IS OFF and scimd listens beyond this machine: bearer tokens and user data \
+             cross the network in clear text. Use tls.mode = \"files\" or put a TLS reverse \
+             proxy in front and listen on 127.0.0.1"
+        );
+    }
+}

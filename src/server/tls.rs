@@ -1,0 +1,96 @@
+//! TLS: loading a PEM certificate chain and key, or generating a self-signed certificate into
+//! the data directory on first start, and building the rustls server config (TLS 1.2 and 1.3
+//! only, the `ring` provider, ALPN h2 and http/1.1).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::crypto::ring;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::TlsMode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read the certificate chain {path} (tls.cert): {reason}")]
+    Cert { path: PathBuf, reason: String },
+    #[error("cannot read the private key {path} (tls.key): {reason}")]
+    Key { path: PathBuf, reason: String },
+    #[error("the certificate and key do not form a usable pair: {0}")]
+    Config(String),
+    #[error("cannot create the self-signed certificate in {path}: {reason}")]
+    Generate { path: PathBuf, reason: String },
+}
+
+/// The rustls config for `mode`, or None for plain HTTP. `hosts` go into a generated
+/// certificate's subject alternative names.
+pub fn server_config(
+    mode: &TlsMode,
+    data_dir: &Path,
+    hosts: &[String],
+) -> Result<Option<Arc<ServerConfig>>, TlsError> {
+    let (cert, key) = match mode {
+        TlsMode::Off => return Ok(None),
+        TlsMode::Files { cert, key } => (cert.clone(), key.clone()),
+        TlsMode::SelfSigned => ensure_self_signed(&data_dir.join("tls"), hosts)?,
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|e| TlsError::Cert { path: cert.clone(), reason: e.to_string() })?;
+    if chain.is_empty() {
+        return Err(TlsError::Cert { path: cert, reason: "no PEM certificate in the file".into() });
+    }
+    let key_der = PrivateKeyDer::from_pem_file(&key)
+        .map_err(|e| TlsError::Key { path: key.clone(), reason: e.to_string() })?;
+    build(chain, key_der).map(Some)
+}
+
+fn build(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Paths of the generated certificate and key, created on first use.
+fn ensure_self_signed(dir: &Path, hosts: &[String]) -> Result<(PathBuf, PathBuf), TlsError> {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    if cert.exists() && key.exists() {
+        return Ok((cert, key));
+    }
+    let fail = |reason: String| TlsError::Generate { path: dir.to_path_buf(), reason };
+    let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    for h in hosts {
+        if !names.contains(h) {
+            names.push(h.clone());
+        }
+    }
+    let mut params = rcgen::CertificateParams::new(names).map_err(|e| fail(e.to_string()))?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, "scimd self-signed");
+    let key_pair = rcgen::KeyPair::generate().map_err(|e| fail(e.to_string()))?;
+    let certificate = params.self_signed(&key_pair).map_err(|e| fail(e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    write_private(&key, key_pair.serialize_pem().as_bytes()).map_err(|e| fail(e.to_string()))?;
+    std::fs::write(&cert, certificate.pem()).map_err(|e| fail(e.to_string()))?;
+    tracing::info!(cert = %cert.display(), "generated a self-signed certificate");
+    Ok((cert, key))
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}

@@ -1,0 +1,132 @@
+//! Use cases: the only place SCIM semantics meet storage.
+//!
+//! `http` calls these functions with parsed requests and gets SCIM JSON or a `ServiceError`
+//! back. Each write validates the body against the schema, decides roles, checks uniqueness and
+//! allowed domains, and commits the change together with its provisioning-log row in one
+//! durable write transaction. Refused writes are logged too, in a transaction of their own that
+//! stores nothing else. Store work runs on blocking threads; nothing here holds a transaction
+//! across an `.await`.
+
+mod audit;
+mod domains;
+mod query;
+mod render;
+mod resources;
+pub mod roles;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use crate::config::{RolesConfig, ScimConfig};
+use crate::scim::ScimError;
+use crate::store::{Store, StoreError, TokenScope};
+
+pub use query::ListRequest;
+pub use resources::Rendered;
+pub use tokens::{AuthError, IssuedToken, TokenInfo};
+
+/// Who is asking: the verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub token_id: String,
+    pub token_name: String,
+    pub scope: TokenScope,
+}
+
+/// What a use case can fail with; `http` maps each to a status and a SCIM error body.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The client sent something wrong: a 4xx with a scimType.
+    #[error("{0}")]
+    Invalid(ScimError),
+    /// The name is taken: 409 uniqueness.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The token may not do this: 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// `If-Match` named another version: 412.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A real fault: 500.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
+impl From<ScimError> for ServiceError {
+    fn from(e: ScimError) -> Self {
+        ServiceError::Invalid(e)
+    }
+}
+
+/// The settings the use cases need, taken from the config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `public_url + "/scim/v2"`: the base of every `meta.location` and `$ref`.
+    pub base_url: String,
+    pub scim: ScimConfig,
+    pub roles: RolesConfig,
+}
+
+/// The use cases over one store. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<Store>,
+    settings: Arc<Settings>,
+    tokens: Arc<tokens::TokenCache>,
+}
+
+impl Service {
+    pub fn new(store: Arc<Store>, settings: Settings) -> Service {
+        Service {
+            store,
+            settings: Arc::new(settings),
+            tokens: Arc::new(tokens::TokenCache::default()),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The running server's verified-token cache (revokes through the admin socket clear it).
+    pub fn token_cache(&self) -> &tokens::TokenCache {
+        &self.tokens
+    }
+
+    /// Runs blocking store work off the async runtime.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Service) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let service = self.clone();
+        tokio::task::spawn_blocking(move || work(&service))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("store task failed: {e}")))?
+    }
+}
+
+/// The current time as SCIM writes it (RFC 3339, milliseconds, UTC).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// The current time in Unix seconds.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

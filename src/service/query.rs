@@ -1,0 +1,188 @@
+//! Listing and searching: filters, sorting and paging over users and groups.
+//!
+//! An `eq` on an indexed attribute (`id`, `userName`, `externalId`, group `displayName`), alone
+//! or on either side of an `and`, narrows the candidates through the index first; the whole
+//! filter is then evaluated on each candidate. Anything else scans in id order, which is also
+//! the stable order pages are cut from when no `sortBy` is given.
+
+use serde_json::Value;
+
+use crate::scim::filter::{self, CompValue, CompareOp, Filter};
+use crate::scim::list::{self, SortOrder};
+use crate::scim::path::AttrPath;
+use crate::scim::projection::Projection;
+use crate::store::{Kind, Reader, ResourceId, StoredResource};
+
+use super::render::{render, resource_type};
+use super::{Service, ServiceError};
+
+/// A parsed list or search request.
+#[derive(Debug)]
+pub struct ListRequest {
+    pub filter: Option<Filter>,
+    pub sort_by: Option<AttrPath>,
+    pub sort_order: SortOrder,
+    /// 1-based.
+    pub start_index: u64,
+    pub count: u64,
+    pub projection: Projection,
+}
+
+/// Resource kinds a search covers: one endpoint's, or both for `POST /.search`.
+fn relation(kind: Kind) -> &'static str {
+    match kind {
+        Kind::User => "groups",
+        Kind::Group => "members",
+    }
+}
+
+impl Service {
+    /// Answers `GET /Users`, `GET /Groups`, their `.search`, and the root `.search` (with both
+    /// kinds) with a ListResponse.
+    pub async fn list(&self, kinds: Vec<Kind>, request: ListRequest) -> Result<Value, ServiceError> {
+        self.blocking(move |s| s.list_blocking(&kinds, request)).await
+    }
+
+    fn list_blocking(&self, kinds: &[Kind], request: ListRequest) -> Result<Value, ServiceError> {
+        if let Some(f) = &request.filter {
+            // The filter must make sense for at least one of the kinds searched.
+            let checks: Vec<_> = kinds.iter().map(|k| filter::validate(f, resource_type(*k))).collect();
+            if let Some(Err(e)) = checks.iter().find(|c| c.is_err()).filter(|_| checks.iter().all(Result::is_err)) {
+                return Err(ServiceError::Invalid(e.clone()));
+            }
+        }
+        if let Some(sort_by) = &request.sort_by {
+            if kinds.iter().all(|k| sort_by.resolve(resource_type(*k)).is_err()) {
+                return Err(ServiceError::Invalid(crate::scim::ScimError::invalid_value(format!(
+                    "sortBy names an attribute the resource has not: {}",
+                    sort_by.attr
+                ))));
+            }
+        }
+        let reader = self.store.read()?;
+        let base = &self.settings.base_url;
+        let start = request.start_index.max(1);
+
+        // Without filter or sort, pages are cut straight from the table in id order.
+        if request.filter.is_none() && request.sort_by.is_none() && kinds.len() == 1 {
+            let kind = kinds[0];
+            let total = reader.count(kind)?;
+            let rt = resource_type(kind);
+            let with_relations = request.projection.wants(rt, relation(kind));
+            let mut resources = Vec::new();
+            for stored in reader.page(kind, start - 1, request.count)? {
+                let full = render(&reader, base, kind, &stored, with_relations)?;
+                resources.push(request.projection.apply(rt, &full));
+            }
+            return Ok(list::list_response(total, start, resources));
+        }
+
+        // Otherwise collect every match (rendered), then sort and cut the page.
+        let mut matches: Vec<(Kind, Value)> = Vec::new();
+        for &kind in kinds {
+            let rt = resource_type(kind);
+            if let Some(f) = &request.filter {
+                if filter::validate(f, rt).is_err() {
+                    continue;
+                }
+            }
+            let needs_relations = request.projection.wants(rt, relation(kind))
+                || request.filter.as_ref().is_some_and(|f| reads(f, relation(kind)))
+                || request.sort_by.as_ref().is_some_and(|p| p.attr.eq_ignore_ascii_case(relation(kind)));
+            let mut consider = |stored: StoredResource| -> Result<(), ServiceError> {
+                let full = render(&reader, base, kind, &stored, needs_relations)?;
+                if request.filter.as_ref().is_none_or(|f| filter::matches(f, &full, rt)) {
+                    matches.push((kind, full));
+                }
+                Ok(())
+            };
+            match request.filter.as_ref().and_then(|f| candidates(&reader, kind, f).transpose()) {
+                Some(ids) => {
+                    for id in ids? {
+                        if let Some(stored) = reader.get(kind, id)? {
+                            consider(stored)?;
+                        }
+                    }
+                }
+                None => {
+                    let mut failure = None;
+                    reader.scan(kind, |stored| {
+                        if let Err(e) = consider(stored) {
+                            failure = Some(e);
+                            return Ok(false);
+                        }
+                        Ok(true)
+                    })?;
+                    if let Some(e) = failure {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+
+        if let Some(sort_by) = &request.sort_by {
+            let mut keyed: Vec<_> = matches
+                .into_iter()
+                .map(|(kind, v)| (list::sort_key(&v, sort_by, resource_type(kind)), kind, v))
+                .collect();
+            keyed.sort_by(|a, b| list::compare_sort_keys(&a.0, &b.0, request.sort_order));
+            matches = keyed.into_iter().map(|(_, kind, v)| (kind, v)).collect();
+        }
+
+        let total = matches.len() as u64;
+        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+        let take = usize::try_from(request.count).unwrap_or(usize::MAX);
+        let resources = matches
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|(kind, v)| request.projection.apply(resource_type(kind), &v))
+            .collect();
+        Ok(list::list_response(total, start, resources))
+    }
+}
+
+/// Whether the filter reads the top-level attribute `attr`.
+fn reads(f: &Filter, attr: &str) -> bool {
+    f.attributes().iter().any(|p| p.schema.is_none() && p.attr.eq_ignore_ascii_case(attr))
+}
+
+/// The ids an index can narrow `f` to, or None when the filter needs a scan.
+fn candidates(reader: &Reader, kind: Kind, f: &Filter) -> Result<Option<Vec<ResourceId>>, ServiceError> {
+    match f {
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(value) } if path.sub.is_none() => {
+            let attr = path.attr.as_str();
+            let core = path.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(resource_type(kind).schema.id));
+            if !core {
+                return Ok(None);
+            }
+            if attr.eq_ignore_ascii_case("id") {
+                Ok(Some(ResourceId::parse(value).into_iter().collect()))
+            } else if attr.eq_ignore_ascii_case(kind.name_attribute()) {
+                Ok(Some(reader.id_by_name(kind, value)?.into_iter().collect()))
+            } else if attr.eq_ignore_ascii_case("externalId") {
+                Ok(Some(reader.ids_by_external_id(kind, value)?))
+            } else {
+                Ok(None)
+            }
+        }
+        Filter::And(a, b) => Ok(match (candidates(reader, kind, a)?, candidates(reader, kind, b)?) {
+            (Some(x), Some(y)) => Some(x.into_iter().filter(|id| y.contains(id)).collect()),
+            (Some(x), None) | (None, Some(x)) => Some(x),
+            (None, None) => None,
+        }),
+        Filter::Or(a, b) => Ok(match (candidates(reader, kind, a)?, candidates(reader, kind, b)?) {
+            (Some(mut x), Some(y)) => {
+                for id in y {
+                    if !x.contains(&id) {
+                        x.push(id);
+                    }
+                }
+                x.sort();
+                Some(x)
+            }
+            _ => None,
+        }),
+        _ => Ok(None),
+    }
+}

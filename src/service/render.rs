@@ -1,0 +1,170 @@
+//! Turning stored rows into SCIM resources: `schemas`, `id`, the stored attributes, the
+//! relations (`members` of a group, `groups` of a user) and `meta`.
+//!
+//! Relations are read only when asked for (`with_relations`), so a response that excludes
+//! `members` never reads a membership row.
+
+use serde_json::{Map, Value, json};
+
+use crate::scim::schema::{self, ResourceType};
+use crate::store::{Kind, MemberKind, MemberRow, Reader, ResourceId, StoreError, StoredResource, Writer};
+
+/// Read access shared by read and write transactions, for rendering inside either.
+pub trait Lookup {
+    fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError>;
+    fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError>;
+    fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError>;
+}
+
+impl Lookup for Reader {
+    fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError> {
+        Reader::get(self, kind, id)
+    }
+    fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError> {
+        Reader::members_of(self, group)
+    }
+    fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError> {
+        Reader::groups_of(self, member)
+    }
+}
+
+impl Lookup for Writer {
+    fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError> {
+        Writer::get(self, kind, id)
+    }
+    fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError> {
+        Writer::members_of(self, group)
+    }
+    fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError> {
+        Writer::groups_of(self, member)
+    }
+}
+
+pub fn resource_type(kind: Kind) -> &'static ResourceType {
+    match kind {
+        Kind::User => &schema::USER,
+        Kind::Group => &schema::GROUP,
+    }
+}
+
+fn endpoint(kind: Kind) -> &'static str {
+    resource_type(kind).endpoint
+}
+
+/// `<base>/Users/<id>` or `<base>/Groups/<id>`.
+pub fn location(base_url: &str, kind: Kind, id: ResourceId) -> String {
+    format!("{base_url}{}/{id}", endpoint(kind))
+}
+
+/// The weak ETag of a version, as in `meta.version` and the `ETag` header.
+pub fn etag(version: u64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// Renders a stored resource. With `with_relations`, a group gets `members` and a user gets
+/// `groups` from the membership rows.
+pub fn render(
+    lookup: &impl Lookup,
+    base_url: &str,
+    kind: Kind,
+    stored: &StoredResource,
+    with_relations: bool,
+) -> Result<Value, StoreError> {
+    let rt = resource_type(kind);
+    let mut out = Map::new();
+    let mut schemas = vec![Value::from(rt.schema.id)];
+    for ext in rt.extensions {
+        if stored.attributes.get(ext.id).is_some() {
+            schemas.push(Value::from(ext.id));
+        }
+    }
+    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("id".into(), Value::from(stored.id.to_string()));
+    if let Some(attrs) = stored.attributes.as_object() {
+        for (k, v) in attrs {
+            if k != "schemas" {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if with_relations {
+        match kind {
+            Kind::Group => {
+                let members = render_members(lookup, base_url, stored.id)?;
+                out.insert("members".into(), Value::Array(members));
+            }
+            Kind::User => {
+                let groups = render_groups(lookup, base_url, stored.id)?;
+                if !groups.is_empty() {
+                    out.insert("groups".into(), Value::Array(groups));
+                }
+            }
+        }
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": kind.resource_type(),
+            "created": stored.created,
+            "lastModified": stored.last_modified,
+            "location": location(base_url, kind, stored.id),
+            "version": etag(stored.version),
+        }),
+    );
+    Ok(Value::Object(out))
+}
+
+fn render_members(
+    lookup: &impl Lookup,
+    base_url: &str,
+    group: ResourceId,
+) -> Result<Vec<Value>, StoreError> {
+    let mut out = Vec::new();
+    for row in lookup.members_of(group)? {
+        let kind = match row.kind {
+            MemberKind::User => Kind::User,
+            MemberKind::Group => Kind::Group,
+        };
+        let mut member = json!({
+            "value": row.id.to_string(),
+            "$ref": location(base_url, kind, row.id),
+            "type": kind.resource_type(),
+        });
+        if let Some(display) = lookup.get(kind, row.id)?.as_ref().and_then(|m| display_of(kind, m))
+        {
+            member["display"] = Value::from(display);
+        }
+        out.push(member);
+    }
+    Ok(out)
+}
+
+fn render_groups(
+    lookup: &impl Lookup,
+    base_url: &str,
+    member: ResourceId,
+) -> Result<Vec<Value>, StoreError> {
+    let mut out = Vec::new();
+    for group in lookup.groups_of(member)? {
+        let mut entry = json!({
+            "value": group.to_string(),
+            "$ref": location(base_url, Kind::Group, group),
+            "type": "direct",
+        });
+        if let Some(name) = lookup.get(Kind::Group, group)?.as_ref().and_then(|g| g.name(Kind::Group).map(String::from)) {
+            entry["display"] = Value::from(name);
+        }
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// A member's human-readable name: a user's displayName or userName, a group's displayName.
+fn display_of(kind: Kind, stored: &StoredResource) -> Option<String> {
+    let attrs = &stored.attributes;
+    let pick = |k: &str| attrs.get(k).and_then(Value::as_str).map(String::from);
+    match kind {
+        Kind::User => pick("displayName").or_else(|| pick("userName")),
+        Kind::Group => pick("displayName"),
+    }
+}

@@ -1,0 +1,332 @@
+//! Create, read, replace and delete users and groups.
+
+use serde_json::Value;
+
+use crate::scim::projection::Projection;
+use crate::scim::{ScimError, resource};
+use crate::store::{Kind, MemberKind, ResourceId, StoredResource, TokenScope, Writer};
+
+use super::audit::{Attempt, log_refusal, write_logged};
+use super::render::{Lookup, etag, location, render, resource_type};
+use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
+
+/// A resource ready to send: the projected body, plus its version (for the `ETag` header) and
+/// location (for the `Location` header of a 201).
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: Value,
+    pub etag: String,
+    pub location: String,
+}
+
+/// The validated parts of a write body.
+struct Prepared {
+    attributes: Value,
+    name: String,
+    roles: Option<roles::RoleDecision>,
+    /// For groups: the member ids as sent (resolved inside the transaction).
+    members: Vec<String>,
+}
+
+fn not_found(kind: Kind, id: &str) -> ServiceError {
+    ServiceError::NotFound(format!("{} {id} not found", kind.resource_type()))
+}
+
+/// The relation attribute a projection may leave out: `members` of groups, `groups` of users.
+fn relation(kind: Kind) -> &'static str {
+    match kind {
+        Kind::User => "groups",
+        Kind::Group => "members",
+    }
+}
+
+impl Service {
+    fn ensure_can_write(principal: &Principal) -> Result<(), ServiceError> {
+        match principal.scope {
+            TokenScope::ReadWrite => Ok(()),
+            TokenScope::ReadOnly => Err(ServiceError::Forbidden(format!(
+                "token '{}' is read-only; writes need a read-write token",
+                principal.token_name
+            ))),
+        }
+    }
+
+    /// Logs a write that `http` refused before it reached a use case (a body that is not JSON,
+    /// a bad content type): every refused write has a provisioning-log row.
+    pub async fn log_refused_write(
+        &self,
+        principal: Principal,
+        operation: &'static str,
+        kind: Kind,
+        resource_id: Option<String>,
+        error: ScimError,
+    ) -> Result<(), ServiceError> {
+        self.blocking(move |s| {
+            let attempt = Attempt { principal: &principal, operation, kind, resource_id, name: None };
+            Ok(log_refusal(&s.store, &attempt, &ServiceError::Invalid(error))?)
+        })
+        .await
+    }
+
+    /// Validates a body: schema, naming attribute, roles and allowed domains for users,
+    /// member references for groups.
+    fn prepare(&self, kind: Kind, body: Value) -> Result<Prepared, ServiceError> {
+        let mut attributes = resource::canonicalize(resource_type(kind), body)?;
+        let name = attributes
+            .get(kind.name_attribute())
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ScimError::invalid_value(format!("missing required attribute '{}'", kind.name_attribute()))
+            })?;
+        let mut roles = None;
+        let mut members = Vec::new();
+        if let Some(obj) = attributes.as_object_mut() {
+            obj.remove("schemas");
+            match kind {
+                Kind::User => {
+                    domains::check_user(&self.settings.scim.allowed_domains, &Value::Object(obj.clone()))?;
+                    let decision = roles::decide(&self.settings.roles, &Value::Object(obj.clone()))?;
+                    match &decision.roles {
+                        Some(r) => obj.insert("roles".into(), r.clone()),
+                        None => obj.remove("roles"),
+                    };
+                    roles = Some(decision);
+                }
+                Kind::Group => {
+                    for member in obj.remove("members").and_then(|m| m.as_array().cloned()).unwrap_or_default() {
+                        let value = member.get("value").and_then(Value::as_str).unwrap_or("");
+                        if value.is_empty() {
+                            return Err(ScimError::invalid_value(
+                                "every element of 'members' needs a 'value' holding a user or group id".to_string(),
+                            )
+                            .into());
+                        }
+                        if !members.iter().any(|m| m == value) {
+                            members.push(value.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Prepared { attributes, name, roles, members })
+    }
+
+    /// Runs `prepare`, logging the refusal when it fails.
+    fn prepare_logged(&self, attempt: &mut Attempt<'_>, kind: Kind, body: Value) -> Result<Prepared, ServiceError> {
+        attempt.name = body.get(kind.name_attribute()).and_then(Value::as_str).map(str::to_string);
+        let prepared = Service::ensure_can_write(attempt.principal).and_then(|()| self.prepare(kind, body));
+        match prepared {
+            Ok(p) => {
+                attempt.name = Some(p.name.clone());
+                Ok(p)
+            }
+            Err(e) => {
+                log_refusal(&self.store, attempt, &e)?;
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn create(
+        &self,
+        principal: Principal,
+        kind: Kind,
+        body: Value,
+        projection: Projection,
+    ) -> Result<Rendered, ServiceError> {
+        self.blocking(move |s| {
+            let mut attempt = Attempt { principal: &principal, operation: "create", kind, resource_id: None, name: None };
+            let prepared = s.prepare_logged(&mut attempt, kind, body)?;
+            write_logged(&s.store, &mut attempt, |w, attempt| {
+                if let Some(holder) = w.id_by_name(kind, &prepared.name)? {
+                    return Err(name_taken(kind, &prepared.name, holder));
+                }
+                let now = now_rfc3339();
+                let stored = StoredResource {
+                    id: ResourceId::new_random(),
+                    version: 1,
+                    created: now.clone(),
+                    last_modified: now,
+                    attributes: prepared.attributes,
+                    roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
+                };
+                attempt.resource_id = Some(stored.id.to_string());
+                w.put(kind, &stored, None)?;
+                add_members(w, stored.id, &prepared.members)?;
+                let rendered = s.rendered(w, kind, &stored, &projection)?;
+                Ok((rendered, attempt.succeeded(201, prepared.roles.map(|r| r.summary))))
+            })
+        })
+        .await
+    }
+
+    pub async fn replace(
+        &self,
+        principal: Principal,
+        kind: Kind,
+        id: String,
+        body: Value,
+        if_match: Option<String>,
+        projection: Projection,
+    ) -> Result<Rendered, ServiceError> {
+        self.blocking(move |s| {
+            let mut attempt = Attempt {
+                principal: &principal,
+                operation: "replace",
+                kind,
+                resource_id: Some(id.clone()),
+                name: None,
+            };
+            let body = check_body_id(body, &id).inspect_err(|e| {
+                let _ = log_refusal(&s.store, &attempt, e);
+            })?;
+            let prepared = s.prepare_logged(&mut attempt, kind, body)?;
+            write_logged(&s.store, &mut attempt, |w, attempt| {
+                let rid = ResourceId::parse(&id).ok_or_else(|| not_found(kind, &id))?;
+                let old = w.get(kind, rid)?.ok_or_else(|| not_found(kind, &id))?;
+                check_if_match(if_match.as_deref(), &old)?;
+                if let Some(holder) = w.id_by_name(kind, &prepared.name)?.filter(|h| *h != rid) {
+                    return Err(name_taken(kind, &prepared.name, holder));
+                }
+                let stored = StoredResource {
+                    id: rid,
+                    version: old.version + 1,
+                    created: old.created.clone(),
+                    last_modified: now_rfc3339(),
+                    attributes: prepared.attributes,
+                    roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
+                };
+                w.put(kind, &stored, Some(&old))?;
+                if kind == Kind::Group {
+                    w.clear_members(rid)?;
+                    add_members(w, rid, &prepared.members)?;
+                }
+                attempt.name = Some(prepared.name.clone());
+                let rendered = s.rendered(w, kind, &stored, &projection)?;
+                Ok((rendered, attempt.succeeded(200, prepared.roles.map(|r| r.summary))))
+            })
+        })
+        .await
+    }
+
+    pub async fn delete(
+        &self,
+        principal: Principal,
+        kind: Kind,
+        id: String,
+        if_match: Option<String>,
+    ) -> Result<(), ServiceError> {
+        self.blocking(move |s| {
+            let mut attempt =
+                Attempt { principal: &principal, operation: "delete", kind, resource_id: Some(id.clone()), name: None };
+            if let Err(e) = Service::ensure_can_write(&principal) {
+                log_refusal(&s.store, &attempt, &e)?;
+                return Err(e);
+            }
+            write_logged(&s.store, &mut attempt, |w, attempt| {
+                let rid = ResourceId::parse(&id).ok_or_else(|| not_found(kind, &id))?;
+                let old = w.get(kind, rid)?.ok_or_else(|| not_found(kind, &id))?;
+                check_if_match(if_match.as_deref(), &old)?;
+                w.delete(kind, rid)?;
+                attempt.name = old.name(kind).map(str::to_string);
+                Ok(((), attempt.succeeded(204, None)))
+            })
+        })
+        .await
+    }
+
+    pub async fn get(&self, kind: Kind, id: String, projection: Projection) -> Result<Rendered, ServiceError> {
+        self.blocking(move |s| {
+            let reader = s.store.read()?;
+            let rid = ResourceId::parse(&id).ok_or_else(|| not_found(kind, &id))?;
+            let stored = reader.get(kind, rid)?.ok_or_else(|| not_found(kind, &id))?;
+            s.rendered(&reader, kind, &stored, &projection)
+        })
+        .await
+    }
+
+    /// Renders `stored` for a response, reading relations only if the projection keeps them.
+    fn rendered(
+        &self,
+        lookup: &impl Lookup,
+        kind: Kind,
+        stored: &StoredResource,
+        projection: &Projection,
+    ) -> Result<Rendered, ServiceError> {
+        let rt = resource_type(kind);
+        let with_relations = projection.wants(rt, relation(kind));
+        let full = render(lookup, &self.settings.base_url, kind, stored, with_relations)?;
+        Ok(Rendered {
+            body: projection.apply(rt, &full),
+            etag: etag(stored.version),
+            location: location(&self.settings.base_url, kind, stored.id),
+        })
+    }
+}
+
+fn name_taken(kind: Kind, name: &str, holder: ResourceId) -> ServiceError {
+    ServiceError::Conflict(format!(
+        "{} '{name}' is already taken (case-insensitively) by {} {holder}",
+        kind.name_attribute(),
+        kind.resource_type()
+    ))
+}
+
+/// A PUT body may echo the resource's `id`; a different one is an error.
+fn check_body_id(body: Value, id: &str) -> Result<Value, ServiceError> {
+    let sent = body
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("id")))
+        .map(|(_, v)| v.clone());
+    match sent {
+        Some(Value::String(s)) if s != id => Err(ScimError::invalid_value(format!(
+            "the body's id '{s}' differs from the id in the URL '{id}'; id cannot be changed"
+        ))
+        .into()),
+        Some(Value::String(_)) | Some(Value::Null) | None => Ok(body),
+        Some(_) => Err(ScimError::invalid_value("'id' must be a string".to_string()).into()),
+    }
+}
+
+fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> Result<(), ServiceError> {
+    match if_match {
+        None => Ok(()),
+        Some(tags) if tags.trim() == "*" => Ok(()),
+        Some(tags) => {
+            let current_tag = etag(current.version);
+            let strong = current_tag.trim_start_matches("W/");
+            if tags.split(',').map(str::trim).any(|t| t == current_tag || t.trim_start_matches("W/") == strong) {
+                Ok(())
+            } else {
+                Err(ServiceError::PreconditionFailed(format!(
+                    "the resource has changed: its version is now {current_tag}"
+                )))
+            }
+        }
+    }
+}
+
+/// Adds the members named in a group body; each must be an existing user or group.
+fn add_members(w: &mut Writer, group: ResourceId, members: &[String]) -> Result<(), ServiceError> {
+    for value in members {
+        let unknown = || {
+            ServiceError::Invalid(ScimError::invalid_value(format!(
+                "member '{value}' is not the id of a user or group in scimd"
+            )))
+        };
+        let id = ResourceId::parse(value).ok_or_else(unknown)?;
+        if id == group {
+            return Err(ScimError::invalid_value("a group cannot be a member of itself".to_string()).into());
+        }
+        let kind = if w.get(Kind::User, id)?.is_some() {
+            MemberKind::User
+        } else if w.get(Kind::Group, id)?.is_some() {
+            MemberKind::Group
+        } else {
+            return Err(unknown());
+        };
+        w.add_member(group, id, kind)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! The test harness: a real scimd (store, TLS, accept loop) started in-process on
+//! `127.0.0.1:0` with its own temporary data directory, and an HTTPS client that trusts the
+//! server's generated certificate.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use scimd::config::Config;
+use scimd::server::Server;
+use scimd::service::tokens;
+use scimd::store::{Store, TokenScope};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// A running server and a client for it.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    /// The Tenant URL, `https://127.0.0.1:<port>/scim/v2`.
+    pub base: String,
+    /// A read-write token.
+    pub token: String,
+    pub client: reqwest::Client,
+    extra_config: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// A response: status, headers and the body parsed as JSON (Null when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn content_type(&self) -> &str {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// Asserts the status and, for errors, the SCIM error shape.
+    pub fn expect(self, status: u16) -> Reply {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        if status >= 400 {
+            assert_eq!(self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", self.text);
+            assert_eq!(self.body["status"], status.to_string(), "{}", self.text);
+            assert!(self.content_type().starts_with(SCIM_JSON), "{}", self.content_type());
+        }
+        self
+    }
+
+    pub fn scim_type(&self) -> &str {
+        self.body["scimType"].as_str().unwrap_or("")
+    }
+}
+
+fn config_text(dir: &Path, port: u16, extra: &str) -> String {
+    format!(
+        "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://127.0.0.1:{port}\"\n\
+         data_dir = {dir:?}\n{extra}\n",
+        dir = dir.display().to_string()
+    )
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with("").await
+    }
+
+    /// Starts with extra TOML appended to the generated config (sections like `[scim]`).
+    pub async fn start_with(extra: &str) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token = issue_token(&dir.path().join("data"), "test", TokenScope::ReadWrite);
+        TestServer::boot(dir, token, extra.to_string(), None).await
+    }
+
+    async fn boot(dir: tempfile::TempDir, token: String, extra: String, port: Option<u16>) -> TestServer {
+        let listener = match port {
+            Some(p) => bind_retry(p).await,
+            None => TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+        };
+        let port = listener.local_addr().expect("addr").port();
+        let config = Config::parse(&config_text(&dir.path().join("data"), port, &extra), None)
+            .expect("test config");
+        let server = Server::open(config).expect("server opens");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            server
+                .run(listener, async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        let cert = std::fs::read(dir.path().join("data/tls/cert.pem")).expect("generated cert");
+        let client = client_trusting(&cert);
+        TestServer {
+            base: format!("https://127.0.0.1:{port}/scim/v2"),
+            dir,
+            port,
+            token,
+            client,
+            extra_config: extra,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The config file a CLI process would use to reach this server's data directory.
+    pub fn write_config_file(&self) -> PathBuf {
+        let path = self.dir.path().join("config.toml");
+        std::fs::write(&path, config_text(&self.data_dir(), self.port, &self.extra_config)).expect("write config");
+        path
+    }
+
+    /// Stops gracefully and waits until the data file is released.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), h).await;
+        }
+    }
+
+    /// Stops and starts again on the same data directory and port.
+    pub async fn restart(mut self) -> TestServer {
+        self.stop().await;
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let (token, extra, port) = (self.token.clone(), self.extra_config.clone(), self.port);
+        TestServer::boot(dir, token, extra, Some(port)).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.header("content-type", SCIM_JSON).body(serde_json::to_vec(b).expect("json"));
+        }
+        send(req).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Sends raw bytes with the given content type.
+    pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body);
+        send(req).await
+    }
+
+    /// Creates a user with `userName` and returns its id.
+    pub async fn create_user(&self, user_name: &str) -> String {
+        let r = self
+            .post("/Users", &serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user_name,
+                "name": {"givenName": "Given", "familyName": "Family"},
+                "emails": [{"value": user_name, "type": "work", "primary": true}],
+                "active": true
+            }))
+            .await
+            .expect(201);
+        r.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Creates a group and returns its id.
+    pub async fn create_group(&self, display_name: &str, members: &[&str]) -> String {
+        let members: Vec<Value> = members.iter().map(|m| serde_json::json!({"value": m})).collect();
+        let r = self
+            .post("/Groups", &serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": display_name,
+                "members": members
+            }))
+            .await
+            .expect(201);
+        r.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Issues another token directly in the store (the server must be stopped) — or, while
+    /// running, through the service.
+    pub async fn issue_token(&self, name: &str, scope: TokenScope, expires_in_days: Option<u32>) -> String {
+        self.client_issue(name, scope, expires_in_days).await
+    }
+
+    async fn client_issue(&self, name: &str, scope: TokenScope, days: Option<u32>) -> String {
+        let socket = self.data_dir().join("scimd.sock");
+        let request = scimd::admin::AdminRequest::TokenCreate {
+            name: name.to_string(),
+            read_only: scope == TokenScope::ReadOnly,
+            expires_in_days: days,
+        };
+        let response = scimd::admin::call(&socket, &request).await.expect("admin socket");
+        response.result.expect("token")["token"].as_str().expect("token").to_string()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn bind_retry(port: u16) -> TcpListener {
+    for _ in 0..50 {
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)).await {
+            return l;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("port {port} did not become free");
+}
+
+/// Issues a token into a data directory while no server runs.
+pub fn issue_token(data_dir: &Path, name: &str, scope: TokenScope) -> String {
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    let store = Store::open(&data_dir.join("scimd.redb")).expect("store");
+    tokens::issue(&store, name, scope, None).expect("token").token
+}
+
+/// An HTTPS client that trusts exactly `cert_pem`.
+pub fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem).expect("pem"))
+        .use_rustls_tls()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+pub async fn send(req: reqwest::RequestBuilder) -> Reply {
+    let resp = req.send().await.expect("request sent");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+    Reply { status, headers, body, text }
+}
+
+/// Percent-encodes a filter the way Entra does (`+` for spaces, `%22` for quotes).
+pub fn entra_encode(filter: &str) -> String {
+    let mut out = String::new();
+    for b in filter.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
