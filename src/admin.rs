@@ -93,7 +93,12 @@ pub enum ClientError {
 pub async fn call(socket: &Path, request: &AdminRequest) -> Result<AdminResponse, ClientError> {
     let stream = match UnixStream::connect(socket).await {
         Ok(s) => s,
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
             return Err(ClientError::NotRunning);
         }
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {

@@ -13,11 +13,15 @@ use serde_json::Value;
 use scimd::admin::{self, AdminRequest, AdminResponse, ClientError};
 use scimd::config::Config;
 use scimd::server::Server;
-use scimd::store::{LogEntry, Store, StoreError};
 use scimd::service::{IssuedToken, TokenInfo};
+use scimd::store::{LogEntry, Store, StoreError};
 
 #[derive(Debug, Parser)]
-#[command(name = "scimd", version, about = "A self-hosted SCIM 2.0 server: one binary, one redb file, HTTPS built in")]
+#[command(
+    name = "scimd",
+    version,
+    about = "A self-hosted SCIM 2.0 server: one binary, one redb file, HTTPS built in"
+)]
 pub struct Cli {
     /// Config file (default: $SCIMD_CONFIG, else /etc/scimd/config.toml if it exists, else
     /// built-in defaults)
@@ -75,7 +79,8 @@ pub fn check_config(config: &Config) -> Result<()> {
     if let scimd::config::TlsMode::Files { .. } = config.tls {
         scimd::server::tls::server_config(&config.tls, &config.data_dir, &hosts)?;
     }
-    let source = config.source.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string());
+    let source =
+        config.source.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string());
     eprintln!("config OK ({source})");
     eprintln!("  listen      {}", config.listen);
     eprintln!("  Tenant URL  {}", config.tenant_url());
@@ -93,7 +98,9 @@ async fn admin_request(config: &Config, request: AdminRequest) -> Result<Value> 
     };
     match response {
         AdminResponse { ok: true, result, .. } => Ok(result.unwrap_or(Value::Null)),
-        AdminResponse { error, .. } => bail!("{}", error.unwrap_or_else(|| "the request failed".into())),
+        AdminResponse { error, .. } => {
+            bail!("{}", error.unwrap_or_else(|| "the request failed".into()))
+        }
     }
 }
 
@@ -119,8 +126,17 @@ fn offline(config: &Config, request: AdminRequest) -> Result<AdminResponse> {
     Ok(admin::execute(&store, None, request))
 }
 
-pub async fn token_create(config: &Config, name: String, read_only: bool, expires_in: Option<u32>) -> Result<()> {
-    let result = admin_request(config, AdminRequest::TokenCreate { name, read_only, expires_in_days: expires_in }).await?;
+pub async fn token_create(
+    config: &Config,
+    name: String,
+    read_only: bool,
+    expires_in: Option<u32>,
+) -> Result<()> {
+    let result = admin_request(
+        config,
+        AdminRequest::TokenCreate { name, read_only, expires_in_days: expires_in },
+    )
+    .await?;
     let token: IssuedToken = serde_json::from_value(result).context("reading the new token")?;
     eprintln!("Created token '{}' (id {}, {}).", token.name, token.id, token.scope.as_str());
     if let Some(expires) = token.expires {
@@ -134,12 +150,16 @@ pub async fn token_create(config: &Config, name: String, read_only: bool, expire
 
 pub async fn token_list(config: &Config) -> Result<()> {
     let result = admin_request(config, AdminRequest::TokenList).await?;
-    let tokens: Vec<TokenInfo> = serde_json::from_value(result).context("reading the token list")?;
+    let tokens: Vec<TokenInfo> =
+        serde_json::from_value(result).context("reading the token list")?;
     if tokens.is_empty() {
         eprintln!("No tokens. Create one with: scimd token create --name NAME");
         return Ok(());
     }
-    println!("{:<16}  {:<20}  {:<10}  {:<20}  {:<20}  {:<20}  STATUS", "ID", "NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED");
+    println!(
+        "{:<16}  {:<20}  {:<10}  {:<20}  {:<20}  {:<20}  STATUS",
+        "ID", "NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED"
+    );
     let now = scimd::service::now_unix();
     for t in tokens {
         let status = match (t.revoked, t.expires) {
@@ -228,7 +248,10 @@ fn print_first_token(tenant_url: &str, token: &IssuedToken) {
     println!("  Secret Token:  {}", token.token);
     println!();
     println!("The token is shown only this once (token id {}). Create more with", token.id);
-    println!("`scimd token create --name NAME`; revoke this one with `scimd token revoke {}`.", token.id);
+    println!(
+        "`scimd token create --name NAME`; revoke this one with `scimd token revoke {}`.",
+        token.id
+    );
     println!();
 }
 

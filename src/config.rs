@@ -333,7 +333,9 @@ impl Config {
         };
 
         let (public_url, public_url_derived) = match &raw.public_url {
-            Some(u) => (validate_public_url(u.get_ref()).map_err(|m| err(Some(u.span()), m))?, false),
+            Some(u) => {
+                (validate_public_url(u.get_ref()).map_err(|m| err(Some(u.span()), m))?, false)
+            }
             None => {
                 let scheme = if tls == TlsMode::Off { "http" } else { "https" };
                 let host = if listen.ip().is_unspecified() {
@@ -433,7 +435,9 @@ fn validate_public_url(url: &str) -> Result<String, String> {
         .or_else(|| url.strip_prefix("http://"))
         .ok_or_else(|| format!("public_url = {url:?} must start with https:// (or http://)"))?;
     if rest.is_empty() || rest.contains(['?', '#', ' ']) {
-        return Err(format!("public_url = {url:?} is not a base URL like https://scim.example.org"));
+        return Err(format!(
+            "public_url = {url:?} is not a base URL like https://scim.example.org"
+        ));
     }
     if url.to_ascii_lowercase().ends_with("/scim/v2") {
         return Err(format!(

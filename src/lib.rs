@@ -1,10 +1,10 @@
 //! scimd: a self-hosted SCIM 2.0 service provider in one binary and one redb file.
 #![forbid(unsafe_code)]
 
-pub mod store;
+pub mod admin;
 pub mod config;
 pub mod http;
 pub mod scim;
-pub mod service;
-pub mod admin;
 pub mod server;
+pub mod service;
+pub mod store;

@@ -7,7 +7,9 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::scim::list::list_response;
-use crate::scim::schema::{self, GROUP, SERVICE_PROVIDER_CONFIG, USER, resource_type_json, schema_json};
+use crate::scim::schema::{
+    self, GROUP, SERVICE_PROVIDER_CONFIG, USER, resource_type_json, schema_json,
+};
 
 use super::AppState;
 use super::error::HttpError;
@@ -52,12 +54,15 @@ pub async fn resource_types(State(state): State<AppState>) -> Response {
     scim_response(StatusCode::OK, &list_response(items.len() as u64, 1, items))
 }
 
-pub async fn resource_type(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, HttpError> {
+pub async fn resource_type(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, HttpError> {
     let base = &state.service.settings().base_url;
-    let rt = [&USER, &GROUP]
-        .into_iter()
-        .find(|rt| rt.name.eq_ignore_ascii_case(&name))
-        .ok_or_else(|| HttpError::not_found(format!("no resource type '{name}'; scimd has User and Group")))?;
+    let rt =
+        [&USER, &GROUP].into_iter().find(|rt| rt.name.eq_ignore_ascii_case(&name)).ok_or_else(
+            || HttpError::not_found(format!("no resource type '{name}'; scimd has User and Group")),
+        )?;
     Ok(scim_response(StatusCode::OK, &resource_type_json(rt, base)))
 }
 
@@ -67,7 +72,10 @@ pub async fn schemas(State(state): State<AppState>) -> Response {
     scim_response(StatusCode::OK, &list_response(items.len() as u64, 1, items))
 }
 
-pub async fn schema(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, HttpError> {
+pub async fn schema(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, HttpError> {
     let base = &state.service.settings().base_url;
     let found = all_schemas()
         .into_iter()

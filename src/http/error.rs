@@ -20,7 +20,11 @@ pub struct HttpError {
 }
 
 impl HttpError {
-    pub fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> HttpError {
+    pub fn new(
+        status: StatusCode,
+        scim_type: Option<&'static str>,
+        detail: impl Into<String>,
+    ) -> HttpError {
         HttpError { status, scim_type, detail: detail.into() }
     }
 
@@ -50,7 +54,9 @@ impl From<ServiceError> for HttpError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::Invalid(e) => e.into(),
-            ServiceError::Conflict(d) => HttpError::new(StatusCode::CONFLICT, Some("uniqueness"), d),
+            ServiceError::Conflict(d) => {
+                HttpError::new(StatusCode::CONFLICT, Some("uniqueness"), d)
+            }
             ServiceError::NotFound(d) => HttpError::not_found(d),
             ServiceError::Forbidden(d) => HttpError::new(StatusCode::FORBIDDEN, None, d),
             ServiceError::PreconditionFailed(d) => {
@@ -58,7 +64,11 @@ impl From<ServiceError> for HttpError {
             }
             ServiceError::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
-                HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error; see scimd's log")
+                HttpError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "internal error; see scimd's log",
+                )
             }
         }
     }
@@ -85,9 +95,10 @@ impl IntoResponse for HttpError {
         }
         let mut response = scim_response(self.status, &body);
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scimd\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"scimd\""),
+            );
         }
         response
     }

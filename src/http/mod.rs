@@ -76,8 +76,12 @@ pub fn router(service: Service, max_body_bytes: usize, request_timeout: Duration
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(CatchPanicLayer::custom(|_| {
-            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error; see scimd's log")
-                .into_response()
+            HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "internal error; see scimd's log",
+            )
+            .into_response()
         }))
         .layer(middleware::from_fn(access_log))
 }

@@ -6,12 +6,12 @@
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
+use crate::scim::ScimError;
 use crate::scim::filter;
 use crate::scim::list::{Paging, SortOrder};
 use crate::scim::path::parse_attr_path;
 use crate::scim::projection::Projection;
 use crate::scim::schema::ResourceType;
-use crate::scim::ScimError;
 use crate::service::{ListRequest, Settings};
 
 use super::error::HttpError;
@@ -32,7 +32,8 @@ pub struct ListParams {
 fn decode(component: &str) -> Result<String, HttpError> {
     let spaced = component.replace('+', " ");
     percent_decode_str(&spaced).decode_utf8().map(|s| s.into_owned()).map_err(|_| {
-        ScimError::invalid_value("a query parameter is not valid UTF-8 once decoded".to_string()).into()
+        ScimError::invalid_value("a query parameter is not valid UTF-8 once decoded".to_string())
+            .into()
     })
 }
 
@@ -68,9 +69,12 @@ impl ListParams {
     /// Reads a `SearchRequest` body (RFC 7644 §3.4.3).
     pub fn from_search_body(body: &Value) -> Result<ListParams, HttpError> {
         let obj = body.as_object().ok_or_else(|| {
-            HttpError::from(ScimError::invalid_syntax("a search request body must be a JSON object".to_string()))
+            HttpError::from(ScimError::invalid_syntax(
+                "a search request body must be a JSON object".to_string(),
+            ))
         })?;
-        let field = |name: &str| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        let field =
+            |name: &str| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
         let text = |name: &str| -> Result<Option<String>, HttpError> {
             match field(name) {
                 None | Some(Value::Null) => Ok(None),
@@ -79,10 +83,15 @@ impl ListParams {
                 Some(Value::Array(items)) => {
                     let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
                     names.map(|n| Some(n.join(","))).ok_or_else(|| {
-                        ScimError::invalid_value(format!("'{name}' must be a list of attribute names")).into()
+                        ScimError::invalid_value(format!(
+                            "'{name}' must be a list of attribute names"
+                        ))
+                        .into()
                     })
                 }
-                Some(_) => Err(ScimError::invalid_value(format!("'{name}' has the wrong type")).into()),
+                Some(_) => {
+                    Err(ScimError::invalid_value(format!("'{name}' has the wrong type")).into())
+                }
             }
         };
         Ok(ListParams {
@@ -97,12 +106,18 @@ impl ListParams {
     }
 
     /// Parses everything; `rt` is the resource type the projection is checked against.
-    pub fn into_request(self, rt: &ResourceType, settings: &Settings) -> Result<ListRequest, HttpError> {
+    pub fn into_request(
+        self,
+        rt: &ResourceType,
+        settings: &Settings,
+    ) -> Result<ListRequest, HttpError> {
         let number = |name: &str, value: Option<String>| -> Result<Option<i64>, HttpError> {
             value
                 .map(|v| {
                     v.trim().parse::<i64>().map_err(|_| {
-                        HttpError::from(ScimError::invalid_value(format!("{name} must be an integer, not {v:?}")))
+                        HttpError::from(ScimError::invalid_value(format!(
+                            "{name} must be an integer, not {v:?}"
+                        )))
                     })
                 })
                 .transpose()

@@ -58,18 +58,27 @@ async fn body_or_log(
     }
 }
 
-pub async fn list(state: AppState, kind: Kind, query: Option<String>) -> Result<Response, HttpError> {
+pub async fn list(
+    state: AppState,
+    kind: Kind,
+    query: Option<String>,
+) -> Result<Response, HttpError> {
     let pairs = parse_query(query.as_deref())?;
-    let request =
-        ListParams::from_query(&pairs).into_request(resource_type(kind), state.service.settings())?;
+    let request = ListParams::from_query(&pairs)
+        .into_request(resource_type(kind), state.service.settings())?;
     let body = state.service.list(vec![kind], request).await?;
     Ok(scim_response(StatusCode::OK, &body))
 }
 
-pub async fn search(state: AppState, kinds: Vec<Kind>, body: Result<ScimBody, HttpError>) -> Result<Response, HttpError> {
+pub async fn search(
+    state: AppState,
+    kinds: Vec<Kind>,
+    body: Result<ScimBody, HttpError>,
+) -> Result<Response, HttpError> {
     let ScimBody(body) = body?;
     let rt = resource_type(kinds.first().copied().unwrap_or(Kind::User));
-    let request = ListParams::from_search_body(&body)?.into_request(rt, state.service.settings())?;
+    let request =
+        ListParams::from_search_body(&body)?.into_request(rt, state.service.settings())?;
     let body = state.service.list(kinds, request).await?;
     Ok(scim_response(StatusCode::OK, &body))
 }
@@ -150,10 +159,16 @@ macro_rules! kind_handlers {
         pub mod $module {
             use super::*;
 
-            pub async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, HttpError> {
+            pub async fn list(
+                State(s): State<AppState>,
+                RawQuery(q): RawQuery,
+            ) -> Result<Response, HttpError> {
                 super::list(s, $kind, q).await
             }
-            pub async fn search(State(s): State<AppState>, body: Result<ScimBody, HttpError>) -> Result<Response, HttpError> {
+            pub async fn search(
+                State(s): State<AppState>,
+                body: Result<ScimBody, HttpError>,
+            ) -> Result<Response, HttpError> {
                 super::search(s, vec![$kind], body).await
             }
             pub async fn create(
@@ -198,7 +213,9 @@ kind_handlers!(users, Kind::User);
 kind_handlers!(groups, Kind::Group);
 
 /// `POST /.search`: users and groups together.
-pub async fn search_all(State(s): State<AppState>, body: Result<ScimBody, HttpError>) -> Result<Response, HttpError> {
+pub async fn search_all(
+    State(s): State<AppState>,
+    body: Result<ScimBody, HttpError>,
+) -> Result<Response, HttpError> {
     search(s, vec![Kind::User, Kind::Group], body).await
 }
-

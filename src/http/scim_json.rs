@@ -74,14 +74,20 @@ impl FromRequest<AppState> for ScimBody {
 
 /// Parses a body as JSON, with an error that says where it went wrong.
 pub fn parse_json(bytes: &[u8]) -> Result<Value, HttpError> {
-    let bad = |detail: String| HttpError::new(StatusCode::BAD_REQUEST, Some("invalidSyntax"), detail);
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| bad(format!("the request body is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
+    let bad =
+        |detail: String| HttpError::new(StatusCode::BAD_REQUEST, Some("invalidSyntax"), detail);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        bad(format!("the request body is not valid UTF-8 (at byte {})", e.valid_up_to()))
+    })?;
     if text.trim().is_empty() {
         return Err(bad("the request body is empty; a JSON object was expected".into()));
     }
     serde_json::from_str(text).map_err(|e| {
-        bad(format!("the request body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()))
+        bad(format!(
+            "the request body is not valid JSON: {e} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
     })
 }
 

@@ -224,6 +224,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use std::time::Duration;
@@ -314,7 +315,10 @@ mod tests {
     fn from_system_time_and_nanos() {
         let t = UNIX_EPOCH + Duration::new(1_305_261_754, 5);
         assert_eq!(Instant::from_system_time(t), Instant::from_unix(1_305_261_754, 5));
-        assert_eq!(Instant::from_unix_nanos(1_305_261_754_000_000_005), Instant::from_unix(1_305_261_754, 5));
+        assert_eq!(
+            Instant::from_unix_nanos(1_305_261_754_000_000_005),
+            Instant::from_unix(1_305_261_754, 5)
+        );
         let before = UNIX_EPOCH - Duration::new(1, 250_000_000);
         assert_eq!(format_millis(Instant::from_system_time(before)), "1969-12-31T23:59:58.750Z");
         assert_eq!(Instant::from_unix(0, 1_500_000_000), Instant::from_unix(1, 500_000_000));

@@ -140,7 +140,9 @@ impl ResolvedPath {
         let items = flatten(top);
         match self.sub {
             None => items,
-            Some(sub) => items.into_iter().filter_map(|i| i.get(sub.name)).flat_map(flatten).collect(),
+            Some(sub) => {
+                items.into_iter().filter_map(|i| i.get(sub.name)).flat_map(flatten).collect()
+            }
         }
     }
 }
@@ -176,7 +178,9 @@ pub fn parse_attr_path(s: &str) -> Result<AttrPath, ScimError> {
         None => (rest, None),
     };
     if !is_attr_name(attr) {
-        return Err(bad("attribute names start with a letter and contain letters, digits, '-' or '_'"));
+        return Err(bad(
+            "attribute names start with a letter and contain letters, digits, '-' or '_'",
+        ));
     }
     if let Some(sub) = sub
         && !is_attr_name(sub)
@@ -228,9 +232,8 @@ pub fn parse_patch_path(s: &str) -> Result<PatchPath, ScimError> {
         ScimError::invalid_path(format!("PATCH path {} has '[' without a matching ']'", quote(s)))
     })?;
     let (inner, tail) = (rest.get(..close).unwrap_or(""), rest.get(close + 1..).unwrap_or(""));
-    let filter = filter::parse_value_filter(inner).map_err(|e| {
-        ScimError::invalid_path(format!("PATCH path {}: {}", quote(s), e.detail))
-    })?;
+    let filter = filter::parse_value_filter(inner)
+        .map_err(|e| ScimError::invalid_path(format!("PATCH path {}: {}", quote(s), e.detail)))?;
     let sub = match tail {
         "" => None,
         t => match t.strip_prefix('.') {
@@ -290,10 +293,11 @@ impl PatchPath {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
+    use super::super::ScimType;
     use super::super::filter::{CompValue, CompareOp};
     use super::super::schema::{ENTERPRISE_USER, GROUP, USER};
-    use super::super::ScimType;
     use super::*;
     use serde_json::json;
 
@@ -391,8 +395,14 @@ mod tests {
             ENTERPRISE_USER: {"manager": {"value": "m1"}},
         });
         let vals = |p: &str| {
-            parse_attr_path(p).unwrap().resolve(&USER).unwrap().values(&user).into_iter()
-                .cloned().collect::<Vec<_>>()
+            parse_attr_path(p)
+                .unwrap()
+                .resolve(&USER)
+                .unwrap()
+                .values(&user)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
         };
         assert_eq!(vals("emails.value"), vec![json!("a@x"), json!("b@y")]);
         assert_eq!(vals("emails").len(), 3);
@@ -420,7 +430,9 @@ mod tests {
             })
         );
         let p = parse_patch_path(r#"members[value eq "a]b"]"#).unwrap();
-        assert!(matches!(p.filter, Some(Filter::Compare { value: CompValue::Str(ref v), .. }) if v == "a]b"));
+        assert!(
+            matches!(p.filter, Some(Filter::Compare { value: CompValue::Str(ref v), .. }) if v == "a]b")
+        );
         assert!(p.sub.is_none());
         let p = parse_patch_path(r#"addresses[type eq "other"].Formatted"#).unwrap();
         assert_eq!(p.sub.as_deref(), Some("Formatted"));
@@ -451,7 +463,8 @@ mod tests {
 
     #[test]
     fn resolves_patch_paths() {
-        let r = parse_patch_path(r#"emails[type eq "work"].Value"#).unwrap().resolve(&USER).unwrap();
+        let r =
+            parse_patch_path(r#"emails[type eq "work"].Value"#).unwrap().resolve(&USER).unwrap();
         assert_eq!(r.to_path(), ap(None, "emails", Some("value")));
         let r = parse_patch_path(r#"roles[primary eq "True"].display"#).unwrap().resolve(&USER);
         assert!(r.is_ok());

@@ -139,7 +139,11 @@ impl AttrDef {
     // Const builders keep the tables below readable: each line states only what differs from
     // the RFC 7643 §2.2 defaults (single-valued, optional, case-insensitive, readWrite,
     // returned by default, not unique).
-    pub(super) const fn new(name: &'static str, ty: AttrType, description: &'static str) -> AttrDef {
+    pub(super) const fn new(
+        name: &'static str,
+        ty: AttrType,
+        description: &'static str,
+    ) -> AttrDef {
         AttrDef {
             name,
             ty,
@@ -376,9 +380,11 @@ static USER_ATTRIBUTES: [AttrDef; 24] = [
     AttrDef::new("entitlements", Complex, "Entitlements held by the user.")
         .multi()
         .subs(multi_sub!("The entitlement.", Str, &[])),
-    AttrDef::new("roles", Complex, "Roles held by the user.")
-        .multi()
-        .subs(multi_sub!("The role.", Str, &[])),
+    AttrDef::new("roles", Complex, "Roles held by the user.").multi().subs(multi_sub!(
+        "The role.",
+        Str,
+        &[]
+    )),
     AttrDef::new("x509Certificates", Complex, "X.509 certificates of the user.")
         .multi()
         .subs(multi_sub!("The DER-encoded certificate, base64.", Binary, &[])),
@@ -392,8 +398,7 @@ static ENTERPRISE_ATTRIBUTES: [AttrDef; 6] = [
     AttrDef::new("department", Str, "Name of a department."),
     AttrDef::new("manager", Complex, "The user's manager.").subs(&[
         AttrDef::new("value", Str, "The id of the manager's User resource."),
-        AttrDef::new("$ref", Reference, "The URI of the manager's User resource.")
-            .refs(&["User"]),
+        AttrDef::new("$ref", Reference, "The URI of the manager's User resource.").refs(&["User"]),
         AttrDef::new("displayName", Str, "The manager's displayName, filled in by scimd.")
             .mutability(ReadOnly),
     ]),
@@ -433,8 +438,12 @@ pub static ENTERPRISE_USER_SCHEMA: SchemaDef = SchemaDef {
     attributes: &ENTERPRISE_ATTRIBUTES,
 };
 
-pub static GROUP_SCHEMA: SchemaDef =
-    SchemaDef { id: CORE_GROUP, name: "Group", description: "Group", attributes: &GROUP_ATTRIBUTES };
+pub static GROUP_SCHEMA: SchemaDef = SchemaDef {
+    id: CORE_GROUP,
+    name: "Group",
+    description: "Group",
+    attributes: &GROUP_ATTRIBUTES,
+};
 
 pub static USER: ResourceType = ResourceType {
     name: "User",
@@ -516,11 +525,8 @@ pub fn resource_type_json(rt: &ResourceType, base_url: &str) -> Value {
     });
     if let Value::Object(m) = &mut v {
         if !rt.extensions.is_empty() {
-            let ext: Vec<Value> = rt
-                .extensions
-                .iter()
-                .map(|s| json!({"schema": s.id, "required": false}))
-                .collect();
+            let ext: Vec<Value> =
+                rt.extensions.iter().map(|s| json!({"schema": s.id, "required": false})).collect();
             m.insert("schemaExtensions".into(), ext.into());
         }
         m.insert(
@@ -535,6 +541,7 @@ pub fn resource_type_json(rt: &ResourceType, base_url: &str) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -600,7 +607,12 @@ mod tests {
                 assert_eq!(a.ty == Reference, !a.reference_types.is_empty(), "{}", a.name);
                 for sub in a.sub_attributes {
                     assert_ne!(sub.ty, Complex);
-                    assert_eq!(sub.ty == Reference, !sub.reference_types.is_empty(), "{}", sub.name);
+                    assert_eq!(
+                        sub.ty == Reference,
+                        !sub.reference_types.is_empty(),
+                        "{}",
+                        sub.name
+                    );
                 }
             }
         }
@@ -654,6 +666,9 @@ mod tests {
     #[test]
     fn canonical_urn_fixes_case() {
         assert_eq!(canonical_urn(&CORE_USER.to_uppercase()), Some(CORE_USER));
-        assert_eq!(canonical_urn("urn:ietf:params:scim:schemas:extension:enterprise:2.0User"), None);
+        assert_eq!(
+            canonical_urn("urn:ietf:params:scim:schemas:extension:enterprise:2.0User"),
+            None
+        );
     }
 }

@@ -45,15 +45,21 @@ pub async fn serve(listener: UnixListener, service: Service) {
                 Ok(request) => {
                     let store = Arc::clone(service.store());
                     let svc = service.clone();
-                    tokio::task::spawn_blocking(move || execute(&store, Some(svc.token_cache()), request))
-                        .await
-                        .unwrap_or_else(|e| AdminResponse {
-                            ok: false,
-                            result: None,
-                            error: Some(format!("admin task failed: {e}")),
-                        })
+                    tokio::task::spawn_blocking(move || {
+                        execute(&store, Some(svc.token_cache()), request)
+                    })
+                    .await
+                    .unwrap_or_else(|e| AdminResponse {
+                        ok: false,
+                        result: None,
+                        error: Some(format!("admin task failed: {e}")),
+                    })
                 }
-                Err(e) => AdminResponse { ok: false, result: None, error: Some(format!("bad request: {e}")) },
+                Err(e) => AdminResponse {
+                    ok: false,
+                    result: None,
+                    error: Some(format!("bad request: {e}")),
+                },
             };
             let mut bytes = serde_json::to_vec(&response).unwrap_or_default();
             bytes.push(b'\n');

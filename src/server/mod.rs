@@ -79,9 +79,8 @@ impl Server {
         let local = listener.local_addr()?;
         warn_if_plain_http(&self.config.tls, local);
         let socket_path = self.config.admin_socket();
-        let admin_listener = admin::bind(&socket_path).map_err(|source| ServerError::AdminSocket {
-            path: socket_path.display().to_string(),
-            source,
+        let admin_listener = admin::bind(&socket_path).map_err(|source| {
+            ServerError::AdminSocket { path: socket_path.display().to_string(), source }
         })?;
         let admin_task = tokio::spawn(admin::serve(admin_listener, self.service.clone()));
         let app = crate::http::router(
@@ -95,7 +94,8 @@ impl Server {
             tenant_url = %self.config.tenant_url(),
             "scimd is serving"
         );
-        let served = listener::serve(listener, self.tls, app, self.config.limits.clone(), shutdown).await;
+        let served =
+            listener::serve(listener, self.tls, app, self.config.limits.clone(), shutdown).await;
         admin_task.abort();
         let _ = admin_task.await;
         let _ = std::fs::remove_file(&socket_path);

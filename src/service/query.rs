@@ -39,15 +39,22 @@ fn relation(kind: Kind) -> &'static str {
 impl Service {
     /// Answers `GET /Users`, `GET /Groups`, their `.search`, and the root `.search` (with both
     /// kinds) with a ListResponse.
-    pub async fn list(&self, kinds: Vec<Kind>, request: ListRequest) -> Result<Value, ServiceError> {
+    pub async fn list(
+        &self,
+        kinds: Vec<Kind>,
+        request: ListRequest,
+    ) -> Result<Value, ServiceError> {
         self.blocking(move |s| s.list_blocking(&kinds, request)).await
     }
 
     fn list_blocking(&self, kinds: &[Kind], request: ListRequest) -> Result<Value, ServiceError> {
         if let Some(f) = &request.filter {
             // The filter must make sense for at least one of the kinds searched.
-            let checks: Vec<_> = kinds.iter().map(|k| filter::validate(f, resource_type(*k))).collect();
-            if let Some(Err(e)) = checks.iter().find(|c| c.is_err()).filter(|_| checks.iter().all(Result::is_err)) {
+            let checks: Vec<_> =
+                kinds.iter().map(|k| filter::validate(f, resource_type(*k))).collect();
+            if let Some(Err(e)) =
+                checks.iter().find(|c| c.is_err()).filter(|_| checks.iter().all(Result::is_err))
+            {
                 return Err(ServiceError::Invalid(e.clone()));
             }
         }
@@ -88,7 +95,10 @@ impl Service {
             }
             let needs_relations = request.projection.wants(rt, relation(kind))
                 || request.filter.as_ref().is_some_and(|f| reads(f, relation(kind)))
-                || request.sort_by.as_ref().is_some_and(|p| p.attr.eq_ignore_ascii_case(relation(kind)));
+                || request
+                    .sort_by
+                    .as_ref()
+                    .is_some_and(|p| p.attr.eq_ignore_ascii_case(relation(kind)));
             let mut consider = |stored: StoredResource| -> Result<(), ServiceError> {
                 let full = render(&reader, base, kind, &stored, needs_relations)?;
                 if request.filter.as_ref().is_none_or(|f| filter::matches(f, &full, rt)) {
@@ -148,11 +158,20 @@ fn reads(f: &Filter, attr: &str) -> bool {
 }
 
 /// The ids an index can narrow `f` to, or None when the filter needs a scan.
-fn candidates(reader: &Reader, kind: Kind, f: &Filter) -> Result<Option<Vec<ResourceId>>, ServiceError> {
+fn candidates(
+    reader: &Reader,
+    kind: Kind,
+    f: &Filter,
+) -> Result<Option<Vec<ResourceId>>, ServiceError> {
     match f {
-        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(value) } if path.sub.is_none() => {
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(value) }
+            if path.sub.is_none() =>
+        {
             let attr = path.attr.as_str();
-            let core = path.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(resource_type(kind).schema.id));
+            let core = path
+                .schema
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(resource_type(kind).schema.id));
             if !core {
                 return Ok(None);
             }
@@ -166,23 +185,27 @@ fn candidates(reader: &Reader, kind: Kind, f: &Filter) -> Result<Option<Vec<Reso
                 Ok(None)
             }
         }
-        Filter::And(a, b) => Ok(match (candidates(reader, kind, a)?, candidates(reader, kind, b)?) {
-            (Some(x), Some(y)) => Some(x.into_iter().filter(|id| y.contains(id)).collect()),
-            (Some(x), None) | (None, Some(x)) => Some(x),
-            (None, None) => None,
-        }),
-        Filter::Or(a, b) => Ok(match (candidates(reader, kind, a)?, candidates(reader, kind, b)?) {
-            (Some(mut x), Some(y)) => {
-                for id in y {
-                    if !x.contains(&id) {
-                        x.push(id);
+        Filter::And(a, b) => {
+            Ok(match (candidates(reader, kind, a)?, candidates(reader, kind, b)?) {
+                (Some(x), Some(y)) => Some(x.into_iter().filter(|id| y.contains(id)).collect()),
+                (Some(x), None) | (None, Some(x)) => Some(x),
+                (None, None) => None,
+            })
+        }
+        Filter::Or(a, b) => {
+            Ok(match (candidates(reader, kind, a)?, candidates(reader, kind, b)?) {
+                (Some(mut x), Some(y)) => {
+                    for id in y {
+                        if !x.contains(&id) {
+                            x.push(id);
+                        }
                     }
+                    x.sort();
+                    Some(x)
                 }
-                x.sort();
-                Some(x)
-            }
-            _ => None,
-        }),
+                _ => None,
+            })
+        }
         _ => Ok(None),
     }
 }

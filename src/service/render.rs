@@ -7,7 +7,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::scim::schema::{self, ResourceType};
-use crate::store::{Kind, MemberKind, MemberRow, Reader, ResourceId, StoreError, StoredResource, Writer};
+use crate::store::{
+    Kind, MemberKind, MemberRow, Reader, ResourceId, StoreError, StoredResource, Writer,
+};
 
 /// Read access shared by read and write transactions, for rendering inside either.
 pub trait Lookup {
@@ -151,7 +153,11 @@ fn render_groups(
             "$ref": location(base_url, Kind::Group, group),
             "type": "direct",
         });
-        if let Some(name) = lookup.get(Kind::Group, group)?.as_ref().and_then(|g| g.name(Kind::Group).map(String::from)) {
+        if let Some(name) = lookup
+            .get(Kind::Group, group)?
+            .as_ref()
+            .and_then(|g| g.name(Kind::Group).map(String::from))
+        {
             entry["display"] = Value::from(name);
         }
         out.push(entry);

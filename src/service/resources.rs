@@ -62,7 +62,8 @@ impl Service {
         error: ScimError,
     ) -> Result<(), ServiceError> {
         self.blocking(move |s| {
-            let attempt = Attempt { principal: &principal, operation, kind, resource_id, name: None };
+            let attempt =
+                Attempt { principal: &principal, operation, kind, resource_id, name: None };
             Ok(log_refusal(&s.store, &attempt, &ServiceError::Invalid(error))?)
         })
         .await
@@ -77,7 +78,10 @@ impl Service {
             .and_then(Value::as_str)
             .map(str::to_string)
             .ok_or_else(|| {
-                ScimError::invalid_value(format!("missing required attribute '{}'", kind.name_attribute()))
+                ScimError::invalid_value(format!(
+                    "missing required attribute '{}'",
+                    kind.name_attribute()
+                ))
             })?;
         let mut roles = None;
         let mut members = Vec::new();
@@ -85,8 +89,12 @@ impl Service {
             obj.remove("schemas");
             match kind {
                 Kind::User => {
-                    domains::check_user(&self.settings.scim.allowed_domains, &Value::Object(obj.clone()))?;
-                    let decision = roles::decide(&self.settings.roles, &Value::Object(obj.clone()))?;
+                    domains::check_user(
+                        &self.settings.scim.allowed_domains,
+                        &Value::Object(obj.clone()),
+                    )?;
+                    let decision =
+                        roles::decide(&self.settings.roles, &Value::Object(obj.clone()))?;
                     match &decision.roles {
                         Some(r) => obj.insert("roles".into(), r.clone()),
                         None => obj.remove("roles"),
@@ -94,7 +102,11 @@ impl Service {
                     roles = Some(decision);
                 }
                 Kind::Group => {
-                    for member in obj.remove("members").and_then(|m| m.as_array().cloned()).unwrap_or_default() {
+                    for member in obj
+                        .remove("members")
+                        .and_then(|m| m.as_array().cloned())
+                        .unwrap_or_default()
+                    {
                         let value = member.get("value").and_then(Value::as_str).unwrap_or("");
                         if value.is_empty() {
                             return Err(ScimError::invalid_value(
@@ -113,9 +125,15 @@ impl Service {
     }
 
     /// Runs `prepare`, logging the refusal when it fails.
-    fn prepare_logged(&self, attempt: &mut Attempt<'_>, kind: Kind, body: Value) -> Result<Prepared, ServiceError> {
+    fn prepare_logged(
+        &self,
+        attempt: &mut Attempt<'_>,
+        kind: Kind,
+        body: Value,
+    ) -> Result<Prepared, ServiceError> {
         attempt.name = body.get(kind.name_attribute()).and_then(Value::as_str).map(str::to_string);
-        let prepared = Service::ensure_can_write(attempt.principal).and_then(|()| self.prepare(kind, body));
+        let prepared =
+            Service::ensure_can_write(attempt.principal).and_then(|()| self.prepare(kind, body));
         match prepared {
             Ok(p) => {
                 attempt.name = Some(p.name.clone());
@@ -136,7 +154,13 @@ impl Service {
         projection: Projection,
     ) -> Result<Rendered, ServiceError> {
         self.blocking(move |s| {
-            let mut attempt = Attempt { principal: &principal, operation: "create", kind, resource_id: None, name: None };
+            let mut attempt = Attempt {
+                principal: &principal,
+                operation: "create",
+                kind,
+                resource_id: None,
+                name: None,
+            };
             let prepared = s.prepare_logged(&mut attempt, kind, body)?;
             write_logged(&s.store, &mut attempt, |w, attempt| {
                 if let Some(holder) = w.id_by_name(kind, &prepared.name)? {
@@ -218,8 +242,13 @@ impl Service {
         if_match: Option<String>,
     ) -> Result<(), ServiceError> {
         self.blocking(move |s| {
-            let mut attempt =
-                Attempt { principal: &principal, operation: "delete", kind, resource_id: Some(id.clone()), name: None };
+            let mut attempt = Attempt {
+                principal: &principal,
+                operation: "delete",
+                kind,
+                resource_id: Some(id.clone()),
+                name: None,
+            };
             if let Err(e) = Service::ensure_can_write(&principal) {
                 log_refusal(&s.store, &attempt, &e)?;
                 return Err(e);
@@ -236,7 +265,12 @@ impl Service {
         .await
     }
 
-    pub async fn get(&self, kind: Kind, id: String, projection: Projection) -> Result<Rendered, ServiceError> {
+    pub async fn get(
+        &self,
+        kind: Kind,
+        id: String,
+        projection: Projection,
+    ) -> Result<Rendered, ServiceError> {
         self.blocking(move |s| {
             let reader = s.store.read()?;
             let rid = ResourceId::parse(&id).ok_or_else(|| not_found(kind, &id))?;
@@ -296,7 +330,11 @@ fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> Result<()
         Some(tags) => {
             let current_tag = etag(current.version);
             let strong = current_tag.trim_start_matches("W/");
-            if tags.split(',').map(str::trim).any(|t| t == current_tag || t.trim_start_matches("W/") == strong) {
+            if tags
+                .split(',')
+                .map(str::trim)
+                .any(|t| t == current_tag || t.trim_start_matches("W/") == strong)
+            {
                 Ok(())
             } else {
                 Err(ServiceError::PreconditionFailed(format!(
@@ -317,7 +355,10 @@ fn add_members(w: &mut Writer, group: ResourceId, members: &[String]) -> Result<
         };
         let id = ResourceId::parse(value).ok_or_else(unknown)?;
         if id == group {
-            return Err(ScimError::invalid_value("a group cannot be a member of itself".to_string()).into());
+            return Err(ScimError::invalid_value(
+                "a group cannot be a member of itself".to_string(),
+            )
+            .into());
         }
         let kind = if w.get(Kind::User, id)?.is_some() {
             MemberKind::User

@@ -78,8 +78,9 @@ pub fn decide(config: &RolesConfig, user: &Value) -> Result<RoleDecision, ScimEr
             }
         }
     };
-    let roles = (!roles.is_empty())
-        .then(|| Value::Array(roles.iter().map(|r| json!({"value": r, "type": DERIVED})).collect()));
+    let roles = (!roles.is_empty()).then(|| {
+        Value::Array(roles.iter().map(|r| json!({"value": r, "type": DERIVED})).collect())
+    });
     Ok(RoleDecision { roles, derived: true, summary })
 }
 
@@ -145,8 +146,8 @@ mod tests {
     #[test]
     fn idp_roles_win_and_are_checked() {
         let c = config("");
-        let d = decide(&c, &json!({"userType": "employee", "roles": [{"value": "Manager"}]}))
-            .unwrap();
+        let d =
+            decide(&c, &json!({"userType": "employee", "roles": [{"value": "Manager"}]})).unwrap();
         assert!(!d.derived);
         assert_eq!(d.roles.unwrap(), json!([{"value": "Manager"}]));
         let e = decide(&c, &json!({"roles": [{"value": "root"}]})).unwrap_err();
@@ -158,7 +159,8 @@ mod tests {
     #[test]
     fn echoed_derived_roles_are_derived_again() {
         let c = config("");
-        let echoed = json!({"userType": "manager", "roles": [{"value": "member", "type": "derived"}]});
+        let echoed =
+            json!({"userType": "manager", "roles": [{"value": "member", "type": "derived"}]});
         let d = decide(&c, &echoed).unwrap();
         assert!(d.derived);
         assert_eq!(d.roles.unwrap().as_array().unwrap().len(), 2);

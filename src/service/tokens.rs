@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -122,7 +122,13 @@ pub fn issue(
         revoked: None,
     };
     store.write(|w| w.put_token(&row))?;
-    Ok(IssuedToken { token: format!("{PREFIX}{id}_{secret}"), id, name: name.to_string(), scope, expires })
+    Ok(IssuedToken {
+        token: format!("{PREFIX}{id}_{secret}"),
+        id,
+        name: name.to_string(),
+        scope,
+        expires,
+    })
 }
 
 /// Issues a first token named `name` if the store has no token at all (first start).
@@ -211,7 +217,8 @@ pub fn verify(store: &Store, cache: &TokenCache, token: &str) -> Result<Principa
     }
     let (id, secret) = parse(token).ok_or(AuthError::Invalid)?;
     let internal = |e: StoreError| AuthError::Internal(e.to_string());
-    let row = store.read().map_err(internal)?.token(id).map_err(internal)?.ok_or(AuthError::Invalid)?;
+    let row =
+        store.read().map_err(internal)?.token(id).map_err(internal)?.ok_or(AuthError::Invalid)?;
     let hash = PasswordHash::new(&row.hash).map_err(|e| AuthError::Internal(e.to_string()))?;
     Argon2::default().verify_password(secret.as_bytes(), &hash).map_err(|_| AuthError::Invalid)?;
     if row.revoked.is_some() {
@@ -220,7 +227,8 @@ pub fn verify(store: &Store, cache: &TokenCache, token: &str) -> Result<Principa
     if row.expires.is_some_and(|e| e <= now) {
         return Err(AuthError::Expired);
     }
-    let principal = Principal { token_id: row.id.clone(), token_name: row.name.clone(), scope: row.scope };
+    let principal =
+        Principal { token_id: row.id.clone(), token_name: row.name.clone(), scope: row.scope };
     // Record the first use in this process; a failure here must not refuse a valid token.
     let _ = store.write(|w| {
         if let Some(mut current) = w.token(id)? {
@@ -282,7 +290,9 @@ impl super::Service {
 async fn spawn<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, TokenError> + Send + 'static,
 ) -> Result<T, TokenError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| TokenError::Hash(format!("task failed: {e}")))?
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| TokenError::Hash(format!("task failed: {e}")))?
 }
 
 #[cfg(test)]

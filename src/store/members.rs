@@ -66,7 +66,10 @@ fn rows_with_prefix(
     let mut out = Vec::new();
     for entry in table.range(start.as_slice()..=end.as_slice())? {
         let (key, kind) = entry?;
-        out.push(MemberRow { id: second_of(key.value())?, kind: MemberKind::from_byte(kind.value())? });
+        out.push(MemberRow {
+            id: second_of(key.value())?,
+            kind: MemberKind::from_byte(kind.value())?,
+        });
     }
     Ok(out)
 }
@@ -114,7 +117,9 @@ impl Writer {
             return Ok(false);
         }
         members.insert(forward.as_slice(), kind as u8)?;
-        self.tx.open_table(MEMBER_GROUPS)?.insert(pair_key(member, group).as_slice(), kind as u8)?;
+        self.tx
+            .open_table(MEMBER_GROUPS)?
+            .insert(pair_key(member, group).as_slice(), kind as u8)?;
         Ok(true)
     }
 
@@ -158,7 +163,8 @@ impl Writer {
         let mut seconds = Vec::new();
         {
             let mut rows = self.tx.open_table(table)?;
-            let mut removed = rows.extract_from_if(start.as_slice()..=end.as_slice(), |_, _| true)?;
+            let mut removed =
+                rows.extract_from_if(start.as_slice()..=end.as_slice(), |_, _| true)?;
             while let Some(entry) = removed.next() {
                 let (key, _) = entry?;
                 seconds.push(second_of(key.value())?);

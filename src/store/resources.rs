@@ -117,7 +117,12 @@ impl Reader {
     }
 
     /// Up to `take` resources in id order after skipping `skip`, decoding only those returned.
-    pub fn page(&self, kind: Kind, skip: u64, take: u64) -> Result<Vec<StoredResource>, StoreError> {
+    pub fn page(
+        &self,
+        kind: Kind,
+        skip: u64,
+        take: u64,
+    ) -> Result<Vec<StoredResource>, StoreError> {
         let table = self.tx.open_table(rows(kind))?;
         let mut out = Vec::new();
         let skip = usize::try_from(skip).unwrap_or(usize::MAX);

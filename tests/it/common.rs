@@ -51,7 +51,11 @@ impl Reply {
     pub fn expect(self, status: u16) -> Reply {
         assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
         if status >= 400 {
-            assert_eq!(self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", self.text);
+            assert_eq!(
+                self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+                "{}",
+                self.text
+            );
             assert_eq!(self.body["status"], status.to_string(), "{}", self.text);
             assert!(self.content_type().starts_with(SCIM_JSON), "{}", self.content_type());
         }
@@ -83,7 +87,12 @@ impl TestServer {
         TestServer::boot(dir, token, extra.to_string(), None).await
     }
 
-    async fn boot(dir: tempfile::TempDir, token: String, extra: String, port: Option<u16>) -> TestServer {
+    async fn boot(
+        dir: tempfile::TempDir,
+        token: String,
+        extra: String,
+        port: Option<u16>,
+    ) -> TestServer {
         let listener = match port {
             Some(p) => bind_retry(p).await,
             None => TcpListener::bind("127.0.0.1:0").await.expect("bind"),
@@ -122,7 +131,8 @@ impl TestServer {
     /// The config file a CLI process would use to reach this server's data directory.
     pub fn write_config_file(&self) -> PathBuf {
         let path = self.dir.path().join("config.toml");
-        std::fs::write(&path, config_text(&self.data_dir(), self.port, &self.extra_config)).expect("write config");
+        std::fs::write(&path, config_text(&self.data_dir(), self.port, &self.extra_config))
+            .expect("write config");
         path
     }
 
@@ -152,7 +162,13 @@ impl TestServer {
         self.call_as(&self.token, method, path, body).await
     }
 
-    pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<&Value>) -> Reply {
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
         let mut req = self.client.request(method, self.url(path)).bearer_auth(token);
         if let Some(b) = body {
             req = req.header("content-type", SCIM_JSON).body(serde_json::to_vec(b).expect("json"));
@@ -174,7 +190,13 @@ impl TestServer {
     }
 
     /// Sends raw bytes with the given content type.
-    pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
         let req = self
             .client
             .request(method, self.url(path))
@@ -187,13 +209,16 @@ impl TestServer {
     /// Creates a user with `userName` and returns its id.
     pub async fn create_user(&self, user_name: &str) -> String {
         let r = self
-            .post("/Users", &serde_json::json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": user_name,
-                "name": {"givenName": "Given", "familyName": "Family"},
-                "emails": [{"value": user_name, "type": "work", "primary": true}],
-                "active": true
-            }))
+            .post(
+                "/Users",
+                &serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": user_name,
+                    "name": {"givenName": "Given", "familyName": "Family"},
+                    "emails": [{"value": user_name, "type": "work", "primary": true}],
+                    "active": true
+                }),
+            )
             .await
             .expect(201);
         r.body["id"].as_str().expect("id").to_string()
@@ -203,11 +228,14 @@ impl TestServer {
     pub async fn create_group(&self, display_name: &str, members: &[&str]) -> String {
         let members: Vec<Value> = members.iter().map(|m| serde_json::json!({"value": m})).collect();
         let r = self
-            .post("/Groups", &serde_json::json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                "displayName": display_name,
-                "members": members
-            }))
+            .post(
+                "/Groups",
+                &serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": display_name,
+                    "members": members
+                }),
+            )
             .await
             .expect(201);
         r.body["id"].as_str().expect("id").to_string()
@@ -215,7 +243,12 @@ impl TestServer {
 
     /// Issues another token directly in the store (the server must be stopped) — or, while
     /// running, through the service.
-    pub async fn issue_token(&self, name: &str, scope: TokenScope, expires_in_days: Option<u32>) -> String {
+    pub async fn issue_token(
+        &self,
+        name: &str,
+        scope: TokenScope,
+        expires_in_days: Option<u32>,
+    ) -> String {
         self.client_issue(name, scope, expires_in_days).await
     }
 
@@ -271,7 +304,11 @@ pub async fn send(req: reqwest::RequestBuilder) -> Reply {
     let status = resp.status();
     let headers = resp.headers().clone();
     let text = resp.text().await.expect("body");
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    };
     Reply { status, headers, body, text }
 }
 
@@ -281,7 +318,9 @@ pub fn entra_encode(filter: &str) -> String {
     for b in filter.bytes() {
         match b {
             b' ' => out.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
