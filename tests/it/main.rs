@@ -3,3 +3,16 @@
 
 mod common;
 mod smoke;
+
+mod discovery;
+mod filters;
+mod groups;
+mod idp_payloads;
+mod paging;
+mod users;
+
+mod auth;
+mod bad_input;
+mod cli;
+mod durability;
+mod roles_domains;
