@@ -72,10 +72,10 @@ pub fn write_logged<T>(
         w.append_log(entry)?;
         Ok::<_, ServiceError>(value)
     });
-    if let Err(error) = &result {
-        if !matches!(error, ServiceError::Internal(_)) {
-            log_refusal(store, attempt, error)?;
-        }
+    if let Err(error) = &result
+        && !matches!(error, ServiceError::Internal(_))
+    {
+        log_refusal(store, attempt, error)?;
     }
     result
 }

@@ -18,7 +18,7 @@ pub fn check_user(allowed: &[String], user: &Value) -> Result<(), ScimError> {
     let allowed_list = allowed.join(", ");
     let check = |what: &str, address: &str| -> Result<(), ScimError> {
         match domain_of(address) {
-            Some(d) if allowed.iter().any(|a| *a == d) => Ok(()),
+            Some(d) if allowed.contains(&d) => Ok(()),
             _ => Err(ScimError::invalid_value(format!(
                 "{what} '{address}' is not in an allowed domain; scimd accepts only \
                  {allowed_list} (config: [scim] allowed_domains)"

@@ -58,13 +58,13 @@ impl Service {
                 return Err(ServiceError::Invalid(e.clone()));
             }
         }
-        if let Some(sort_by) = &request.sort_by {
-            if kinds.iter().all(|k| sort_by.resolve(resource_type(*k)).is_err()) {
-                return Err(ServiceError::Invalid(crate::scim::ScimError::invalid_value(format!(
-                    "sortBy names an attribute the resource has not: {}",
-                    sort_by.attr
-                ))));
-            }
+        if let Some(sort_by) = &request.sort_by
+            && kinds.iter().all(|k| sort_by.resolve(resource_type(*k)).is_err())
+        {
+            return Err(ServiceError::Invalid(crate::scim::ScimError::invalid_value(format!(
+                "sortBy names an attribute the resource has not: {}",
+                sort_by.attr
+            ))));
         }
         let reader = self.store.read()?;
         let base = &self.settings.base_url;
@@ -88,10 +88,8 @@ impl Service {
         let mut matches: Vec<(Kind, Value)> = Vec::new();
         for &kind in kinds {
             let rt = resource_type(kind);
-            if let Some(f) = &request.filter {
-                if filter::validate(f, rt).is_err() {
-                    continue;
-                }
+            if request.filter.as_ref().is_some_and(|f| filter::validate(f, rt).is_err()) {
+                continue;
             }
             let needs_relations = request.projection.wants(rt, relation(kind))
                 || request.filter.as_ref().is_some_and(|f| reads(f, relation(kind)))

@@ -249,10 +249,10 @@ impl super::Service {
         }
         let token = token.ok_or(AuthError::Missing)?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(hit) = self.tokens.lookup(&digest) {
-            if hit.expires.is_none_or(|e| e > now_unix()) {
-                return Ok(hit.principal);
-            }
+        if let Some(hit) = self.tokens.lookup(&digest)
+            && hit.expires.is_none_or(|e| e > now_unix())
+        {
+            return Ok(hit.principal);
         }
         let (store, cache) = (self.store.clone(), self.tokens.clone());
         tokio::task::spawn_blocking(move || verify(&store, &cache, &token))

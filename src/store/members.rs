@@ -163,9 +163,8 @@ impl Writer {
         let mut seconds = Vec::new();
         {
             let mut rows = self.tx.open_table(table)?;
-            let mut removed =
-                rows.extract_from_if(start.as_slice()..=end.as_slice(), |_, _| true)?;
-            while let Some(entry) = removed.next() {
+            let removed = rows.extract_from_if(start.as_slice()..=end.as_slice(), |_, _| true)?;
+            for entry in removed {
                 let (key, _) = entry?;
                 seconds.push(second_of(key.value())?);
             }
