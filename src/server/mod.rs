@@ -45,7 +45,7 @@ pub struct Server {
 impl Server {
     /// Opens the data file (refusing a second server on the same directory) and loads TLS.
     pub fn open(config: Config) -> Result<Server, ServerError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+        prepare_data_dir(&config.data_dir).map_err(|source| ServerError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
         })?;
@@ -102,6 +102,20 @@ impl Server {
         tracing::info!("scimd stopped");
         served.map_err(ServerError::from)
     }
+}
+
+/// Creates the data directory (owner and group only) if it is missing.
+fn prepare_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)?;
+        restrict(dir, 0o750)?;
+    }
+    Ok(())
+}
+
+fn restrict(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 /// Host names for a generated certificate: the public URL's host.

@@ -83,7 +83,10 @@ pub fn render(
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), Value::from(stored.id.to_string()));
     if let Some(attrs) = stored.attributes.as_object() {
-        for (k, v) in attrs {
+        // Core attributes first, extension objects (keyed by their URN) after them.
+        let core = attrs.iter().filter(|(k, _)| !k.starts_with("urn:"));
+        let extensions = attrs.iter().filter(|(k, _)| k.starts_with("urn:"));
+        for (k, v) in core.chain(extensions) {
             if k != "schemas" {
                 out.insert(k.clone(), v.clone());
             }

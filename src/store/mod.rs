@@ -84,6 +84,16 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
             other => StoreError::Open { path: path.to_path_buf(), source: other },
         })?;
+        // The file holds token hashes and personal data: readable by its owner only.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |e| StoreError::Open {
+                    path: path.to_path_buf(),
+                    source: redb::DatabaseError::Storage(redb::StorageError::Io(e)),
+                },
+            )?;
+        }
         let store = Store { db, path: path.to_path_buf() };
         migrate::run(&store)?;
         Ok(store)
