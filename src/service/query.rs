@@ -13,7 +13,7 @@ use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
 use crate::store::{Kind, Reader, ResourceId, StoredResource};
 
-use super::render::{render, resource_type};
+use super::render::{relation, render, resource_type};
 use super::{Service, ServiceError};
 
 /// A parsed list or search request.
@@ -26,14 +26,6 @@ pub struct ListRequest {
     pub start_index: u64,
     pub count: u64,
     pub projection: Projection,
-}
-
-/// Resource kinds a search covers: one endpoint's, or both for `POST /.search`.
-fn relation(kind: Kind) -> &'static str {
-    match kind {
-        Kind::User => "groups",
-        Kind::Group => "members",
-    }
 }
 
 impl Service {

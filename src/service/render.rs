@@ -49,6 +49,14 @@ pub fn resource_type(kind: Kind) -> &'static ResourceType {
     }
 }
 
+/// The attribute rendered from membership rows: `members` of a group, `groups` of a user.
+pub fn relation(kind: Kind) -> &'static str {
+    match kind {
+        Kind::User => "groups",
+        Kind::Group => "members",
+    }
+}
+
 fn endpoint(kind: Kind) -> &'static str {
     resource_type(kind).endpoint
 }

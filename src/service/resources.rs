@@ -7,7 +7,7 @@ use crate::scim::{ScimError, resource};
 use crate::store::{Kind, MemberKind, ResourceId, StoredResource, TokenScope, Writer};
 
 use super::audit::{Attempt, log_refusal, write_logged};
-use super::render::{Lookup, etag, location, render, resource_type};
+use super::render::{Lookup, etag, location, relation, render, resource_type};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A resource ready to send: the projected body, plus its version (for the `ETag` header) and
@@ -30,14 +30,6 @@ struct Prepared {
 
 fn not_found(kind: Kind, id: &str) -> ServiceError {
     ServiceError::NotFound(format!("{} {id} not found", kind.resource_type()))
-}
-
-/// The relation attribute a projection may leave out: `members` of groups, `groups` of users.
-fn relation(kind: Kind) -> &'static str {
-    match kind {
-        Kind::User => "groups",
-        Kind::Group => "members",
-    }
 }
 
 impl Service {

@@ -326,3 +326,221 @@ pub fn entra_encode(filter: &str) -> String {
     }
     out
 }
+
+// ---- Helpers for the auth, roles/domains, durability, CLI and bad-input tests. ----
+
+/// The JSON for a user with `userName` (also its work email) and optional extra attributes.
+pub fn user_body(user_name: &str, extra: Value) -> Value {
+    let mut body = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Given", "familyName": "Family"},
+        "emails": [{"value": user_name, "type": "work", "primary": true}],
+        "active": true
+    });
+    if let (Some(obj), Value::Object(more)) = (body.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    body
+}
+
+impl TestServer {
+    /// Sends `request` over this server's admin socket and returns its result; the request
+    /// must succeed.
+    pub async fn admin(&self, request: scimd::admin::AdminRequest) -> Value {
+        let socket = self.data_dir().join("scimd.sock");
+        let response = scimd::admin::call(&socket, &request).await.expect("admin socket");
+        assert!(response.ok, "admin request {request:?} failed: {:?}", response.error);
+        response.result.unwrap_or(Value::Null)
+    }
+
+    /// The newest `limit` provisioning-log rows, newest first, read through the admin socket.
+    pub async fn provisioning_log(&self, limit: usize) -> Vec<Value> {
+        let rows = self.admin(scimd::admin::AdminRequest::Log { limit }).await;
+        rows.as_array().expect("log rows").clone()
+    }
+
+    /// `totalResults` of a list request such as `/Users` or `/Groups?filter=...`.
+    pub async fn total(&self, path: &str) -> u64 {
+        let r = self.get(path).await.expect(200);
+        r.body["totalResults"].as_u64().expect("totalResults")
+    }
+
+    /// How many users a `userName eq` filter finds.
+    pub async fn users_named(&self, user_name: &str) -> u64 {
+        let filter = entra_encode(&format!("userName eq \"{user_name}\""));
+        self.total(&format!("/Users?filter={filter}")).await
+    }
+}
+
+/// The id part of a `scimd_<id>_<secret>` token.
+pub fn token_id(token: &str) -> String {
+    token.split('_').nth(1).expect("token id").to_string()
+}
+
+/// Whether `s` has the shape `scimd_<16 hex>_<64 hex>`.
+pub fn is_token(s: &str) -> bool {
+    let hex = |p: &str, n: usize| {
+        p.len() == n && p.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    match s.strip_prefix("scimd_").and_then(|rest| rest.split_once('_')) {
+        Some((id, secret)) => hex(id, 16) && hex(secret, 64),
+        None => false,
+    }
+}
+
+/// The scimd binary, with no config from the environment and plain, info-level logs.
+pub fn scimd_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_scimd"));
+    cmd.env_remove(scimd::config::ENV_CONFIG)
+        .env_remove("JOURNAL_STREAM")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// The output of a finished command, as text.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a scimd command to completion off the async runtime (an in-process server keeps
+/// answering meanwhile). A command still running after two minutes is killed and fails the
+/// test rather than hanging it.
+pub async fn run_scimd(mut cmd: std::process::Command) -> CliOutput {
+    let shown = format!("{cmd:?}");
+    tokio::task::spawn_blocking(move || {
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().expect("spawn scimd");
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(output) => {
+                let output = output.expect("scimd output");
+                CliOutput {
+                    code: output.status.code(),
+                    stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+                }
+            }
+            Err(_) => {
+                let _ =
+                    std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                panic!("{shown} did not finish");
+            }
+        }
+    })
+    .await
+    .expect("scimd command task")
+}
+
+/// Removes ANSI colour sequences from a log line.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A `scimd serve` child process. Killed (SIGKILL) when dropped.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    /// The port from the `scimd is serving … listen=127.0.0.1:PORT` log line.
+    pub port: u16,
+    /// Every stdout line read so far.
+    pub stdout: Vec<String>,
+    /// Every stderr line read so far (ANSI removed).
+    pub stderr: Vec<String>,
+}
+
+impl ServeProcess {
+    /// Spawns `cmd` (a `serve` command) and waits until it logs that it is serving. Fails the
+    /// test if the process exits or says nothing within two minutes.
+    pub async fn start(mut cmd: std::process::Command) -> ServeProcess {
+        tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            let mut child = cmd.spawn().expect("spawn scimd serve");
+            let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
+            let out = child.stdout.take().expect("stdout");
+            let err = child.stderr.take().expect("stderr");
+            let tx2 = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx2.send((true, line));
+                }
+            });
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                    let _ = tx.send((false, strip_ansi(&line)));
+                }
+            });
+            let mut process =
+                ServeProcess { child, port: 0, stdout: Vec::new(), stderr: Vec::new() };
+            loop {
+                let (is_stdout, line) = match rx.recv_timeout(Duration::from_secs(120)) {
+                    Ok(l) => l,
+                    Err(_) => panic!(
+                        "scimd serve did not report serving; stdout: {:?} stderr: {:?}",
+                        process.stdout, process.stderr
+                    ),
+                };
+                if is_stdout {
+                    process.stdout.push(line);
+                    continue;
+                }
+                let port = line
+                    .contains("scimd is serving")
+                    .then(|| line.split_once("listen=127.0.0.1:"))
+                    .flatten()
+                    .and_then(|(_, rest)| {
+                        rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u16>().ok()
+                    });
+                process.stderr.push(line);
+                if let Some(port) = port {
+                    process.port = port;
+                    // Keep reading in the background so the child never blocks on a full pipe.
+                    std::thread::spawn(move || while rx.recv().is_ok() {});
+                    return process;
+                }
+            }
+        })
+        .await
+        .expect("serve task")
+    }
+
+    /// Kills the process with SIGKILL (no graceful shutdown) and reaps it.
+    pub fn kill(&mut self) -> std::process::ExitStatus {
+        self.child.kill().expect("kill scimd");
+        self.child.wait().expect("wait for scimd")
+    }
+
+    /// The Tenant URL of this process.
+    pub fn base(&self) -> String {
+        format!("https://127.0.0.1:{}/scim/v2", self.port)
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
