@@ -5,9 +5,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
+use crate::scim::ScimError;
 use crate::scim::schema::ERROR;
-use crate::scim::{ScimError, ScimType};
-use crate::service::{AuthError, ServiceError};
+use crate::service::{AuthError, Refusal, ServiceError};
 
 use super::scim_json::scim_response;
 
@@ -32,15 +32,13 @@ impl HttpError {
         HttpError::new(StatusCode::NOT_FOUND, None, detail)
     }
 
-    /// The SCIM error this response carries, for the provisioning log.
-    pub fn as_scim_error(&self) -> ScimError {
-        let scim_type = match self.scim_type {
-            Some("invalidFilter") => ScimType::InvalidFilter,
-            Some("invalidValue") => ScimType::InvalidValue,
-            Some("tooMany") => ScimType::TooMany,
-            _ => ScimType::InvalidSyntax,
-        };
-        ScimError { scim_type, detail: self.detail.clone() }
+    /// This response as a provisioning-log refusal.
+    pub fn as_refusal(&self) -> Refusal {
+        Refusal {
+            status: self.status.as_u16(),
+            scim_type: self.scim_type,
+            detail: self.detail.clone(),
+        }
     }
 }
 

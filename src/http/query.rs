@@ -30,6 +30,18 @@ pub struct ListParams {
 
 /// Decodes one `application/x-www-form-urlencoded` component.
 fn decode(component: &str) -> Result<String, HttpError> {
+    let bytes = component.as_bytes();
+    let escapes_ok =
+        bytes.iter().enumerate().filter(|(_, b)| **b == b'%').all(|(i, _)| {
+            bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        });
+    if !escapes_ok {
+        return Err(ScimError::invalid_value(
+            "a query parameter has a '%' not followed by two hex digits; write a literal % as %25"
+                .to_string(),
+        )
+        .into());
+    }
     let spaced = component.replace('+', " ");
     percent_decode_str(&spaced).decode_utf8().map(|s| s.into_owned()).map_err(|_| {
         ScimError::invalid_value("a query parameter is not valid UTF-8 once decoded".to_string())

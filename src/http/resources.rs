@@ -51,7 +51,7 @@ async fn body_or_log(
         Err(e) => {
             state
                 .service
-                .log_refused_write(principal.clone(), operation, kind, id, e.as_scim_error())
+                .log_refused_write(principal.clone(), operation, kind, id, e.as_refusal())
                 .await?;
             Err(e)
         }

@@ -229,6 +229,12 @@ fn canon(
     }
 }
 
+/// Whether a bare string may stand for `{"value": string}`: only for attributes whose
+/// `value` is a resource id (`manager`, `members`), where IdPs are known to send it bare.
+fn accepts_bare_id(def: &AttrDef) -> bool {
+    matches!(def.name, "manager" | "members") && def.sub_attribute("value").is_some()
+}
+
 fn canon_single(
     rt: &ResourceType,
     def: &AttrDef,
@@ -266,9 +272,9 @@ fn canon_single(
             }
             return Ok((!out.is_empty()).then_some(Value::Object(out)));
         }
-        // A bare value for a complex attribute that has a `value`: Entra's
-        // `"manager": "id"`, Microsoft's `"members": ["id"]`.
-        (AttrType::Complex, v @ Value::String(_)) if def.sub_attribute("value").is_some() => {
+        // A bare id for a reference-holding complex attribute: Entra's `"manager": "id"`,
+        // Microsoft's `"members": ["id"]`. Other attributes (`"emails": "x"`) stay errors.
+        (AttrType::Complex, v @ Value::String(_)) if accepts_bare_id(def) => {
             json!({ "value": v })
         }
         (AttrType::String | AttrType::Reference | AttrType::Binary, v @ Value::String(_)) => v,

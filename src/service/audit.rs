@@ -4,6 +4,15 @@ use crate::store::{Kind, LogEntry, Store, StoreError, Writer};
 
 use super::{Principal, ServiceError, now_rfc3339};
 
+/// A write refused outside the use cases (by `http`: unreadable body, wrong content type), with
+/// the status the client was sent.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub status: u16,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
 /// The parts of a log row known before the outcome.
 pub struct Attempt<'a> {
     pub principal: &'a Principal,
@@ -17,6 +26,12 @@ impl Attempt<'_> {
     /// The row for a write that succeeded with `status`.
     pub fn succeeded(&self, status: u16, roles: Option<String>) -> LogEntry {
         self.entry(status, None, None, roles)
+    }
+
+    /// The row for a write refused before it reached a use case.
+    pub fn refused_with(&self, refusal: &Refusal) -> LogEntry {
+        let scim_type = refusal.scim_type.map(str::to_string);
+        self.entry(refusal.status, scim_type, Some(refusal.detail.clone()), None)
     }
 
     /// The row for a refused write.
@@ -86,7 +101,15 @@ pub fn log_refusal(
     attempt: &Attempt<'_>,
     error: &ServiceError,
 ) -> Result<(), StoreError> {
-    let entry = attempt.refused(error);
+    append_refusal(store, attempt, attempt.refused(error))
+}
+
+/// Appends a refusal row (and says so in the server log).
+pub fn append_refusal(
+    store: &Store,
+    attempt: &Attempt<'_>,
+    entry: LogEntry,
+) -> Result<(), StoreError> {
     tracing::info!(
         operation = attempt.operation,
         resource = attempt.kind.resource_type(),

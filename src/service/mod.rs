@@ -21,6 +21,7 @@ use crate::config::{RolesConfig, ScimConfig};
 use crate::scim::ScimError;
 use crate::store::{Store, StoreError, TokenScope};
 
+pub use audit::Refusal;
 pub use query::ListRequest;
 pub use resources::Rendered;
 pub use tokens::{AuthError, IssuedToken, TokenInfo};

@@ -6,7 +6,7 @@ use crate::scim::projection::Projection;
 use crate::scim::{ScimError, resource};
 use crate::store::{Kind, MemberKind, ResourceId, StoredResource, TokenScope, Writer};
 
-use super::audit::{Attempt, log_refusal, write_logged};
+use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
 use super::render::{Lookup, etag, location, relation, render, resource_type};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
@@ -51,12 +51,13 @@ impl Service {
         operation: &'static str,
         kind: Kind,
         resource_id: Option<String>,
-        error: ScimError,
+        refusal: Refusal,
     ) -> Result<(), ServiceError> {
         self.blocking(move |s| {
             let attempt =
                 Attempt { principal: &principal, operation, kind, resource_id, name: None };
-            Ok(log_refusal(&s.store, &attempt, &ServiceError::Invalid(error))?)
+            let entry = attempt.refused_with(&refusal);
+            Ok(append_refusal(&s.store, &attempt, entry)?)
         })
         .await
     }
@@ -167,9 +168,10 @@ impl Service {
                     attributes: prepared.attributes,
                     roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
                 };
-                attempt.resource_id = Some(stored.id.to_string());
                 w.put(kind, &stored, None)?;
                 add_members(w, stored.id, &prepared.members)?;
+                // Only now is the id real; a refused create logs none.
+                attempt.resource_id = Some(stored.id.to_string());
                 let rendered = s.rendered(w, kind, &stored, &projection)?;
                 Ok((rendered, attempt.succeeded(201, prepared.roles.map(|r| r.summary))))
             })

@@ -112,7 +112,7 @@ impl TestServer {
         });
         let cert = std::fs::read(dir.path().join("data/tls/cert.pem")).expect("generated cert");
         let client = client_trusting(&cert);
-        TestServer {
+        let server = TestServer {
             base: format!("https://127.0.0.1:{port}/scim/v2"),
             dir,
             port,
@@ -121,7 +121,10 @@ impl TestServer {
             extra_config: extra,
             shutdown: Some(tx),
             handle: Some(handle),
-        }
+        };
+        // Served /healthz means the accept loop (and so the admin socket) is up.
+        server.ready().await;
+        server
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -345,9 +348,19 @@ pub fn user_body(user_name: &str, extra: Value) -> Value {
 }
 
 impl TestServer {
+    /// Waits until the server answers HTTPS, which it does only after binding its admin
+    /// socket: `start()` returns before the spawned server task has run, so an admin request
+    /// (`issue_token`, `admin`) made at once can find no socket yet.
+    pub async fn ready(&self) {
+        let url = format!("https://127.0.0.1:{}/healthz", self.port);
+        let r = send(self.client.get(url)).await;
+        assert_eq!(r.status.as_u16(), 200, "healthz: {}", r.text);
+    }
+
     /// Sends `request` over this server's admin socket and returns its result; the request
     /// must succeed.
     pub async fn admin(&self, request: scimd::admin::AdminRequest) -> Value {
+        self.ready().await;
         let socket = self.data_dir().join("scimd.sock");
         let response = scimd::admin::call(&socket, &request).await.expect("admin socket");
         assert!(response.ok, "admin request {request:?} failed: {:?}", response.error);
@@ -468,6 +481,9 @@ pub struct ServeProcess {
     pub stdout: Vec<String>,
     /// Every stderr line read so far (ANSI removed).
     pub stderr: Vec<String>,
+    /// Lines not read yet: (from stdout, line). The reader threads never block on it, so the
+    /// child never blocks on a full pipe.
+    lines: std::sync::mpsc::Receiver<(bool, String)>,
 }
 
 impl ServeProcess {
@@ -493,9 +509,9 @@ impl ServeProcess {
                 }
             });
             let mut process =
-                ServeProcess { child, port: 0, stdout: Vec::new(), stderr: Vec::new() };
+                ServeProcess { child, port: 0, stdout: Vec::new(), stderr: Vec::new(), lines: rx };
             loop {
-                let (is_stdout, line) = match rx.recv_timeout(Duration::from_secs(120)) {
+                let (is_stdout, line) = match process.lines.recv_timeout(Duration::from_secs(120)) {
                     Ok(l) => l,
                     Err(_) => panic!(
                         "scimd serve did not report serving; stdout: {:?} stderr: {:?}",
@@ -516,14 +532,36 @@ impl ServeProcess {
                 process.stderr.push(line);
                 if let Some(port) = port {
                     process.port = port;
-                    // Keep reading in the background so the child never blocks on a full pipe.
-                    std::thread::spawn(move || while rx.recv().is_ok() {});
                     return process;
                 }
             }
         })
         .await
         .expect("serve task")
+    }
+
+    /// Reads output until a stdout line contains `needle` (stdout and stderr are read by two
+    /// threads, so stdout printed before the serving log line may arrive after it) and returns
+    /// that line. Fails the test if the process ends or stays silent for two minutes.
+    pub fn stdout_line(&mut self, needle: &str) -> String {
+        if let Some(line) = self.stdout.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(120)) {
+                Ok((true, line)) => {
+                    self.stdout.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Ok((false, line)) => self.stderr.push(line),
+                Err(_) => panic!(
+                    "no stdout line with {needle:?}; stdout: {:?} stderr: {:?}",
+                    self.stdout, self.stderr
+                ),
+            }
+        }
     }
 
     /// Kills the process with SIGKILL (no graceful shutdown) and reaps it.
@@ -543,4 +581,115 @@ impl Drop for ServeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// ---- Helpers for the users, groups, filters, paging, discovery and IdP-payload tests. ----
+
+impl TestServer {
+    /// Sends `method` with `target` (a path under `/scim/v2`, query included) written into
+    /// the request line byte for byte. reqwest re-encodes URLs (a raw `"` becomes `%22`), so
+    /// this is the only way to send what Entra's legacy engine sends:
+    /// `?filter=externalId+eq+"x"`. HTTP/1.1 over TLS, one request per connection.
+    pub async fn raw_target(&self, method: &str, target: &str) -> Reply {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, ServerName};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let pem = std::fs::read(self.data_dir().join("tls/cert.pem")).expect("generated cert");
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            roots.add(cert.expect("pem certificate")).expect("root certificate");
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.expect("connect");
+        let name = ServerName::try_from("127.0.0.1").expect("server name");
+        let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+        let request = format!(
+            "{method} /scim/v2{target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Authorization: Bearer {token}\r\nAccept: application/scim+json\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n",
+            port = self.port,
+            token = self.token
+        );
+        tls.write_all(request.as_bytes()).await.expect("write request");
+        tls.flush().await.expect("flush request");
+        let mut raw = Vec::new();
+        // A peer that closes without close_notify gives an error after the data: keep the data.
+        let read = tls.read_to_end(&mut raw).await;
+        assert!(!raw.is_empty(), "no response to {method} {target}: {read:?}");
+        parse_http1_response(&raw)
+    }
+}
+
+/// Parses an HTTP/1.1 response (Content-Length or chunked body) into a [`Reply`].
+fn parse_http1_response(raw: &[u8]) -> Reply {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of response headers");
+    let head = std::str::from_utf8(&raw[..split]).expect("ASCII response headers");
+    let mut payload = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("status line");
+    let code: u16 =
+        status_line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).expect("status code");
+    let mut headers = reqwest::header::HeaderMap::new();
+    for line in lines {
+        let (name, value) = line.split_once(':').expect("header line");
+        headers.append(
+            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).expect("header name"),
+            reqwest::header::HeaderValue::from_str(value.trim()).expect("header value"),
+        );
+    }
+    let chunked = headers
+        .get("transfer-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+    if chunked {
+        let mut body = Vec::new();
+        let mut rest = payload.as_slice();
+        loop {
+            let end = rest.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
+            let size_text = std::str::from_utf8(&rest[..end]).expect("chunk size");
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                .expect("hex chunk size");
+            rest = &rest[end + 2..];
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&rest[..size]);
+            rest = &rest[size + 2..];
+        }
+        payload = body;
+    }
+    let text = String::from_utf8(payload).expect("UTF-8 body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    };
+    Reply { status: StatusCode::from_u16(code).expect("status"), headers, body, text }
+}
+
+/// The `Resources` of a ListResponse.
+pub fn resources(reply: &Reply) -> Vec<Value> {
+    reply.body["Resources"].as_array().expect("Resources").clone()
+}
+
+/// The `userName`s of a ListResponse's resources, sorted.
+pub fn user_names(reply: &Reply) -> Vec<String> {
+    let mut names: Vec<String> = resources(reply)
+        .iter()
+        .map(|r| r["userName"].as_str().expect("userName").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The `id`s of a ListResponse's resources, in response order.
+pub fn ids(reply: &Reply) -> Vec<String> {
+    resources(reply).iter().map(|r| r["id"].as_str().expect("id").to_string()).collect()
 }
