@@ -287,7 +287,9 @@ async fn every_scim_response_is_application_scim_json() {
 async fn zz_probe() {
     use crate::common::entra_encode;
     let s = TestServer::start().await;
-    let show = |name: &str, r: &Reply| println!("=== {name}: {} {}", r.status, r.text.chars().take(400).collect::<String>());
+    let show = |name: &str, r: &Reply| {
+        println!("=== {name}: {} {}", r.status, r.text.chars().take(400).collect::<String>())
+    };
     let r = s.post("/Users", &user_body("ada@example.org", json!({"displayName": "Bob \"The Builder\"", "name": {"givenName": "Zoë"}, "nickName": "Straße"}))).await;
     show("create", &r);
     let u = r.body["id"].as_str().unwrap().to_string();
@@ -313,7 +315,9 @@ async fn zz_probe() {
         show(f, &r);
     }
     let g = s.create_group("Grp", &[&u]).await;
-    s.put(&format!("/Users/{u}"), &user_body("ada@example.org", json!({"displayName": "Renamed"}))).await.expect(200);
+    s.put(&format!("/Users/{u}"), &user_body("ada@example.org", json!({"displayName": "Renamed"})))
+        .await
+        .expect(200);
     let r = s.get(&format!("/Groups/{g}")).await;
     show("group after rename", &r);
 }

@@ -1,6 +1,6 @@
 //! scimd's integration tests: one test binary, each test with its own server and temporary
 //! data directory, talking real HTTPS on 127.0.0.1.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cloned_ref_to_slice_refs)]
 
 mod common;
 mod smoke;
