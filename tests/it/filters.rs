@@ -142,12 +142,18 @@ async fn boolean_operators() {
             ("active ne true", &[BOB]),
             ("active ne false", &[ALICE, CAROL, DAVE]),
             ("active pr", &[ALICE, BOB, CAROL, DAVE]),
+            // Entra writes booleans as strings inside filters (`roles[primary eq "True"]`).
+            ("active eq \"True\"", &[ALICE, CAROL, DAVE]),
+            ("active eq \"false\"", &[BOB]),
+            ("emails[primary eq \"True\"].value eq \"alice@example.org\"", &[ALICE]),
         ],
     )
     .await;
     for op in ["gt", "ge", "lt", "le", "co", "sw", "ew"] {
         invalid(&s, &format!("active {op} true")).await;
     }
+    invalid(&s, "active eq \"yes\"").await;
+    invalid(&s, "active eq 1").await;
 }
 
 #[tokio::test]
@@ -235,6 +241,8 @@ async fn value_paths_and_sub_attributes() {
             ("emails.type eq \"work\"", &[ALICE, BOB, CAROL]),
             ("emails.primary eq true", &[ALICE]),
             ("emails pr", &[ALICE, BOB, CAROL, DAVE]),
+            // A complex attribute compared without a sub-attribute compares its `value`.
+            ("emails co \"x.io\"", &[BOB, CAROL]),
             ("name.givenName eq \"carol\"", &[CAROL]),
         ],
     )
@@ -355,10 +363,14 @@ async fn url_encodings_of_spaces_and_quotes() {
     // Microsoft's unquoted example value.
     assert_eq!(one(s.get("/Users?filter=externalId+eq+EXT-DAVE").await), [u.dave.clone()]);
     assert_eq!(one(s.raw_target("GET", "/Users?filter=externalId+eq+ext-bob").await), [u.bob]);
-    // `%2B` is a literal plus, not a space.
-    let r = s.get("/Users?filter=userName+eq+%22carol%2Bx%40example.org%22").await.expect(200);
-    assert_eq!(r.body["totalResults"], 0);
-    let _ = u.carol;
+    // `%2B` is a literal plus; a bare `+` is a space.
+    let tagged = s.create_user("carol+tag@example.org").await;
+    assert_eq!(
+        one(s.get("/Users?filter=userName+eq+%22carol%2Btag%40example.org%22").await),
+        [tagged]
+    );
+    let r = s.get("/Users?filter=userName+eq+%22carol+tag%40example.org%22").await.expect(200);
+    assert_eq!(r.body["totalResults"], 0, "{}", r.text);
 }
 
 /// idp-behaviour.md §1.0 and §3 item 23: Entra's legacy engine sends raw `"` in the query
@@ -415,7 +427,6 @@ async fn legacy_id_and_manager_query_with_attributes_id() {
         )],
     )
     .await;
-    let _ = u.dave;
 }
 
 #[tokio::test]
@@ -539,7 +550,44 @@ async fn post_search_on_users_groups_and_root() {
         .await
         .expect(400);
     assert_eq!(r.scim_type(), "invalidFilter");
-    let _ = (u.bob, u.dave);
+}
+
+/// RFC 7644 §3.4.3: `attributes`/`excludedAttributes` of a root search apply to every
+/// resource type returned. Entra's group read is `excludedAttributes=members`.
+#[tokio::test]
+#[ignore = "BUG: POST /.search parses attributes/excludedAttributes against the User schema only, so groups lose displayName/members or keep members"]
+async fn root_search_projection_applies_to_groups_too() {
+    let s = TestServer::start().await;
+    let u = seed(&s).await;
+    let admins = s.create_group("Admins", &[&u.alice]).await;
+    let group_in = |r: &Reply| {
+        resources(r)
+            .into_iter()
+            .find(|x| x["id"] == admins.as_str())
+            .unwrap_or_else(|| panic!("group missing: {}", r.text))
+    };
+    let r = s
+        .post("/.search", &json!({"schemas": [SEARCH], "attributes": ["displayName"]}))
+        .await
+        .expect(200);
+    assert_eq!(group_in(&r)["displayName"], "Admins", "{}", r.text);
+    let alice = resources(&r).into_iter().find(|x| x["id"] == u.alice.as_str()).expect("alice");
+    assert_eq!(alice["displayName"], "Alice Smith");
+    assert!(alice.get("userName").is_none(), "{alice}");
+
+    let r = s
+        .post("/.search", &json!({"schemas": [SEARCH], "attributes": ["members"]}))
+        .await
+        .expect(200);
+    assert_eq!(group_in(&r)["members"][0]["value"], u.alice.as_str(), "{}", r.text);
+
+    let r = s
+        .post("/.search", &json!({"schemas": [SEARCH], "excludedAttributes": ["members"]}))
+        .await
+        .expect(200);
+    let g = group_in(&r);
+    assert!(g.get("members").is_none(), "{g}");
+    assert_eq!(g["displayName"], "Admins");
 }
 
 #[tokio::test]

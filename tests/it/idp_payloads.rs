@@ -354,6 +354,9 @@ async fn validator_post_with_string_primary_in_roles() {
     assert_eq!(got[ENTERPRISE]["manager"]["value"], "XYMKVVRYDIOO");
     let schemas = got["schemas"].as_array().expect("schemas");
     assert!(schemas.contains(&json!(ENTERPRISE)), "{got}");
+    // Entra's role mapping path, as a filter.
+    let f = entra_encode("roles[primary eq \"True\"].value eq \"WDEIISGWWQBE\"");
+    assert_eq!(ids(&s.get(&format!("/Users?filter={f}")).await.expect(200)), [id]);
 }
 
 #[tokio::test]
