@@ -11,7 +11,7 @@ use crate::scim::filter;
 use crate::scim::list::{Paging, SortOrder};
 use crate::scim::path::parse_attr_path;
 use crate::scim::projection::Projection;
-use crate::scim::schema::ResourceType;
+use crate::scim::schema::{GROUP, ResourceType, USER};
 use crate::service::{ListRequest, Settings};
 
 use super::error::HttpError;
@@ -117,12 +117,8 @@ impl ListParams {
         })
     }
 
-    /// Parses everything; `rt` is the resource type the projection is checked against.
-    pub fn into_request(
-        self,
-        rt: &ResourceType,
-        settings: &Settings,
-    ) -> Result<ListRequest, HttpError> {
+    /// Parses everything; the projection is read against each resource type's schema.
+    pub fn into_request(self, settings: &Settings) -> Result<ListRequest, HttpError> {
         let number = |name: &str, value: Option<String>| -> Result<Option<i64>, HttpError> {
             value
                 .map(|v| {
@@ -159,15 +155,16 @@ impl ListParams {
                 .into());
             }
         };
-        let projection =
-            Projection::parse(rt, self.attributes.as_deref(), self.excluded_attributes.as_deref())?;
+        let (attributes, excluded) =
+            (self.attributes.as_deref(), self.excluded_attributes.as_deref());
         Ok(ListRequest {
             filter,
             sort_by,
             sort_order,
             start_index: paging.start_index,
             count: paging.count,
-            projection,
+            user_projection: Projection::parse(&USER, attributes, excluded)?,
+            group_projection: Projection::parse(&GROUP, attributes, excluded)?,
         })
     }
 }

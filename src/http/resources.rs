@@ -64,8 +64,7 @@ pub async fn list(
     query: Option<String>,
 ) -> Result<Response, HttpError> {
     let pairs = parse_query(query.as_deref())?;
-    let request = ListParams::from_query(&pairs)
-        .into_request(resource_type(kind), state.service.settings())?;
+    let request = ListParams::from_query(&pairs).into_request(state.service.settings())?;
     let body = state.service.list(vec![kind], request).await?;
     Ok(scim_response(StatusCode::OK, &body))
 }
@@ -76,9 +75,7 @@ pub async fn search(
     body: Result<ScimBody, HttpError>,
 ) -> Result<Response, HttpError> {
     let ScimBody(body) = body?;
-    let rt = resource_type(kinds.first().copied().unwrap_or(Kind::User));
-    let request =
-        ListParams::from_search_body(&body)?.into_request(rt, state.service.settings())?;
+    let request = ListParams::from_search_body(&body)?.into_request(state.service.settings())?;
     let body = state.service.list(kinds, request).await?;
     Ok(scim_response(StatusCode::OK, &body))
 }

@@ -25,7 +25,19 @@ pub struct ListRequest {
     /// 1-based.
     pub start_index: u64,
     pub count: u64,
-    pub projection: Projection,
+    /// `attributes`/`excludedAttributes` read against each resource type's schema, so a root
+    /// `.search` projects users and groups alike.
+    pub user_projection: Projection,
+    pub group_projection: Projection,
+}
+
+impl ListRequest {
+    pub fn projection(&self, kind: Kind) -> &Projection {
+        match kind {
+            Kind::User => &self.user_projection,
+            Kind::Group => &self.group_projection,
+        }
+    }
 }
 
 impl Service {
@@ -67,11 +79,11 @@ impl Service {
             let kind = kinds[0];
             let total = reader.count(kind)?;
             let rt = resource_type(kind);
-            let with_relations = request.projection.wants(rt, relation(kind));
+            let with_relations = request.projection(kind).wants(rt, relation(kind));
             let mut resources = Vec::new();
             for stored in reader.page(kind, start - 1, request.count)? {
                 let full = render(&reader, base, kind, &stored, with_relations)?;
-                resources.push(request.projection.apply(rt, &full));
+                resources.push(request.projection(kind).apply(rt, &full));
             }
             return Ok(list::list_response(total, start, resources));
         }
@@ -83,7 +95,7 @@ impl Service {
             if request.filter.as_ref().is_some_and(|f| filter::validate(f, rt).is_err()) {
                 continue;
             }
-            let needs_relations = request.projection.wants(rt, relation(kind))
+            let needs_relations = request.projection(kind).wants(rt, relation(kind))
                 || request.filter.as_ref().is_some_and(|f| reads(f, relation(kind)))
                 || request
                     .sort_by
@@ -136,7 +148,7 @@ impl Service {
             .into_iter()
             .skip(skip)
             .take(take)
-            .map(|(kind, v)| request.projection.apply(resource_type(kind), &v))
+            .map(|(kind, v)| request.projection(kind).apply(resource_type(kind), &v))
             .collect();
         Ok(list::list_response(total, start, resources))
     }
