@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::request_line::QuoteTolerant;
 use crate::config::Limits;
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains open connections for at
@@ -90,14 +91,16 @@ pub async fn serve(
                                 return;
                             }
                         };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let http1 = stream.get_ref().1.alpn_protocol() != Some(b"h2");
+                    let io = TokioIo::new(QuoteTolerant::new(stream, http1));
+                    let conn = builder.serve_connection_with_upgrades(io, service);
                     if let Err(e) = watcher.watch(conn.into_owned()).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                 }
                 None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+                    let io = TokioIo::new(QuoteTolerant::new(tcp, true));
+                    let conn = builder.serve_connection_with_upgrades(io, service);
                     if let Err(e) = watcher.watch(conn.into_owned()).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }

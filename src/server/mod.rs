@@ -7,6 +7,7 @@
 
 mod admin;
 mod listener;
+mod request_line;
 pub mod tls;
 
 use std::future::Future;

@@ -376,7 +376,6 @@ async fn url_encodings_of_spaces_and_quotes() {
 /// idp-behaviour.md §1.0 and §3 item 23: Entra's legacy engine sends raw `"` in the query
 /// (`filter=externalId+eq+"9edf…"`); scimd documents accepting them.
 #[tokio::test]
-#[ignore = "BUG: a raw '\"' in the request target is refused by the HTTP layer with a bare 400 (no SCIM body) before scimd parses the query"]
 async fn raw_quotes_in_the_request_line() {
     let s = TestServer::start().await;
     let u = seed(&s).await;
