@@ -69,10 +69,11 @@ impl Service {
         let name = attributes
             .get(kind.name_attribute())
             .and_then(Value::as_str)
+            .filter(|name| !name.trim().is_empty())
             .map(str::to_string)
             .ok_or_else(|| {
                 ScimError::invalid_value(format!(
-                    "missing required attribute '{}'",
+                    "missing required attribute '{}' (it must not be empty or blank)",
                     kind.name_attribute()
                 ))
             })?;
@@ -308,13 +309,18 @@ fn check_body_id(body: Value, id: &str) -> Result<Value, ServiceError> {
         .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("id")))
         .map(|(_, v)| v.clone());
     match sent {
-        Some(Value::String(s)) if s != id => Err(ScimError::invalid_value(format!(
+        Some(Value::String(s)) if !same_id(&s, id) => Err(ScimError::invalid_value(format!(
             "the body's id '{s}' differs from the id in the URL '{id}'; id cannot be changed"
         ))
         .into()),
         Some(Value::String(_)) | Some(Value::Null) | None => Ok(body),
         Some(_) => Err(ScimError::invalid_value("'id' must be a string".to_string()).into()),
     }
+}
+
+/// Whether two id spellings name the same resource (ids are UUIDs: case and hyphens vary).
+fn same_id(a: &str, b: &str) -> bool {
+    a == b || ResourceId::parse(a).is_some_and(|x| ResourceId::parse(b) == Some(x))
 }
 
 fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> Result<(), ServiceError> {

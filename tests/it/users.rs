@@ -489,3 +489,23 @@ async fn futures_join_all<F: std::future::Future>(
     .await;
     out.into_iter().map(|o| o.expect("finished")).collect()
 }
+
+#[tokio::test]
+async fn blank_user_name_is_refused_and_id_spellings_agree() {
+    let s = TestServer::start().await;
+    let r = s.post("/Users", &serde_json::json!({"userName": "   "})).await.expect(400);
+    assert_eq!(r.scim_type(), "invalidValue");
+    assert_eq!(s.get("/Users").await.expect(200).body["totalResults"], 0);
+
+    let id = s.create_user("case@example.org").await;
+    let upper = id.to_uppercase();
+    let r = s
+        .put(
+            &format!("/Users/{upper}"),
+            &serde_json::json!({"id": id, "userName": "case@example.org", "title": "t"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["id"], id);
+    assert_eq!(s.get(&format!("/Users/{id}")).await.expect(200).body["title"], "t");
+}
