@@ -22,7 +22,6 @@ use axum::routing::{get, post};
 use http::StatusCode;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::service::Service;
 
@@ -74,7 +73,7 @@ pub fn router(service: Service, max_body_bytes: usize, request_timeout: Duration
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(middleware::from_fn_with_state(request_timeout, deadline))
         .layer(CatchPanicLayer::custom(|_| {
             HttpError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -116,6 +115,24 @@ async fn method_not_allowed(req: Request) -> HttpError {
         None,
         format!("{} is not allowed on {}", req.method(), req.uri().path()),
     )
+}
+
+/// Answers 408 with a SCIM error when a request outlives `[limits] request_timeout_secs`.
+/// A write already handed to the store still commits; the client retries and meets 409 or
+/// the same state, never half of a change.
+async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => HttpError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            None,
+            format!(
+                "the request took longer than {} s ([limits] request_timeout_secs)",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// One line per request: method, path, status, latency, token name. Never the token, never
