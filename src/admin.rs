@@ -48,7 +48,6 @@ impl AdminResponse {
 /// Runs a request against an open store. `cache` is the running server's token cache, so a
 /// revoke takes effect on the next request.
 pub fn execute(store: &Store, cache: Option<&TokenCache>, request: AdminRequest) -> AdminResponse {
-    let to_value = |r: Result<Value, String>| r;
     let result = match request {
         AdminRequest::TokenCreate { name, read_only, expires_in_days } => {
             let scope = if read_only { TokenScope::ReadOnly } else { TokenScope::ReadWrite };
@@ -72,7 +71,7 @@ pub fn execute(store: &Store, cache: Option<&TokenCache>, request: AdminRequest)
             .map_err(|e| e.to_string())
             .and_then(|l| serde_json::to_value(l).map_err(|e| e.to_string())),
     };
-    AdminResponse::from_result(to_value(result))
+    AdminResponse::from_result(result)
 }
 
 /// Why the CLI could not reach a running server.

@@ -52,15 +52,17 @@ impl Service {
     }
 
     fn list_blocking(&self, kinds: &[Kind], request: ListRequest) -> Result<Value, ServiceError> {
-        if let Some(f) = &request.filter {
-            // The filter must make sense for at least one of the kinds searched.
-            let checks: Vec<_> =
-                kinds.iter().map(|k| filter::validate(f, resource_type(*k))).collect();
-            if let Some(Err(e)) =
-                checks.iter().find(|c| c.is_err()).filter(|_| checks.iter().all(Result::is_err))
-            {
-                return Err(ServiceError::Invalid(e.clone()));
+        // The kinds the filter makes sense for; it must fit at least one of those searched.
+        let mut searched = Vec::new();
+        let mut first_error = None;
+        for &kind in kinds {
+            match request.filter.as_ref().map(|f| filter::validate(f, resource_type(kind))) {
+                Some(Err(e)) => first_error = first_error.or(Some(e)),
+                _ => searched.push(kind),
             }
+        }
+        if let (true, Some(e)) = (searched.is_empty(), first_error) {
+            return Err(ServiceError::Invalid(e));
         }
         if let Some(sort_by) = &request.sort_by
             && kinds.iter().all(|k| sort_by.resolve(resource_type(*k)).is_err())
@@ -75,8 +77,8 @@ impl Service {
         let start = request.start_index.max(1);
 
         // Without filter or sort, pages are cut straight from the table in id order.
-        if request.filter.is_none() && request.sort_by.is_none() && kinds.len() == 1 {
-            let kind = kinds[0];
+        if let ([kind], None, None) = (kinds, &request.filter, &request.sort_by) {
+            let kind = *kind;
             let total = reader.count(kind)?;
             let rt = resource_type(kind);
             let with_relations = request.projection(kind).wants(rt, relation(kind));
@@ -90,11 +92,8 @@ impl Service {
 
         // Otherwise collect every match (rendered), then sort and cut the page.
         let mut matches: Vec<(Kind, Value)> = Vec::new();
-        for &kind in kinds {
+        for &kind in &searched {
             let rt = resource_type(kind);
-            if request.filter.as_ref().is_some_and(|f| filter::validate(f, rt).is_err()) {
-                continue;
-            }
             let needs_relations = request.projection(kind).wants(rt, relation(kind))
                 || request.filter.as_ref().is_some_and(|f| reads(f, relation(kind)))
                 || request

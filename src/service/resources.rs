@@ -77,25 +77,25 @@ impl Service {
                     kind.name_attribute()
                 ))
             })?;
-        let mut roles = None;
+        let roles = match kind {
+            Kind::User => {
+                domains::check_user(&self.settings.scim.allowed_domains, &attributes)?;
+                Some(roles::decide(&self.settings.roles, &attributes)?)
+            }
+            Kind::Group => None,
+        };
         let mut members = Vec::new();
         if let Some(obj) = attributes.as_object_mut() {
             obj.remove("schemas");
-            match kind {
-                Kind::User => {
-                    domains::check_user(
-                        &self.settings.scim.allowed_domains,
-                        &Value::Object(obj.clone()),
-                    )?;
-                    let decision =
-                        roles::decide(&self.settings.roles, &Value::Object(obj.clone()))?;
+            match (kind, &roles) {
+                (Kind::User, Some(decision)) => {
                     match &decision.roles {
                         Some(r) => obj.insert("roles".into(), r.clone()),
                         None => obj.remove("roles"),
                     };
-                    roles = Some(decision);
                 }
-                Kind::Group => {
+                (Kind::User, None) => {}
+                (Kind::Group, _) => {
                     for member in obj
                         .remove("members")
                         .and_then(|m| m.as_array().cloned())
