@@ -191,6 +191,18 @@ impl TestServer {
     pub async fn delete(&self, path: &str) -> Reply {
         self.call(Method::DELETE, path, None).await
     }
+    /// PATCH with a PatchOp body whose `Operations` are `ops`.
+    pub async fn patch(&self, path: &str, ops: Value) -> Reply {
+        let body = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": ops
+        });
+        self.call(Method::PATCH, path, Some(&body)).await
+    }
+    /// PATCH with a literal body, as an IdP sent it.
+    pub async fn patch_raw(&self, path: &str, body: &Value) -> Reply {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
 
     /// Sends raw bytes with the given content type.
     pub async fn raw(
