@@ -17,3 +17,6 @@ mod bad_input;
 mod cli;
 mod durability;
 mod roles_domains;
+
+mod patch;
+mod replay;
