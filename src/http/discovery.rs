@@ -21,7 +21,7 @@ pub async fn service_provider_config(State(state): State<AppState>) -> Response 
     let body = json!({
         "schemas": [SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://github.com/scimd/scimd#readme",
-        "patch": {"supported": false},
+        "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": settings.scim.max_page_size},
         "changePassword": {"supported": false},

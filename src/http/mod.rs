@@ -49,20 +49,14 @@ pub fn router(service: Service, max_body_bytes: usize, request_timeout: Duration
         .route("/Users/.search", post(users::search))
         .route(
             "/Users/{id}",
-            get(users::get_one)
-                .put(users::replace)
-                .delete(users::delete)
-                .patch(resources::patch_not_implemented),
+            get(users::get_one).put(users::replace).delete(users::delete).patch(users::patch),
         )
         .route("/Groups", get(groups::list).post(groups::create))
         .route("/Groups/", get(groups::list).post(groups::create))
         .route("/Groups/.search", post(groups::search))
         .route(
             "/Groups/{id}",
-            get(groups::get_one)
-                .put(groups::replace)
-                .delete(groups::delete)
-                .patch(resources::patch_not_implemented),
+            get(groups::get_one).put(groups::replace).delete(groups::delete).patch(groups::patch),
         )
         .route("/.search", post(resources::search_all))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));

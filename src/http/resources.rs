@@ -140,14 +140,32 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// PATCH is not implemented yet; ServiceProviderConfig says so (`patch.supported: false`).
-pub async fn patch_not_implemented() -> HttpError {
-    HttpError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        None,
-        "PATCH is not supported by this scimd version (ServiceProviderConfig: patch.supported \
-         = false); use PUT",
-    )
+/// PATCH answers a user with `200` and the resource. A group gets `204` with no body unless
+/// the request asks for attributes (`attributes` or `excludedAttributes`), so a one-member
+/// change on a large group never serialises the group.
+pub async fn patch(
+    state: AppState,
+    kind: Kind,
+    id: String,
+    principal: Principal,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Result<ScimBody, HttpError>,
+) -> Result<Response, HttpError> {
+    let body = body_or_log(&state, &principal, "patch", kind, Some(id.clone()), body).await?;
+    let pairs = parse_query(query.as_deref())?;
+    let projection = projection(resource_type(kind), &pairs)?;
+    let asks_for_body = pairs.iter().any(|(k, _)| {
+        k.eq_ignore_ascii_case("attributes") || k.eq_ignore_ascii_case("excludedAttributes")
+    });
+    let with_body = kind == Kind::User || asks_for_body;
+    let if_match = header_text(&headers, header::IF_MATCH);
+    let patched =
+        state.service.patch(principal, kind, id, body, if_match, projection, with_body).await?;
+    Ok(match patched.body {
+        Some(body) => with_headers(scim_response(StatusCode::OK, &body), &patched.etag, None),
+        None => with_headers(StatusCode::NO_CONTENT.into_response(), &patched.etag, None),
+    })
 }
 
 /// Route glue: one function per (kind, method), so the router reads as a table.
@@ -201,6 +219,16 @@ macro_rules! kind_handlers {
                 headers: HeaderMap,
             ) -> Result<Response, HttpError> {
                 super::delete(s, $kind, id, p, headers).await
+            }
+            pub async fn patch(
+                State(s): State<AppState>,
+                Path(id): Path<String>,
+                Extension(p): Extension<Principal>,
+                RawQuery(q): RawQuery,
+                headers: HeaderMap,
+                body: Result<ScimBody, HttpError>,
+            ) -> Result<Response, HttpError> {
+                super::patch(s, $kind, id, p, q, headers, body).await
             }
         }
     };

@@ -8,9 +8,11 @@ pub mod datetime;
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod patch;
 pub mod path;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod tolerance;
 
 pub use error::{ScimError, ScimType};

@@ -192,6 +192,29 @@ fn client_writable(def: &AttrDef) -> bool {
     matches!(def.mutability, Mutability::ReadWrite | Mutability::Immutable)
 }
 
+/// Canonicalises one attribute's value for `def` (a top-level attribute or a sub-attribute)
+/// the way a POST body's would be: for PATCH, which sets attributes one path at a time.
+/// `label` names the attribute in errors. None means absent (`null`, `""`, empty objects).
+pub fn canonical_value(
+    rt: &ResourceType,
+    def: &AttrDef,
+    label: &str,
+    value: Value,
+) -> Result<Option<Value>, ScimError> {
+    canon(rt, def, label, value)
+}
+
+/// Canonicalises one element of a multi-valued complex attribute (`{"type": "work", ...}`),
+/// or the value of a single-valued one. None means absent.
+pub fn canonical_element(
+    rt: &ResourceType,
+    def: &AttrDef,
+    label: &str,
+    value: Value,
+) -> Result<Option<Value>, ScimError> {
+    canon_single(rt, def, label, value)
+}
+
 /// Canonicalises a value for `def`; None means absent.
 fn canon(
     rt: &ResourceType,
@@ -269,6 +292,11 @@ fn canon_single(
                 if let Some(v) = canon(rt, sub, &format!("{label}.{}", sub.name), v)? {
                     out.insert(sub.name.to_string(), v);
                 }
+            }
+            if accepts_bare_id(def) {
+                // scimd stores the id alone and renders `$ref` from it: a client's `$ref`
+                // (Entra sends its own URL, or null) is never what GET should return.
+                out.remove("$ref");
             }
             return Ok((!out.is_empty()).then_some(Value::Object(out)));
         }
@@ -430,7 +458,7 @@ mod tests {
         assert_eq!(mgr(json!("abc")), Some(json!({"value": "abc"})));
         assert_eq!(
             mgr(json!([{"value": "abc", "$ref": "https://x/Users/abc"}])),
-            Some(json!({"value": "abc", "$ref": "https://x/Users/abc"}))
+            Some(json!({"value": "abc"}))
         );
         assert_eq!(
             mgr(json!({"value": "abc", "displayName": "Boss"})),

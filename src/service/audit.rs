@@ -28,6 +28,11 @@ impl Attempt<'_> {
         self.entry(status, None, None, roles)
     }
 
+    /// The row for a write that succeeded, with a summary of what changed (PATCH).
+    pub fn succeeded_with(&self, status: u16, roles: Option<String>, detail: String) -> LogEntry {
+        self.entry(status, None, Some(detail), roles)
+    }
+
     /// The row for a write refused before it reached a use case.
     pub fn refused_with(&self, refusal: &Refusal) -> LogEntry {
         let scim_type = refusal.scim_type.map(str::to_string);

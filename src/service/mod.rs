@@ -9,6 +9,7 @@
 
 mod audit;
 mod domains;
+mod patch;
 mod query;
 mod render;
 mod resources;
@@ -22,6 +23,7 @@ use crate::scim::ScimError;
 use crate::store::{Store, StoreError, TokenScope};
 
 pub use audit::Refusal;
+pub use patch::PatchedResource;
 pub use query::ListRequest;
 pub use resources::Rendered;
 pub use tokens::{AuthError, IssuedToken, TokenInfo};

@@ -100,6 +100,9 @@ pub fn render(
             }
         }
     }
+    if kind == Kind::User {
+        add_manager_ref(base_url, &mut out);
+    }
     if with_relations {
         match kind {
             Kind::Group => {
@@ -132,24 +135,42 @@ fn render_members(
     base_url: &str,
     group: ResourceId,
 ) -> Result<Vec<Value>, StoreError> {
-    let mut out = Vec::new();
-    for row in lookup.members_of(group)? {
-        let kind = match row.kind {
-            MemberKind::User => Kind::User,
-            MemberKind::Group => Kind::Group,
-        };
-        let mut member = json!({
-            "value": row.id.to_string(),
-            "$ref": location(base_url, kind, row.id),
-            "type": kind.resource_type(),
-        });
-        if let Some(display) = lookup.get(kind, row.id)?.as_ref().and_then(|m| display_of(kind, m))
-        {
-            member["display"] = Value::from(display);
-        }
-        out.push(member);
+    lookup.members_of(group)?.into_iter().map(|row| member_element(lookup, base_url, row)).collect()
+}
+
+/// One element of a group's `members`: `value`, `$ref`, `type` and `display`.
+pub fn member_element(
+    lookup: &impl Lookup,
+    base_url: &str,
+    row: MemberRow,
+) -> Result<Value, StoreError> {
+    let kind = match row.kind {
+        MemberKind::User => Kind::User,
+        MemberKind::Group => Kind::Group,
+    };
+    let mut member = json!({
+        "value": row.id.to_string(),
+        "$ref": location(base_url, kind, row.id),
+        "type": kind.resource_type(),
+    });
+    if let Some(display) = lookup.get(kind, row.id)?.as_ref().and_then(|m| display_of(kind, m)) {
+        member["display"] = Value::from(display);
     }
-    Ok(out)
+    Ok(member)
+}
+
+/// `manager` is stored as `{"value": id}`; when the id is a scimd user id its `$ref` is the
+/// user's URL (the manager need not exist: Entra links managers after creating them).
+fn add_manager_ref(base_url: &str, attributes: &mut Map<String, Value>) {
+    let manager = attributes
+        .get_mut(schema::ENTERPRISE_USER)
+        .and_then(|ext| ext.get_mut("manager"))
+        .and_then(Value::as_object_mut);
+    if let Some(manager) = manager
+        && let Some(id) = manager.get("value").and_then(Value::as_str).and_then(ResourceId::parse)
+    {
+        manager.insert("$ref".into(), Value::from(location(base_url, Kind::User, id)));
+    }
 }
 
 fn render_groups(

@@ -28,12 +28,12 @@ struct Prepared {
     members: Vec<String>,
 }
 
-fn not_found(kind: Kind, id: &str) -> ServiceError {
+pub(super) fn not_found(kind: Kind, id: &str) -> ServiceError {
     ServiceError::NotFound(format!("{} {id} not found", kind.resource_type()))
 }
 
 impl Service {
-    fn ensure_can_write(principal: &Principal) -> Result<(), ServiceError> {
+    pub(super) fn ensure_can_write(principal: &Principal) -> Result<(), ServiceError> {
         match principal.scope {
             TokenScope::ReadWrite => Ok(()),
             TokenScope::ReadOnly => Err(ServiceError::Forbidden(format!(
@@ -276,7 +276,7 @@ impl Service {
     }
 
     /// Renders `stored` for a response, reading relations only if the projection keeps them.
-    fn rendered(
+    pub(super) fn rendered(
         &self,
         lookup: &impl Lookup,
         kind: Kind,
@@ -294,7 +294,7 @@ impl Service {
     }
 }
 
-fn name_taken(kind: Kind, name: &str, holder: ResourceId) -> ServiceError {
+pub(super) fn name_taken(kind: Kind, name: &str, holder: ResourceId) -> ServiceError {
     ServiceError::Conflict(format!(
         "{} '{name}' is already taken (case-insensitively) by {} {holder}",
         kind.name_attribute(),
@@ -323,7 +323,10 @@ fn same_id(a: &str, b: &str) -> bool {
     a == b || ResourceId::parse(a).is_some_and(|x| ResourceId::parse(b) == Some(x))
 }
 
-fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> Result<(), ServiceError> {
+pub(super) fn check_if_match(
+    if_match: Option<&str>,
+    current: &StoredResource,
+) -> Result<(), ServiceError> {
     match if_match {
         None => Ok(()),
         Some(tags) if tags.trim() == "*" => Ok(()),
@@ -345,8 +348,14 @@ fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> Result<()
     }
 }
 
-/// Adds the members named in a group body; each must be an existing user or group.
-fn add_members(w: &mut Writer, group: ResourceId, members: &[String]) -> Result<(), ServiceError> {
+/// Adds the members named in a group body or PATCH; each must be an existing user or group.
+/// Returns how many were not members before.
+pub(super) fn add_members(
+    w: &mut Writer,
+    group: ResourceId,
+    members: &[String],
+) -> Result<usize, ServiceError> {
+    let mut added = 0;
     for value in members {
         let unknown = || {
             ServiceError::Invalid(ScimError::invalid_value(format!(
@@ -367,7 +376,9 @@ fn add_members(w: &mut Writer, group: ResourceId, members: &[String]) -> Result<
         } else {
             return Err(unknown());
         };
-        w.add_member(group, id, kind)?;
+        if w.add_member(group, id, kind)? {
+            added += 1;
+        }
     }
-    Ok(())
+    Ok(added)
 }

@@ -24,6 +24,7 @@ use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransac
 pub use log::LogEntry;
 pub use members::{MemberKind, MemberRow};
 pub use records::{Kind, ResourceId, StoredResource};
+pub use resources::name_key;
 pub use tokens::{StoredToken, TokenScope};
 
 /// What went wrong in the store. `Locked` and `NewerSchema` are operator errors with a clear
