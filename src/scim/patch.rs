@@ -398,6 +398,13 @@ fn merge_element(
     existing: Option<&Value>,
     raw: Value,
 ) -> Result<Option<Value>, ScimError> {
+    // Entra's `"manager": [{"$ref": ..., "value": ...}]`: a one-element list for one value.
+    let raw = match raw {
+        Value::Array(items) if !def.multi_valued && items.len() == 1 => {
+            items.into_iter().next().unwrap_or(Value::Null)
+        }
+        other => other,
+    };
     let cleared: Vec<&'static str> = match &raw {
         Value::Object(m) => m
             .iter()

@@ -308,7 +308,3 @@ fn listed_values_filter(text: &str, listed: &Value) -> Result<Filter, ScimError>
         ))
     })
 }
-
-#[cfg(test)]
-#[path = "tolerance_tests.rs"]
-mod tests;

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::scim::projection::Projection;
+use crate::scim::schema::ENTERPRISE_USER;
 use crate::scim::{ScimError, resource};
 use crate::store::{Kind, MemberKind, ResourceId, StoredResource, TokenScope, Writer};
 
@@ -254,7 +255,18 @@ impl Service {
                 check_if_match(if_match.as_deref(), &old)?;
                 w.delete(kind, rid)?;
                 attempt.name = old.name(kind).map(str::to_string);
-                Ok(((), attempt.succeeded(204, None)))
+                let entry = match kind {
+                    Kind::User => match clear_as_manager(w, &id, rid)? {
+                        0 => attempt.succeeded(204, None),
+                        n => attempt.succeeded_with(
+                            204,
+                            None,
+                            format!("cleared as the manager of {n} user(s)"),
+                        ),
+                    },
+                    Kind::Group => attempt.succeeded(204, None),
+                };
+                Ok(((), entry))
             })
         })
         .await
@@ -346,6 +358,40 @@ pub(super) fn check_if_match(
             }
         }
     }
+}
+
+/// Removes a deleted user as the `manager` of the users it managed (found through the
+/// manager index, under the id as the client wrote it and in scimd's spelling). Returns how
+/// many users changed.
+fn clear_as_manager(w: &mut Writer, id: &str, rid: ResourceId) -> Result<usize, ServiceError> {
+    let mut spellings = vec![rid.to_string()];
+    if id != spellings[0] {
+        spellings.push(id.to_string());
+    }
+    let mut cleared = 0;
+    for spelling in spellings {
+        for managed in w.users_managed_by(&spelling)? {
+            let Some(old) = w.get(Kind::User, managed)? else {
+                continue;
+            };
+            let mut new = old.clone();
+            if let Some(ext) =
+                new.attributes.get_mut(ENTERPRISE_USER).and_then(Value::as_object_mut)
+            {
+                ext.remove("manager");
+                if ext.is_empty()
+                    && let Some(attrs) = new.attributes.as_object_mut()
+                {
+                    attrs.remove(ENTERPRISE_USER);
+                }
+            }
+            new.version += 1;
+            new.last_modified = now_rfc3339();
+            w.put(Kind::User, &new, Some(&old))?;
+            cleared += 1;
+        }
+    }
+    Ok(cleared)
 }
 
 /// Adds the members named in a group body or PATCH; each must be an existing user or group.

@@ -6,20 +6,39 @@
 
 use redb::ReadableTable;
 
+use super::records::{Kind, StoredResource};
+use super::resources::external_key;
 use super::tables::{
     GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX, GROUPS, MEMBER_GROUPS, META,
-    PROVISIONING_LOG, TOKENS, USER_EXTERNAL_INDEX, USER_NAME_INDEX, USERS,
+    PROVISIONING_LOG, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX, USER_NAME_INDEX, USERS,
 };
 use super::{Store, StoreError, Writer, codec};
 
-/// The layout this binary writes.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The layout this binary writes. 2: `user_manager_idx.v1`.
+pub const SCHEMA_VERSION: u64 = 2;
 
 const VERSION_KEY: &str = "schema_version";
 
 /// Migration `i` takes a file from version `i + 1` to `i + 2`.
 type Migration = fn(&mut Writer) -> Result<(), StoreError>;
-const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] = [];
+const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] = [index_managers];
+
+/// 1 → 2: fills the manager index from the users already stored.
+fn index_managers(w: &mut Writer) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    for entry in w.tx.open_table(USERS)?.iter()? {
+        let (_, value) = entry?;
+        let user: StoredResource = codec::decode(value.value(), Kind::User.resource_type())?;
+        if let Some(manager) = user.manager() {
+            rows.push(external_key(manager, user.id));
+        }
+    }
+    let mut index = w.tx.open_table(USER_MANAGER_INDEX)?;
+    for key in rows {
+        index.insert(key.as_slice(), ())?;
+    }
+    Ok(())
+}
 
 pub fn run(store: &Store) -> Result<(), StoreError> {
     let found = store.write(|w| {
@@ -51,6 +70,7 @@ fn create_tables(w: &mut Writer) -> Result<(), StoreError> {
     w.tx.open_table(USER_NAME_INDEX)?;
     w.tx.open_table(GROUP_NAME_INDEX)?;
     w.tx.open_table(USER_EXTERNAL_INDEX)?;
+    w.tx.open_table(USER_MANAGER_INDEX)?;
     w.tx.open_table(GROUP_EXTERNAL_INDEX)?;
     w.tx.open_table(GROUP_MEMBERS)?;
     w.tx.open_table(MEMBER_GROUPS)?;

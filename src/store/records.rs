@@ -76,4 +76,13 @@ impl StoredResource {
     pub fn external_id(&self) -> Option<&str> {
         self.attributes.get("externalId").and_then(|v| v.as_str())
     }
+
+    /// The enterprise extension's `manager.value`, for users.
+    pub fn manager(&self) -> Option<&str> {
+        self.attributes
+            .get(crate::scim::schema::ENTERPRISE_USER)
+            .and_then(|ext| ext.get("manager"))
+            .and_then(|m| m.get("value"))
+            .and_then(|v| v.as_str())
+    }
 }

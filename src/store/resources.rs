@@ -8,7 +8,8 @@ use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::records::{Kind, ResourceId, StoredResource};
 use super::tables::{
-    GROUP_EXTERNAL_INDEX, GROUP_NAME_INDEX, GROUPS, USER_EXTERNAL_INDEX, USER_NAME_INDEX, USERS,
+    GROUP_EXTERNAL_INDEX, GROUP_NAME_INDEX, GROUPS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
+    USER_NAME_INDEX, USERS,
 };
 use super::{Reader, StoreError, Writer, codec};
 
@@ -42,7 +43,8 @@ pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
-fn external_key(external_id: &str, id: ResourceId) -> Vec<u8> {
+/// The key of an index whose rows are `value ++ 0x00 ++ id` (externalId, manager).
+pub(super) fn external_key(external_id: &str, id: ResourceId) -> Vec<u8> {
     let mut key = Vec::with_capacity(external_id.len() + 17);
     key.extend_from_slice(external_id.as_bytes());
     key.push(0);
@@ -74,7 +76,7 @@ fn get_in(
     }
 }
 
-fn ids_by_external_in(
+pub(super) fn ids_by_external_in(
     table: &impl ReadableTable<&'static [u8], ()>,
     external_id: &str,
 ) -> Result<Vec<ResourceId>, StoreError> {
@@ -163,6 +165,11 @@ impl Writer {
         Ok(id)
     }
 
+    /// Ids of the users whose `manager.value` is exactly `manager`, in id order.
+    pub fn users_managed_by(&self, manager: &str) -> Result<Vec<ResourceId>, StoreError> {
+        ids_by_external_in(&self.tx.open_table(USER_MANAGER_INDEX)?, manager)
+    }
+
     /// Writes `new` and brings the name and externalId indexes in step with it. `old` is the
     /// row it replaces (None for a create). The caller has checked that the name is free.
     pub fn put(
@@ -182,6 +189,19 @@ impl Writer {
             }
             if let Some(name) = new_name {
                 table.insert(name_key(name).as_str(), new.id.0)?;
+            }
+        }
+
+        if kind == Kind::User {
+            let (old_mgr, new_mgr) = (old.and_then(|o| o.manager()), new.manager());
+            if old_mgr != new_mgr {
+                let mut table = self.tx.open_table(USER_MANAGER_INDEX)?;
+                if let Some(m) = old_mgr {
+                    table.remove(external_key(m, new.id).as_slice())?;
+                }
+                if let Some(m) = new_mgr {
+                    table.insert(external_key(m, new.id).as_slice(), ())?;
+                }
             }
         }
 
@@ -214,6 +234,9 @@ impl Writer {
         }
         if let Some(ext) = old.external_id() {
             self.tx.open_table(externals(kind))?.remove(external_key(ext, id).as_slice())?;
+        }
+        if let (Kind::User, Some(m)) = (kind, old.manager()) {
+            self.tx.open_table(USER_MANAGER_INDEX)?.remove(external_key(m, id).as_slice())?;
         }
         self.remove_all_memberships_of(id)?;
         Ok(Some(old))

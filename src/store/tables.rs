@@ -31,6 +31,11 @@ pub const USER_EXTERNAL_INDEX: TableDefinition<&[u8], ()> =
 pub const GROUP_EXTERNAL_INDEX: TableDefinition<&[u8], ()> =
     TableDefinition::new("group_external_idx.v1");
 
+/// Index: a user's `manager.value` (exactly as stored) + 0x00 + the user's id bytes -> ().
+/// Finds the users a deleted user managed without scanning every user.
+pub const USER_MANAGER_INDEX: TableDefinition<&[u8], ()> =
+    TableDefinition::new("user_manager_idx.v1");
+
 /// Membership rows. Key: group id (16 bytes BE) ++ member id (16 bytes BE).
 /// Value: the member's kind (`MemberKind` as u8). One row per member, so adding or removing a
 /// member touches O(1) rows whatever the group's size.

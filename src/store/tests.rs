@@ -120,3 +120,50 @@ fn log_is_newest_first() {
     let recent = store.read().unwrap().recent_log(2).unwrap();
     assert_eq!(recent.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5, 4]);
 }
+
+fn managed_by(store: &Store, manager: &str) -> Vec<ResourceId> {
+    store.write(|w| w.users_managed_by(manager)).unwrap()
+}
+
+#[test]
+fn manager_index_follows_puts_and_deletes() {
+    let (_dir, store) = open();
+    let boss = "11111111-2222-3333-4444-555555555555";
+    let mut user = resource("u", None);
+    user.attributes[crate::scim::schema::ENTERPRISE_USER] = json!({"manager": {"value": boss}});
+    store.write(|w| w.put(Kind::User, &user, None)).unwrap();
+    assert_eq!(managed_by(&store, boss), vec![user.id]);
+
+    let old = user.clone();
+    user.attributes = json!({"userName": "u"});
+    store.write(|w| w.put(Kind::User, &user, Some(&old))).unwrap();
+    assert!(managed_by(&store, boss).is_empty());
+
+    store.write(|w| w.put(Kind::User, &old, Some(&user))).unwrap();
+    store.write(|w| w.delete(Kind::User, old.id)).unwrap();
+    assert!(managed_by(&store, boss).is_empty());
+}
+
+#[test]
+fn migration_to_v2_indexes_existing_managers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scimd.redb");
+    let mut user = resource("u", None);
+    user.attributes[crate::scim::schema::ENTERPRISE_USER] = json!({"manager": {"value": "m1"}});
+    {
+        let store = Store::open(&file).unwrap();
+        store.write(|w| w.put(Kind::User, &user, None)).unwrap();
+        // As a version-1 file would be: no manager index rows.
+        store
+            .write(|w| {
+                let mut t = w.tx.open_table(tables::USER_MANAGER_INDEX)?;
+                t.retain(|_, _| false)?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        migrate::force_version(&store, 1).unwrap();
+        assert!(managed_by(&store, "m1").is_empty());
+    }
+    let store = Store::open(&file).unwrap();
+    assert_eq!(managed_by(&store, "m1"), vec![user.id]);
+}
