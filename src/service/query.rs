@@ -155,7 +155,12 @@ impl Service {
 
 /// Whether the filter reads the top-level attribute `attr`.
 fn reads(f: &Filter, attr: &str) -> bool {
-    f.attributes().iter().any(|p| p.schema.is_none() && p.attr.eq_ignore_ascii_case(attr))
+    // `members` and `groups` are core attributes, so a URN-qualified name counts only with a
+    // core schema URN (`urn:…:core:2.0:Group:members`).
+    f.attributes().iter().any(|p| {
+        p.attr.eq_ignore_ascii_case(attr)
+            && p.schema.as_deref().is_none_or(|s| s.to_ascii_lowercase().contains(":core:"))
+    })
 }
 
 /// The ids an index can narrow `f` to, or None when the filter needs a scan.

@@ -461,6 +461,8 @@ async fn group_filters() {
     assert_eq!(groups(&format!("members.value eq \"{}\"", u.dave)).await, Vec::<String>::new());
     assert_eq!(groups(&format!("members.value eq \"{eng}\"")).await, [nested.clone()]);
     assert_eq!(groups(&format!("members[value eq \"{}\"]", u.bob)).await, [eng.clone()]);
+    let urn = "urn:ietf:params:scim:schemas:core:2.0:Group:members.value";
+    assert_eq!(groups(&format!("{urn} eq \"{}\"", u.bob)).await, [eng.clone()]);
     assert_eq!(groups("displayName sw \"s\"").await, [sales.clone()]);
     assert_eq!(
         groups(&format!("displayName eq \"Engineering\" and members.value eq \"{}\"", u.carol))
