@@ -414,9 +414,11 @@ static GROUP_ATTRIBUTES: [AttrDef; 5] = [
         AttrDef::new("$ref", Reference, "The URI of the member resource.")
             .refs(&["User", "Group"])
             .mutability(Immutable),
-        // Okta sends `display`; scimd fills it in itself, so a client's copy is ignored.
-        AttrDef::new("display", Str, "The member's display name, filled in by scimd.")
-            .mutability(ReadOnly),
+        // Okta sends `display`; it is accepted and ignored. scimd does not return it: a
+        // group read would cost one lookup per member, and RFC 7643 §8.7.1 does not define it.
+        AttrDef::new("display", Str, "Accepted from clients and ignored; never returned.")
+            .mutability(ReadOnly)
+            .returned(Returned::Never),
         AttrDef::new("type", Str, "The member's resource type.")
             .canonical(&["User", "Group"])
             .mutability(Immutable),
@@ -479,7 +481,9 @@ pub fn schema_json(s: &SchemaDef, base_url: &str) -> Value {
         "id": s.id,
         "name": s.name,
         "description": s.description,
-        "attributes": s.attributes.iter().map(attr_json).collect::<Vec<_>>(),
+        // `meta` is a common attribute (RFC 7643 §3.1) that belongs to no schema; clients
+        // building models from /Schemas (scim2-client) break when a schema lists it.
+        "attributes": s.attributes.iter().filter(|a| a.name != "meta").map(attr_json).collect::<Vec<_>>(),
         "meta": {
             "resourceType": "Schema",
             "location": format!("{}/Schemas/{}", base_url.trim_end_matches('/'), s.id),

@@ -120,6 +120,14 @@ impl Context<'_> {
             }
         };
         match path {
+            Some(p) if kind == OpKind::Remove && self.rt.extension(&p).is_some() => {
+                // Removing a whole extension removes each of its attributes.
+                let ext = self.rt.extension(&p).map_or(&[][..], |e| e.attributes);
+                for attr in ext.iter().filter(|a| a.mutability != Mutability::ReadOnly) {
+                    self.with_path(kind, &format!("{p}:{}", attr.name), None, false, out)?;
+                }
+                Ok(())
+            }
             Some(p) if self.rt.extension(&p).is_some() => {
                 // A whole extension as the path: its value holds that extension's attributes.
                 let mut wrapped = Map::new();
@@ -163,6 +171,9 @@ impl Context<'_> {
                     )));
                 };
                 for (name, v) in inner {
+                    if name.eq_ignore_ascii_case("schemas") {
+                        continue;
+                    }
                     self.with_path(kind, &format!("{}:{name}", ext.id), Some(v), true, out)?;
                 }
             } else if key.eq_ignore_ascii_case("schemas") {

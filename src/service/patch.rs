@@ -163,7 +163,7 @@ fn apply_member_changes(
                         ServiceError::Internal("the Group schema has no members".into())
                     })?;
                 for row in w.members_of(group)? {
-                    let element = member_element(w, base_url, row)?;
+                    let element = member_element(base_url, row);
                     if filter::matches_value_filter(f, &element, def)
                         && w.remove_member(group, row.id)?
                     {

@@ -135,28 +135,21 @@ fn render_members(
     base_url: &str,
     group: ResourceId,
 ) -> Result<Vec<Value>, StoreError> {
-    lookup.members_of(group)?.into_iter().map(|row| member_element(lookup, base_url, row)).collect()
+    Ok(lookup.members_of(group)?.into_iter().map(|row| member_element(base_url, row)).collect())
 }
 
-/// One element of a group's `members`: `value`, `$ref`, `type` and `display`.
-pub fn member_element(
-    lookup: &impl Lookup,
-    base_url: &str,
-    row: MemberRow,
-) -> Result<Value, StoreError> {
+/// One element of a group's `members`: `value`, `$ref` and `type`, from the row alone (no
+/// `display`: that would read every member's row).
+pub fn member_element(base_url: &str, row: MemberRow) -> Value {
     let kind = match row.kind {
         MemberKind::User => Kind::User,
         MemberKind::Group => Kind::Group,
     };
-    let mut member = json!({
+    json!({
         "value": row.id.to_string(),
         "$ref": location(base_url, kind, row.id),
         "type": kind.resource_type(),
-    });
-    if let Some(display) = lookup.get(kind, row.id)?.as_ref().and_then(|m| display_of(kind, m)) {
-        member["display"] = Value::from(display);
-    }
-    Ok(member)
+    })
 }
 
 /// `manager` is stored as `{"value": id}`; when the id is a scimd user id its `$ref` is the
@@ -195,14 +188,4 @@ fn render_groups(
         out.push(entry);
     }
     Ok(out)
-}
-
-/// A member's human-readable name: a user's displayName or userName, a group's displayName.
-fn display_of(kind: Kind, stored: &StoredResource) -> Option<String> {
-    let attrs = &stored.attributes;
-    let pick = |k: &str| attrs.get(k).and_then(Value::as_str).map(String::from);
-    match kind {
-        Kind::User => pick("displayName").or_else(|| pick("userName")),
-        Kind::Group => pick("displayName"),
-    }
 }
