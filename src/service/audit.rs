@@ -22,7 +22,17 @@ pub struct Attempt<'a> {
     pub name: Option<String>,
 }
 
-impl Attempt<'_> {
+impl<'a> Attempt<'a> {
+    /// A write by `principal`; the name is filled in once known.
+    pub fn new(
+        principal: &'a Principal,
+        operation: &'static str,
+        kind: Kind,
+        resource_id: Option<String>,
+    ) -> Attempt<'a> {
+        Attempt { principal, operation, kind, resource_id, name: None }
+    }
+
     /// The row for a write that succeeded with `status`.
     pub fn succeeded(&self, status: u16, roles: Option<String>) -> LogEntry {
         self.entry(status, None, None, roles)

@@ -11,7 +11,7 @@ use crate::store::{Kind, ResourceId, StoredResource, Writer, name_key};
 
 use super::audit::{Attempt, log_refusal, write_logged};
 use super::render::{etag, member_element, resource_type};
-use super::resources::{add_members, check_if_match, name_taken, not_found};
+use super::resources::{add_members, check_if_match, existing, name_taken};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A patched resource: the body when the response carries one, and the new `ETag`.
@@ -43,13 +43,7 @@ impl Service {
         with_body: bool,
     ) -> Result<PatchedResource, ServiceError> {
         self.blocking(move |s| {
-            let mut attempt = Attempt {
-                principal: &principal,
-                operation: "patch",
-                kind,
-                resource_id: Some(id.clone()),
-                name: None,
-            };
+            let mut attempt = Attempt::new(&principal, "patch", kind, Some(id.clone()));
             let rt = resource_type(kind);
             let ops = Service::ensure_can_write(&principal)
                 .and_then(|()| Ok(tolerance::patch_operations(rt, &id, body)?))
@@ -57,8 +51,7 @@ impl Service {
                     let _ = log_refusal(&s.store, &attempt, e);
                 })?;
             write_logged(&s.store, &mut attempt, |w, attempt| {
-                let rid = ResourceId::parse(&id).ok_or_else(|| not_found(kind, &id))?;
-                let old = w.get(kind, rid)?.ok_or_else(|| not_found(kind, &id))?;
+                let (rid, old) = existing(w, kind, &id)?;
                 attempt.name = old.name(kind).map(str::to_string);
                 check_if_match(if_match.as_deref(), &old)?;
 

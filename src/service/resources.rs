@@ -29,8 +29,19 @@ struct Prepared {
     members: Vec<String>,
 }
 
-pub(super) fn not_found(kind: Kind, id: &str) -> ServiceError {
+fn not_found(kind: Kind, id: &str) -> ServiceError {
     ServiceError::NotFound(format!("{} {id} not found", kind.resource_type()))
+}
+
+/// The resource `id` names (any spelling of its UUID), or 404.
+pub(super) fn existing(
+    lookup: &impl Lookup,
+    kind: Kind,
+    id: &str,
+) -> Result<(ResourceId, StoredResource), ServiceError> {
+    let rid = ResourceId::parse(id).ok_or_else(|| not_found(kind, id))?;
+    let stored = lookup.get(kind, rid)?.ok_or_else(|| not_found(kind, id))?;
+    Ok((rid, stored))
 }
 
 impl Service {
@@ -55,8 +66,7 @@ impl Service {
         refusal: Refusal,
     ) -> Result<(), ServiceError> {
         self.blocking(move |s| {
-            let attempt =
-                Attempt { principal: &principal, operation, kind, resource_id, name: None };
+            let attempt = Attempt::new(&principal, operation, kind, resource_id);
             let entry = attempt.refused_with(&refusal);
             Ok(append_refusal(&s.store, &attempt, entry)?)
         })
@@ -149,13 +159,7 @@ impl Service {
         projection: Projection,
     ) -> Result<Rendered, ServiceError> {
         self.blocking(move |s| {
-            let mut attempt = Attempt {
-                principal: &principal,
-                operation: "create",
-                kind,
-                resource_id: None,
-                name: None,
-            };
+            let mut attempt = Attempt::new(&principal, "create", kind, None);
             let prepared = s.prepare_logged(&mut attempt, kind, body)?;
             write_logged(&s.store, &mut attempt, |w, attempt| {
                 if let Some(holder) = w.id_by_name(kind, &prepared.name)? {
@@ -191,20 +195,13 @@ impl Service {
         projection: Projection,
     ) -> Result<Rendered, ServiceError> {
         self.blocking(move |s| {
-            let mut attempt = Attempt {
-                principal: &principal,
-                operation: "replace",
-                kind,
-                resource_id: Some(id.clone()),
-                name: None,
-            };
+            let mut attempt = Attempt::new(&principal, "replace", kind, Some(id.clone()));
             let body = check_body_id(body, &id).inspect_err(|e| {
                 let _ = log_refusal(&s.store, &attempt, e);
             })?;
             let prepared = s.prepare_logged(&mut attempt, kind, body)?;
             write_logged(&s.store, &mut attempt, |w, attempt| {
-                let rid = ResourceId::parse(&id).ok_or_else(|| not_found(kind, &id))?;
-                let old = w.get(kind, rid)?.ok_or_else(|| not_found(kind, &id))?;
+                let (rid, old) = existing(w, kind, &id)?;
                 check_if_match(if_match.as_deref(), &old)?;
                 if let Some(holder) = w.id_by_name(kind, &prepared.name)?.filter(|h| *h != rid) {
                     return Err(name_taken(kind, &prepared.name, holder));
@@ -238,20 +235,13 @@ impl Service {
         if_match: Option<String>,
     ) -> Result<(), ServiceError> {
         self.blocking(move |s| {
-            let mut attempt = Attempt {
-                principal: &principal,
-                operation: "delete",
-                kind,
-                resource_id: Some(id.clone()),
-                name: None,
-            };
+            let mut attempt = Attempt::new(&principal, "delete", kind, Some(id.clone()));
             if let Err(e) = Service::ensure_can_write(&principal) {
                 log_refusal(&s.store, &attempt, &e)?;
                 return Err(e);
             }
             write_logged(&s.store, &mut attempt, |w, attempt| {
-                let rid = ResourceId::parse(&id).ok_or_else(|| not_found(kind, &id))?;
-                let old = w.get(kind, rid)?.ok_or_else(|| not_found(kind, &id))?;
+                let (rid, old) = existing(w, kind, &id)?;
                 check_if_match(if_match.as_deref(), &old)?;
                 w.delete(kind, rid)?;
                 attempt.name = old.name(kind).map(str::to_string);
@@ -280,8 +270,7 @@ impl Service {
     ) -> Result<Rendered, ServiceError> {
         self.blocking(move |s| {
             let reader = s.store.read()?;
-            let rid = ResourceId::parse(&id).ok_or_else(|| not_found(kind, &id))?;
-            let stored = reader.get(kind, rid)?.ok_or_else(|| not_found(kind, &id))?;
+            let (_, stored) = existing(&reader, kind, &id)?;
             s.rendered(&reader, kind, &stored, &projection)
         })
         .await
