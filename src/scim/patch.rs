@@ -610,12 +610,9 @@ fn member_op(
                 out.push(MemberChange::Add(ids));
             }
         }
-        (OpKind::Add, Some(f)) => {
-            // `add members[value eq "x"]` names the member in the filter.
-            let ids = match op.value {
-                Some(_) => ids()?,
-                None => value_eq_ids(f).unwrap_or_default(),
-            };
+        (OpKind::Add, Some(_)) => {
+            // `add` to `members[...]`: the value names the members to add.
+            let ids = ids()?;
             if ids.is_empty() {
                 return Err(no_target(target));
             }

@@ -21,7 +21,7 @@ fn run(rt: &ResourceType, current: Value, ops: Value) -> Result<Patched, ScimErr
         ID,
         json!({"schemas": [super::super::tolerance::PATCH_OP], "Operations": ops}),
     )?;
-    apply(rt, &current, &ops)
+    apply(rt, &current, &ops.operations)
 }
 
 fn user(current: Value, ops: Value) -> Value {
@@ -227,6 +227,8 @@ fn errors_have_the_right_scim_type() {
         (json!([{"op": "move", "path": "title", "value": "x"}]), ScimType::InvalidSyntax),
         (json!([{"op": "remove"}]), ScimType::NoTarget),
         (json!([{"op": "replace", "value": "x"}]), ScimType::InvalidSyntax),
+        (json!([{"op": "replace", "path": "title"}]), ScimType::InvalidSyntax),
+        (json!([{"op": "add", "path": "nickName"}]), ScimType::InvalidSyntax),
         (json!([{"op": "replace", "path": "fooBar", "value": "x"}]), ScimType::InvalidPath),
         (
             json!([{"op": "replace", "path": "emails[type eq]", "value": "x"}]),
@@ -448,15 +450,15 @@ proptest! {
     #[test]
     fn no_input_panics(body in arbitrary_json(4)) {
         let current = json!({"userName": "u", "emails": [{"value": "a@x", "type": "work"}], "name": {"givenName": "g"}});
-        let _ = patch_operations(&USER, ID, body.clone()).and_then(|ops| apply(&USER, &current, &ops));
-        let _ = patch_operations(&GROUP, ID, body).and_then(|ops| apply(&GROUP, &json!({"displayName": "g"}), &ops));
+        let _ = patch_operations(&USER, ID, body.clone()).and_then(|ops| apply(&USER, &current, &ops.operations));
+        let _ = patch_operations(&GROUP, ID, body).and_then(|ops| apply(&GROUP, &json!({"displayName": "g"}), &ops.operations));
     }
 
     #[test]
     fn no_operation_list_panics(ops in proptest::collection::vec(arbitrary_op(), 0..6)) {
         let current = json!({"userName": "u", "emails": [{"value": "a@x", "type": "work", "primary": true}], ENTERPRISE_USER: {"manager": {"value": "m"}}});
         let body = json!({"Operations": ops});
-        let patched = patch_operations(&USER, ID, body).and_then(|ops| apply(&USER, &current, &ops));
+        let patched = patch_operations(&USER, ID, body).and_then(|ops| apply(&USER, &current, &ops.operations));
         if let Ok(p) = patched {
             // Whatever was accepted is a valid stored user.
             prop_assert!(crate::scim::resource::canonicalize(&USER, p.attributes).is_ok());

@@ -18,6 +18,8 @@
 //! Quirks about values (`"True"`/`"False"`, a bare-string manager, `null` and `""` meaning
 //! absent) are the value canonicalisation's (`resource.rs`), shared with POST and PUT.
 
+use std::cell::RefCell;
+
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, quote};
@@ -37,7 +39,7 @@ pub fn patch_operations(
     rt: &ResourceType,
     resource_id: &str,
     body: Value,
-) -> Result<Vec<Operation>, ScimError> {
+) -> Result<PatchRequest, ScimError> {
     let Value::Object(fields) = body else {
         return Err(ScimError::invalid_syntax(format!(
             "a PATCH body must be a JSON object with \"schemas\": [\"{PATCH_OP}\"] and an \
@@ -57,12 +59,42 @@ pub fn patch_operations(
     if items.is_empty() {
         return Err(ScimError::invalid_syntax("\"Operations\" is empty: nothing to do"));
     }
-    let context = Context { rt, resource_id };
-    let mut out = Vec::new();
+    let context = Context { rt, resource_id, echoed_groups: RefCell::new(Vec::new()) };
+    let mut operations = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
-        context.operation(index + 1, item, &mut out)?;
+        context.operation(index + 1, item, &mut operations)?;
     }
-    Ok(out)
+    Ok(PatchRequest { operations, echoed_groups: context.echoed_groups.into_inner() })
+}
+
+/// A PatchOp body as strict operations, plus what must be checked against stored state.
+#[derive(Debug, Clone)]
+pub struct PatchRequest {
+    pub operations: Vec<Operation>,
+    /// A user's read-only `groups` echoed in pathless values (Okta sends back what it read),
+    /// as group ids: accepted only if they are the user's groups, else `mutability`. The
+    /// memberships are rows the caller reads, so the caller compares.
+    pub echoed_groups: Vec<Vec<String>>,
+}
+
+/// The group ids of a `groups` value: `[{"value": id, ...}]`.
+fn group_ids(v: &Value) -> Result<Vec<String>, ScimError> {
+    let items: Vec<&Value> = match v {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        single => vec![single],
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            item.get("value").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
+                ScimError::mutability(
+                    "'groups' is read-only: scimd keeps it from group memberships; change \
+                     membership with PATCH /Groups/{id}",
+                )
+            })
+        })
+        .collect()
 }
 
 /// The value of `key` in `fields`, matched case-insensitively (`operations`, `OP`).
@@ -74,6 +106,8 @@ fn take_key(mut fields: Map<String, Value>, key: &str) -> Option<Value> {
 struct Context<'a> {
     rt: &'a ResourceType,
     resource_id: &'a str,
+    /// The `groups` values found echoed in pathless values, for the caller to compare.
+    echoed_groups: RefCell<Vec<Vec<String>>>,
 }
 
 impl Context<'_> {
@@ -108,7 +142,15 @@ impl Context<'_> {
                 )));
             }
         };
-        let value = value.filter(|v| !v.is_null());
+        if kind != OpKind::Remove && value.is_none() {
+            // RFC 7644 §3.5.2.1/§3.5.2.3: add and replace MUST carry a value. An explicit
+            // `"value": null` (or "") is a value: it clears the attribute.
+            return Err(ScimError::invalid_syntax(format!(
+                "operation {n}: \"{}\" needs a \"value\" (send \"value\": null to clear an \
+                 attribute, or use \"remove\")",
+                kind.as_str()
+            )));
+        }
         let path = match path {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.trim().is_empty() => None,
@@ -208,7 +250,10 @@ impl Context<'_> {
         {
             return Ok(());
         }
-        let value = value.filter(|v| !v.is_null());
+        let value = match kind {
+            OpKind::Remove => value.filter(|v| !v.is_null()),
+            _ => Some(value.unwrap_or(Value::Null)),
+        };
         let filter = match (kind, parsed.filter, &value) {
             // Entra's member removal by value list: only the listed values go.
             (OpKind::Remove, None, Some(listed))
@@ -266,7 +311,10 @@ impl Context<'_> {
             }
             ("meta", Some("resourceType"), Some(v)) if v.as_str() == Some(self.rt.name) => Ok(true),
             ("meta", Some(_), Some(_)) => Ok(false),
-            ("groups", _, Some(_)) if self.rt.name == "User" => Ok(true),
+            ("groups", None, Some(v)) if self.rt.name == "User" => {
+                self.echoed_groups.borrow_mut().push(group_ids(v)?);
+                Ok(true)
+            }
             ("schemas", _, _) => Ok(true),
             _ => Ok(false),
         }

@@ -45,7 +45,7 @@ impl Service {
         self.blocking(move |s| {
             let mut attempt = Attempt::new(&principal, "patch", kind, Some(id.clone()));
             let rt = resource_type(kind);
-            let ops = Service::ensure_can_write(&principal)
+            let request = Service::ensure_can_write(&principal)
                 .and_then(|()| Ok(tolerance::patch_operations(rt, &id, body)?))
                 .inspect_err(|e| {
                     let _ = log_refusal(&s.store, &attempt, e);
@@ -55,7 +55,8 @@ impl Service {
                 attempt.name = old.name(kind).map(str::to_string);
                 check_if_match(if_match.as_deref(), &old)?;
 
-                let patched = patch::apply(rt, &old.attributes, &ops)?;
+                check_echoed_groups(w, rid, &request.echoed_groups)?;
+                let patched = patch::apply(rt, &old.attributes, &request.operations)?;
                 let mut attributes = patched.attributes;
                 let mut roles_derived = old.roles_derived;
                 let mut roles_summary = None;
@@ -122,6 +123,32 @@ impl Service {
         })
         .await
     }
+}
+
+/// A user's `groups` echoed in a pathless PATCH value must be its groups (in any order).
+fn check_echoed_groups(
+    w: &Writer,
+    user: ResourceId,
+    echoed: &[Vec<String>],
+) -> Result<(), ServiceError> {
+    if echoed.is_empty() {
+        return Ok(());
+    }
+    let mut current = w.groups_of(user)?;
+    current.sort();
+    for sent in echoed {
+        let mut ids: Vec<ResourceId> = sent.iter().filter_map(|s| ResourceId::parse(s)).collect();
+        ids.sort();
+        ids.dedup();
+        if ids.len() != sent.len() || ids != current {
+            return Err(ScimError::mutability(
+                "'groups' is read-only: scimd keeps it from group memberships; change membership \
+                 with PATCH /Groups/{id}",
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Applies member changes in request order; only the rows named are touched, except for a
