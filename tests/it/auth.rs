@@ -148,7 +148,7 @@ async fn disabled_provisioning_refuses_every_scim_request_but_not_healthz() {
 async fn a_read_only_token_reads_but_cannot_write() {
     let s = TestServer::start().await;
     let id = s.create_user("ada@example.org").await;
-    let before = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let before = s.read_user(&id).await;
     let ro = s.issue_token("ro", TokenScope::ReadOnly, None).await;
 
     // Reads work.
@@ -176,7 +176,7 @@ async fn a_read_only_token_reads_but_cannot_write() {
     // Nothing was stored or changed.
     assert_eq!(s.users_named("bob@example.org").await, 0);
     assert_eq!(s.total("/Groups").await, 0);
-    let after = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let after = s.read_user(&id).await;
     assert_eq!(after, before);
 
     // The provisioning log records each refusal under the token's name.

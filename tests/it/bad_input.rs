@@ -224,7 +224,7 @@ async fn a_group_with_an_unknown_member_is_refused_and_nothing_stored() {
     }
     // Neither the group nor a membership of the valid member was kept.
     assert_eq!(s.total("/Groups").await, 0);
-    let user = s.get(&format!("/Users/{ada}")).await.expect(200).body;
+    let user = s.read_user(&ada).await;
     assert!(user.get("groups").is_none_or(|g| g.as_array().is_some_and(Vec::is_empty)), "{user}");
     let log = s.provisioning_log(2).await;
     for row in &log {

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -172,7 +173,22 @@ impl TestServer {
         path: &str,
         body: Option<&Value>,
     ) -> Reply {
+        self.call_with_headers(token, method, path, body, &[]).await
+    }
+
+    /// [`Self::call_as`] with extra request headers (`If-Match` and the like).
+    pub async fn call_with_headers(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = self.client.request(method, self.url(path)).bearer_auth(token);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(b) = body {
             req = req.header("content-type", SCIM_JSON).body(serde_json::to_vec(b).expect("json"));
         }
@@ -223,37 +239,12 @@ impl TestServer {
 
     /// Creates a user with `userName` and returns its id.
     pub async fn create_user(&self, user_name: &str) -> String {
-        let r = self
-            .post(
-                "/Users",
-                &serde_json::json!({
-                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                    "userName": user_name,
-                    "name": {"givenName": "Given", "familyName": "Family"},
-                    "emails": [{"value": user_name, "type": "work", "primary": true}],
-                    "active": true
-                }),
-            )
-            .await
-            .expect(201);
-        r.body["id"].as_str().expect("id").to_string()
+        id_of(&self.post("/Users", &user_body(user_name, Value::Null)).await.expect(201))
     }
 
     /// Creates a group and returns its id.
     pub async fn create_group(&self, display_name: &str, members: &[&str]) -> String {
-        let members: Vec<Value> = members.iter().map(|m| serde_json::json!({"value": m})).collect();
-        let r = self
-            .post(
-                "/Groups",
-                &serde_json::json!({
-                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                    "displayName": display_name,
-                    "members": members
-                }),
-            )
-            .await
-            .expect(201);
-        r.body["id"].as_str().expect("id").to_string()
+        id_of(&self.post("/Groups", &group_body(display_name, members)).await.expect(201))
     }
 
     /// Issues another token directly in the store (the server must be stopped) — or, while
@@ -704,4 +695,128 @@ pub fn user_names(reply: &Reply) -> Vec<String> {
 /// The `id`s of a ListResponse's resources, in response order.
 pub fn ids(reply: &Reply) -> Vec<String> {
     resources(reply).iter().map(|r| r["id"].as_str().expect("id").to_string()).collect()
+}
+
+// ---- Shared vocabulary: schema URNs, paths, bodies, and how resources read back. ----------
+
+/// The core User schema URN.
+pub const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// The core Group schema URN.
+pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// The enterprise User extension URN.
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// The ListResponse message URN.
+pub const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// The PatchOp message URN.
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// The path of a user, `/Users/<id>`.
+pub fn upath(id: &str) -> String {
+    format!("/Users/{id}")
+}
+
+/// The path of a group, `/Groups/<id>`.
+pub fn gpath(id: &str) -> String {
+    format!("/Groups/{id}")
+}
+
+/// The `id` in a reply's body; fails the test, showing the body, when there is none.
+pub fn id_of(r: &Reply) -> String {
+    r.body["id"].as_str().unwrap_or_else(|| panic!("no id: {}", r.text)).to_string()
+}
+
+/// A group create body with `displayName` and one `{"value": id}` member per id.
+pub fn group_body(display_name: &str, members: &[&str]) -> Value {
+    let members: Vec<Value> = members.iter().map(|m| serde_json::json!({"value": m})).collect();
+    serde_json::json!({"schemas": [GROUP], "displayName": display_name, "members": members})
+}
+
+/// The member ids of a group body; fails the test when `members` is not an array.
+pub fn member_ids(group: &Value) -> BTreeSet<String> {
+    group["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no members array in {group}"))
+        .iter()
+        .map(|m| m["value"].as_str().expect("member value").to_string())
+        .collect()
+}
+
+/// The group ids in a user's `groups` (empty when the key is absent).
+pub fn group_ids(user: &Value) -> BTreeSet<String> {
+    user.get("groups")
+        .and_then(Value::as_array)
+        .map(|gs| gs.iter().map(|g| g["value"].as_str().expect("value").to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// A set of ids, to compare with [`member_ids`] and [`group_ids`].
+pub fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+/// How a member reads back: exactly `{"value", "$ref", "type"}`, `kind` "User" or "Group".
+pub fn member_shape(s: &TestServer, id: &str, kind: &str) -> Value {
+    let endpoint = if kind == "Group" { gpath(id) } else { upath(id) };
+    serde_json::json!({"value": id, "$ref": s.url(&endpoint), "type": kind})
+}
+
+/// How a user member reads back: [`member_shape`] of kind "User".
+pub fn user_member(s: &TestServer, id: &str) -> Value {
+    member_shape(s, id, "User")
+}
+
+/// How a manager that is a scimd user reads back: `{"value": id, "$ref": "<base>/Users/<id>"}`.
+pub fn manager_ref(s: &TestServer, id: &str) -> Value {
+    serde_json::json!({"value": id, "$ref": s.url(&upath(id))})
+}
+
+/// The `roles` scimd derives, each `{"value": role, "type": "derived"}`, in this order.
+pub fn derived(roles: &[&str]) -> Value {
+    Value::Array(roles.iter().map(|r| serde_json::json!({"value": r, "type": "derived"})).collect())
+}
+
+/// The ListResponse of a list or filter that finds nothing.
+pub fn empty_list() -> Value {
+    serde_json::json!({"schemas": [LIST], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []})
+}
+
+/// §1.2, MS-TUT "Create User" (first example), literal: `meta` and `roles: []`.
+pub fn ms_tut_create_user() -> Value {
+    serde_json::json!({
+      "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                  "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+      "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+      "userName": "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee",
+      "active": true,
+      "emails": [{"primary": true, "type": "work",
+                  "value": "Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com"}],
+      "meta": {"resourceType": "User"},
+      "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
+      "roles": []
+    })
+}
+
+impl TestServer {
+    /// The user with `id` as a GET shows it (which must be 200).
+    pub async fn read_user(&self, id: &str) -> Value {
+        self.get(&upath(id)).await.expect(200).body
+    }
+
+    /// The group with `id` as a GET shows it (which must be 200).
+    pub async fn read_group(&self, id: &str) -> Value {
+        self.get(&gpath(id)).await.expect(200).body
+    }
+}
+
+/// §2.2, Okta's create, literal: `password`, `groups: []`, the Okta id as `externalId`.
+pub fn okta_create_user(user_name: &str, external_id: &str) -> Value {
+    serde_json::json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+     "userName":user_name,
+     "name":{"givenName":"Test","familyName":"User"},
+     "emails":[{"primary":true,"value":user_name,"type":"work"}],
+     "displayName":"Test User","locale":"en-US",
+     "externalId":external_id,
+     "groups":[],
+     "password":"1mz050nq",
+     "active":true})
 }

@@ -4,11 +4,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{Reply, TestServer, resources, send, user_body};
-
-const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const CORE_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+use crate::common::{
+    CORE_USER, ENTERPRISE, GROUP, Reply, TestServer, id_of, resources, send, user_body,
+};
 
 fn assert_scim_json(r: &Reply, what: &str) {
     assert!(
@@ -112,7 +110,7 @@ async fn resource_types_list_user_with_the_enterprise_extension_and_group() {
     assert_eq!(user["meta"]["location"], s.url("/ResourceTypes/User"));
     let group = types.iter().find(|t| t["name"] == "Group").expect("Group");
     assert_eq!(group["endpoint"], "/Groups");
-    assert_eq!(group["schema"], CORE_GROUP);
+    assert_eq!(group["schema"], GROUP);
 
     let one = s.get("/ResourceTypes/User").await.expect(200);
     assert_eq!(&one.body, user);
@@ -129,7 +127,7 @@ async fn schemas_are_complete_camel_case_and_null_free() {
     assert_eq!(r.body["totalResults"], 3);
     let schemas = resources(&r);
     let ids: Vec<&str> = schemas.iter().map(|s| s["id"].as_str().expect("id")).collect();
-    for id in [CORE_USER, ENTERPRISE, CORE_GROUP] {
+    for id in [CORE_USER, ENTERPRISE, GROUP] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
     let mut found = Vec::new();
@@ -157,7 +155,7 @@ async fn schemas_are_complete_camel_case_and_null_free() {
     let emails = attribute(user, "emails");
     assert_eq!(emails["multiValued"], true);
     assert!(emails["subAttributes"].as_array().expect("subs").iter().any(|s| s["name"] == "value"));
-    let group = schemas.iter().find(|s| s["id"] == CORE_GROUP).expect("Group schema");
+    let group = schemas.iter().find(|s| s["id"] == GROUP).expect("Group schema");
     assert_eq!(attribute(group, "displayName")["uniqueness"], "server");
     assert_eq!(attribute(group, "members")["multiValued"], true);
     let enterprise = schemas.iter().find(|s| s["id"] == ENTERPRISE).expect("enterprise schema");
@@ -172,7 +170,7 @@ async fn schemas_are_complete_camel_case_and_null_free() {
 async fn one_schema_by_urn() {
     let s = TestServer::start().await;
     let all = s.get("/Schemas").await.expect(200);
-    for urn in [CORE_USER, ENTERPRISE, CORE_GROUP] {
+    for urn in [CORE_USER, ENTERPRISE, GROUP] {
         let r = s.get(&format!("/Schemas/{urn}")).await.expect(200);
         assert_scim_json(&r, urn);
         assert_eq!(r.body["id"], urn);
@@ -235,7 +233,7 @@ async fn healthz_needs_no_token() {
 async fn every_scim_response_is_application_scim_json() {
     let s = TestServer::start().await;
     let created = s.post("/Users", &user_body("ada@example.org", json!({}))).await.expect(201);
-    let id = created.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&created);
     assert_scim_json(&created, "201 create");
     let replies = vec![
         ("ServiceProviderConfig", s.get("/ServiceProviderConfig").await.expect(200)),

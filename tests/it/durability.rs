@@ -10,8 +10,8 @@ use scimd::store::TokenScope;
 use serde_json::json;
 
 use crate::common::{
-    ServeProcess, TestServer, client_trusting, entra_encode, issue_token, run_scimd, scimd_command,
-    send, token_id, user_body,
+    ServeProcess, TestServer, client_trusting, entra_encode, id_of, issue_token, run_scimd,
+    scimd_command, send, token_id, user_body,
 };
 
 #[tokio::test]
@@ -26,14 +26,14 @@ async fn users_groups_memberships_and_tokens_survive_a_restart() {
     let extra = s.issue_token("second", TokenScope::ReadOnly, None).await;
     let gone = s.issue_token("gone", TokenScope::ReadWrite, None).await;
     s.admin(AdminRequest::TokenRevoke { id: token_id(&gone) }).await;
-    let before_ada = s.get(&format!("/Users/{ada}")).await.expect(200).body;
-    let before_staff = s.get(&format!("/Groups/{staff}")).await.expect(200).body;
+    let before_ada = s.read_user(&ada).await;
+    let before_staff = s.read_group(&staff).await;
 
     let s = s.restart().await;
 
     // Resources read back exactly as before, relations included.
-    assert_eq!(s.get(&format!("/Users/{ada}")).await.expect(200).body, before_ada);
-    let staff_now = s.get(&format!("/Groups/{staff}")).await.expect(200).body;
+    assert_eq!(s.read_user(&ada).await, before_ada);
+    let staff_now = s.read_group(&staff).await;
     assert_eq!(staff_now, before_staff);
     let mut members: Vec<&str> = staff_now["members"]
         .as_array()
@@ -45,10 +45,10 @@ async fn users_groups_memberships_and_tokens_survive_a_restart() {
     let mut expected = vec![ada.as_str(), inner.as_str()];
     expected.sort_unstable();
     assert_eq!(members, expected);
-    let bob_now = s.get(&format!("/Users/{bob}")).await.expect(200).body;
+    let bob_now = s.read_user(&bob).await;
     assert_eq!(bob_now["groups"][0]["value"], inner.as_str(), "{bob_now}");
     let cy_id = cy["id"].as_str().expect("id");
-    let cy_now = s.get(&format!("/Users/{cy_id}")).await.expect(200).body;
+    let cy_now = s.read_user(cy_id).await;
     assert_eq!(cy_now, cy);
     assert_eq!(s.total("/Users").await, 3);
     assert_eq!(s.total("/Groups").await, 2);
@@ -107,7 +107,7 @@ async fn a_created_user_survives_kill_9_right_after_the_201() {
     )
     .await
     .expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
     let status = first.kill();
     assert_eq!(status.signal(), Some(9), "scimd was not killed by SIGKILL: {status:?}");
 

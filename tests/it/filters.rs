@@ -5,9 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Reply, TestServer, entra_encode, ids, resources, user_names};
-
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use crate::common::{
+    ENTERPRISE, Reply, TestServer, entra_encode, id_of, ids, resources, user_names,
+};
 const SEARCH: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 const ALICE: &str = "alice@example.org";
@@ -32,9 +32,7 @@ struct Seeded {
 /// | carol | —          | Carol Smithers  | —        | true   | work carol@x.io                  | Sales       |
 /// | dave  | EXT-DAVE   | Dave Jones      | engineer | true   | home dave@example.org            | —           |
 async fn seed(s: &TestServer) -> Seeded {
-    let create = |body: Value| async move {
-        s.post("/Users", &body).await.expect(201).body["id"].as_str().expect("id").to_string()
-    };
+    let create = |body: Value| async move { id_of(&s.post("/Users", &body).await.expect(201)) };
     let alice = create(json!({
         "userName": ALICE, "externalId": "Ext-Alice", "displayName": "Alice Smith",
         "name": {"givenName": "Alice", "familyName": "Smith"}, "title": "Engineer", "active": true,

@@ -6,43 +6,17 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, entra_encode, resources, user_body};
-
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-
-fn group_body(display_name: &str, members: &[&str]) -> Value {
-    let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
-    json!({"schemas": [GROUP], "displayName": display_name, "members": members})
-}
-
-/// The member ids of a group body.
-fn member_ids(group: &Value) -> BTreeSet<String> {
-    group["members"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no members array in {group}"))
-        .iter()
-        .map(|m| m["value"].as_str().expect("member value").to_string())
-        .collect()
-}
-
-/// The group ids in a user's `groups` (empty when the key is absent).
-fn group_ids(user: &Value) -> BTreeSet<String> {
-    user.get("groups")
-        .and_then(Value::as_array)
-        .map(|gs| gs.iter().map(|g| g["value"].as_str().expect("value").to_string()).collect())
-        .unwrap_or_default()
-}
-
-fn set(ids: &[&str]) -> BTreeSet<String> {
-    ids.iter().map(|s| s.to_string()).collect()
-}
+use crate::common::{
+    GROUP, TestServer, entra_encode, group_body, group_ids, id_of, member_ids, resources, set,
+    user_body,
+};
 
 #[tokio::test]
 async fn create_an_empty_group() {
     let s = TestServer::start().await;
     let r =
         s.post("/Groups", &json!({"schemas": [GROUP], "displayName": "Readers"})).await.expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
     let location = s.url(&format!("/Groups/{id}"));
     assert_eq!(r.headers["location"], location.as_str());
     assert_eq!(r.headers["etag"], r.body["meta"]["version"].as_str().expect("version"));
@@ -64,12 +38,11 @@ async fn members_are_rendered_with_value_ref_and_type() {
     let s = TestServer::start().await;
     let ada = s.create_user("ada@example.org").await;
     let bob_body = user_body("bob@example.org", json!({"displayName": "Bob Builder"}));
-    let bob =
-        s.post("/Users", &bob_body).await.expect(201).body["id"].as_str().expect("id").to_string();
+    let bob = id_of(&s.post("/Users", &bob_body).await.expect(201));
     let inner = s.create_group("Inner", &[]).await;
 
     let r = s.post("/Groups", &group_body("Outer", &[&ada, &bob, &inner])).await.expect(201);
-    let outer = r.body["id"].as_str().expect("id").to_string();
+    let outer = id_of(&r);
     let got = s.get(&format!("/Groups/{outer}")).await.expect(200);
     for body in [&r.body, &got.body] {
         let members = body["members"].as_array().expect("members");
@@ -141,11 +114,8 @@ async fn display_name_is_unique_case_insensitively() {
     let ops = s.create_group("Operations", &[]).await;
     let r = s.put(&format!("/Groups/{ops}"), &group_body("engineering", &[])).await.expect(409);
     assert_eq!(r.scim_type(), "uniqueness", "{}", r.text);
-    assert_eq!(
-        s.get(&format!("/Groups/{ops}")).await.expect(200).body["displayName"],
-        "Operations"
-    );
-    assert_eq!(s.get(&format!("/Groups/{eng}")).await.expect(200).body, before.body);
+    assert_eq!(s.read_group(&ops).await["displayName"], "Operations");
+    assert_eq!(s.read_group(&eng).await, before.body);
 }
 
 #[tokio::test]
@@ -160,7 +130,7 @@ async fn an_unknown_member_is_400_and_nothing_is_stored() {
     assert_eq!(s.total("/Groups").await, 0);
     let f = entra_encode("displayName eq \"Ghosts\"");
     assert_eq!(s.total(&format!("/Groups?filter={f}")).await, 0);
-    assert!(group_ids(&s.get(&format!("/Users/{ada}")).await.expect(200).body).is_empty());
+    assert!(group_ids(&s.read_user(&ada).await).is_empty());
 
     // A PUT naming an unknown member leaves the group as it was.
     let bob = s.create_user("bob@example.org").await;
@@ -169,8 +139,8 @@ async fn an_unknown_member_is_400_and_nothing_is_stored() {
     let r = s.put(&format!("/Groups/{id}"), &group_body("Renamed", &[&bob, missing])).await;
     let r = r.expect(400);
     assert_eq!(r.scim_type(), "invalidValue", "{}", r.text);
-    assert_eq!(s.get(&format!("/Groups/{id}")).await.expect(200).body, before.body);
-    assert!(group_ids(&s.get(&format!("/Users/{bob}")).await.expect(200).body).is_empty());
+    assert_eq!(s.read_group(&id).await, before.body);
+    assert!(group_ids(&s.read_user(&bob).await).is_empty());
 }
 
 #[tokio::test]
@@ -185,17 +155,14 @@ async fn put_replaces_the_member_set() {
     assert_eq!(member_ids(&r.body), set(&[&u2, &u3]));
     let got = s.get(&format!("/Groups/{id}")).await.expect(200);
     assert_eq!(member_ids(&got.body), set(&[&u2, &u3]));
-    assert!(group_ids(&s.get(&format!("/Users/{u1}")).await.expect(200).body).is_empty());
-    assert_eq!(group_ids(&s.get(&format!("/Users/{u3}")).await.expect(200).body), set(&[&id]));
+    assert!(group_ids(&s.read_user(&u1).await).is_empty());
+    assert_eq!(group_ids(&s.read_user(&u3).await), set(&[&id]));
 
     // A PUT without members empties the group.
     let r = s.put(&format!("/Groups/{id}"), &json!({"displayName": "Team"})).await.expect(200);
     assert_eq!(member_ids(&r.body), BTreeSet::new());
-    assert_eq!(
-        member_ids(&s.get(&format!("/Groups/{id}")).await.expect(200).body),
-        BTreeSet::new()
-    );
-    assert!(group_ids(&s.get(&format!("/Users/{u2}")).await.expect(200).body).is_empty());
+    assert_eq!(member_ids(&s.read_group(&id).await), BTreeSet::new());
+    assert!(group_ids(&s.read_user(&u2).await).is_empty());
 }
 
 #[tokio::test]
@@ -220,11 +187,8 @@ async fn deleting_a_user_removes_it_from_its_groups() {
     let g2 = s.create_group("Solo", &[&u1]).await;
 
     s.delete(&format!("/Users/{u1}")).await.expect(204);
-    assert_eq!(member_ids(&s.get(&format!("/Groups/{g}")).await.expect(200).body), set(&[&u2]));
-    assert_eq!(
-        member_ids(&s.get(&format!("/Groups/{g2}")).await.expect(200).body),
-        BTreeSet::new()
-    );
+    assert_eq!(member_ids(&s.read_group(&g).await), set(&[&u2]));
+    assert_eq!(member_ids(&s.read_group(&g2).await), BTreeSet::new());
     let f = entra_encode(&format!("members.value eq \"{u1}\""));
     assert_eq!(s.total(&format!("/Groups?filter={f}")).await, 0);
     let list = s.get("/Groups").await.expect(200);
@@ -238,17 +202,11 @@ async fn deleting_a_group_removes_it_from_users_and_parent_groups() {
     let g1 = s.create_group("One", &[&u]).await;
     let g2 = s.create_group("Two", &[&u]).await;
     let parent = s.create_group("Parent", &[&g1, &u]).await;
-    assert_eq!(
-        group_ids(&s.get(&format!("/Users/{u}")).await.expect(200).body),
-        set(&[&g1, &g2, &parent])
-    );
+    assert_eq!(group_ids(&s.read_user(&u).await), set(&[&g1, &g2, &parent]));
 
     s.delete(&format!("/Groups/{g1}")).await.expect(204);
-    assert_eq!(
-        group_ids(&s.get(&format!("/Users/{u}")).await.expect(200).body),
-        set(&[&g2, &parent])
-    );
-    assert_eq!(member_ids(&s.get(&format!("/Groups/{parent}")).await.expect(200).body), set(&[&u]));
+    assert_eq!(group_ids(&s.read_user(&u).await), set(&[&g2, &parent]));
+    assert_eq!(member_ids(&s.read_group(&parent).await), set(&[&u]));
     // The user itself is untouched.
     s.get(&format!("/Users/{u}")).await.expect(200);
 }
@@ -266,10 +224,10 @@ async fn a_group_read_and_put_back_unchanged_keeps_its_members() {
         .as_str()
         .expect("id")
         .to_string();
-    let before = s.get(&format!("/Groups/{id}")).await.expect(200).body;
+    let before = s.read_group(&id).await;
     // Okta AIW: the whole group, with id, meta and members carrying $ref, type and display.
     let r = s.put(&format!("/Groups/{id}"), &before).await.expect(200);
-    let after = s.get(&format!("/Groups/{id}")).await.expect(200).body;
+    let after = s.read_group(&id).await;
     assert_eq!(r.body, after);
     assert_eq!(after["members"].as_array().map(Vec::len), Some(2));
     let members_sorted = |v: &Value| {

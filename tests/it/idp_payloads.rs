@@ -4,47 +4,18 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, entra_encode, ids, resources};
+use crate::common::{
+    CORE_USER, ENTERPRISE, LIST, TestServer, empty_list, entra_encode, id_of, ids,
+    ms_tut_create_user, okta_create_user, resources,
+};
 
-const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-
-fn empty_list() -> Value {
-    json!({"schemas": [LIST], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []})
-}
-
-/// §1.2, MS-TUT "Create User" (first example).
-fn ms_tut_create_user() -> Value {
-    json!({
-      "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
-                  "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
-      "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
-      "userName": "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee",
-      "active": true,
-      "emails": [{"primary": true, "type": "work",
-                  "value": "Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com"}],
-      "meta": {"resourceType": "User"},
-      "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
-      "roles": []
-    })
-}
-
-/// §2.2, Okta's create.
-fn okta_create_user() -> Value {
-    json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
-     "userName":"test.user@okta.local",
-     "name":{"givenName":"Test","familyName":"User"},
-     "emails":[{"primary":true,"value":"test.user@okta.local","type":"work"}],
-     "displayName":"Test User","locale":"en-US",
-     "externalId":"00ujl29u0le5T6Aj10h7",
-     "groups":[],
-     "password":"1mz050nq",
-     "active":true})
+/// §2.2, Okta's create, as Okta sent it.
+fn okta_create_test_user() -> Value {
+    okta_create_user("test.user@okta.local", "00ujl29u0le5T6Aj10h7")
 }
 
 async fn created_id(s: &TestServer, body: &Value) -> String {
-    s.post("/Users", body).await.expect(201).body["id"].as_str().expect("id").to_string()
+    id_of(&s.post("/Users", body).await.expect(201))
 }
 
 #[tokio::test]
@@ -79,10 +50,10 @@ async fn ms_tut_create_user_first_example() {
     let s = TestServer::start().await;
     let sent = ms_tut_create_user();
     let r = s.post("/Users", &sent).await.expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
     assert!(r.body["meta"]["created"].is_string() && r.body["meta"]["lastModified"].is_string());
 
-    let got = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let got = s.read_user(&id).await;
     for key in ["externalId", "userName", "active", "emails", "name"] {
         assert_eq!(got[key], sent[key], "{key}: {got}");
     }
@@ -106,9 +77,9 @@ async fn ms_tut_second_example_with_nulls_meta_and_a_typo_urn() {
  "department":null,"manager":null}"#)
     .expect("literal payload");
     let r = s.post("/Users", &sent).await.expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
 
-    let got = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let got = s.read_user(&id).await;
     assert_eq!(got["userName"], "jyoung@testuser.com");
     assert_eq!(got["externalId"], "jyoung");
     assert_eq!(got["displayName"], "Joy Young");
@@ -161,12 +132,12 @@ async fn entra_lookup_then_create_then_retry() {
     assert_eq!(ids(&s.get(&by_external).await.expect(200)), [id.clone()]);
 
     // A retried create (next cycle) is a 409 and leaves the user as it was.
-    let before = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let before = s.read_user(&id).await;
     let mut retry = ms_tut_create_user();
     retry["name"]["givenName"] = json!("changed");
     let r = s.post("/Users", &retry).await.expect(409);
     assert_eq!(r.scim_type(), "uniqueness");
-    assert_eq!(s.get(&format!("/Users/{id}")).await.expect(200).body, before);
+    assert_eq!(s.read_user(&id).await, before);
     assert_eq!(s.total("/Users").await, 1);
 }
 
@@ -180,7 +151,7 @@ async fn entra_group_create_with_the_microsoft_schema_urn() {
      "displayName":"displayName",
      "meta":{"resourceType":"Group"}});
     let r = s.post("/Groups", &sent).await.expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
     assert!(
         r.body.get("members").is_none_or(|m| m == &json!([])),
         "members must be empty or absent: {}",
@@ -188,7 +159,7 @@ async fn entra_group_create_with_the_microsoft_schema_urn() {
     );
     assert_eq!(r.body["meta"]["resourceType"], "Group");
 
-    let got = s.get(&format!("/Groups/{id}")).await.expect(200).body;
+    let got = s.read_group(&id).await;
     assert_eq!(got["displayName"], "displayName");
     assert_eq!(got["externalId"], "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159");
     assert_eq!(got["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]));
@@ -214,9 +185,9 @@ async fn okta_create_with_password_groups_and_external_id() {
     let check = "/Users?filter=userName%20eq%20%22test.user%40okta.local%22&startIndex=1&count=100";
     assert_eq!(s.get(check).await.expect(200).body, empty_list());
 
-    let r = s.post("/Users", &okta_create_user()).await.expect(201);
+    let r = s.post("/Users", &okta_create_test_user()).await.expect(201);
     assert!(r.body.get("password").is_none() && !r.text.contains("1mz050nq"), "{}", r.text);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
 
     let got = s.get(&format!("/Users/{id}")).await.expect(200);
     assert!(got.body.get("password").is_none() && !got.text.contains("1mz050nq"), "{}", got.text);
@@ -230,23 +201,26 @@ async fn okta_create_with_password_groups_and_external_id() {
 
     assert_eq!(ids(&s.get(check).await.expect(200)), [id]);
     // Okta's retry after a timeout.
-    assert_eq!(s.post("/Users", &okta_create_user()).await.expect(409).scim_type(), "uniqueness");
+    assert_eq!(
+        s.post("/Users", &okta_create_test_user()).await.expect(409).scim_type(),
+        "uniqueness"
+    );
 }
 
 #[tokio::test]
 async fn okta_get_then_put_of_the_whole_object() {
     let s = TestServer::start().await;
-    let id = created_id(&s, &okta_create_user()).await;
+    let id = created_id(&s, &okta_create_test_user()).await;
 
     // Okta reads the user, changes what differs and PUTs everything back, read-only keys too.
-    let mut user = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let mut user = s.read_user(&id).await;
     user["name"] = json!({"givenName": "Another", "middleName": "Excited", "familyName": "User"});
     user["emails"][0]["display"] = json!("test.user@okta.local");
     user["groups"] = json!([]);
     let r = s.put(&format!("/Users/{id}"), &user).await.expect(200);
     assert_eq!(r.body["name"]["givenName"], "Another");
 
-    let got = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let got = s.read_user(&id).await;
     assert_eq!(
         got["name"],
         json!({"givenName": "Another", "middleName": "Excited", "familyName": "User"})
@@ -267,7 +241,7 @@ async fn okta_get_then_put_of_the_whole_object() {
      "emails":[{"primary":true,"value":"test.user@okta.local","type":"work","display":"test.user@okta.local"}],
      "active":true,"groups":[],"meta":{"resourceType":"User"}});
     s.put(&format!("/Users/{id}"), &literal).await.expect(200);
-    let got = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let got = s.read_user(&id).await;
     assert_eq!(got["name"]["givenName"], "Third");
     assert_eq!(got["active"], true);
     assert_eq!(got["emails"][0]["primary"], true);
@@ -276,13 +250,13 @@ async fn okta_get_then_put_of_the_whole_object() {
 #[tokio::test]
 async fn okta_deactivate_by_put_keeps_the_user_listed() {
     let s = TestServer::start().await;
-    let id = created_id(&s, &okta_create_user()).await;
-    let mut user = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let id = created_id(&s, &okta_create_test_user()).await;
+    let mut user = s.read_user(&id).await;
     user["active"] = json!(false);
     let r = s.put(&format!("/Users/{id}"), &user).await.expect(200);
     assert_eq!(r.body["active"], false);
 
-    let got = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let got = s.read_user(&id).await;
     assert_eq!(got["active"], false);
     assert_eq!(got["userName"], "test.user@okta.local");
     // Still listed and found by filters.
@@ -297,7 +271,7 @@ async fn okta_deactivate_by_put_keeps_the_user_listed() {
     // Reactivation, the same way.
     user["active"] = json!(true);
     s.put(&format!("/Users/{id}"), &user).await.expect(200);
-    assert_eq!(s.get(&format!("/Users/{id}")).await.expect(200).body["active"], true);
+    assert_eq!(s.read_user(&id).await["active"], true);
 }
 
 #[tokio::test]
@@ -318,14 +292,14 @@ async fn validator_post_with_string_primary_in_roles() {
      "userType":"CGKBHJQMWSIT","nickName":"NEVUQKWHRQUO","locale":"RJWNTUNNOHNZ","timezone":"America/Guayaquil","profileUrl":"OQCVJKLFMNGK",
      "schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]});
     let r = s.post("/Users", &sent).await.expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
     assert_eq!(r.body["roles"][0]["primary"], json!(true), "{}", r.text);
 
     // The validator reads the user back by filter and compares every attribute it sent.
     let f = entra_encode("userName eq \"julien.vonrueden@ondricka.us\"");
     let r = s.get(&format!("/Users?filter={f}")).await.expect(200);
     assert_eq!(ids(&r), [id.clone()]);
-    let got = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let got = s.read_user(&id).await;
     assert_eq!(resources(&r)[0], got);
     assert_eq!(
         got["roles"],
@@ -382,7 +356,7 @@ async fn microsoft_trailing_slash_and_capitalised_attribute() {
 async fn stray_aad_opt_query_parameter_is_ignored() {
     let s = TestServer::start().await;
     let r = s.post("/Users?aadOptscim062020", &ms_tut_create_user()).await.expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
     assert_eq!(r.body["userName"], "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee");
     let r = s.get("/Users?aadOptscim062020").await.expect(200);
     assert_eq!(ids(&r), [id.clone()]);
@@ -425,7 +399,7 @@ async fn okta_connection_test_and_spec_paging() {
     assert!(first["active"].is_boolean(), "{first}");
     // §4.4 step 2: the same user by id.
     let id = first["id"].as_str().expect("id");
-    assert_eq!(&s.get(&format!("/Users/{id}")).await.expect(200).body, first);
+    assert_eq!(&s.read_user(id).await, first);
 }
 
 #[tokio::test]
@@ -452,7 +426,7 @@ async fn okta_spec_user_name_case_check() {
 #[tokio::test]
 async fn okta_group_push_and_aiw_membership_put() {
     let s = TestServer::start().await;
-    let user = created_id(&s, &okta_create_user()).await;
+    let user = created_id(&s, &okta_create_test_user()).await;
     let other = s.create_user("other@okta.local").await;
     // §2.8 step 1: the existence check.
     let check = "/Groups?filter=displayName%20eq%20%22Test%20SCIMv2%22&startIndex=1&count=100";
@@ -462,7 +436,7 @@ async fn okta_group_push_and_aiw_membership_put() {
         .post("/Groups", &json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Test SCIMv2","members":[]}))
         .await
         .expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
     assert_eq!(r.body["members"], json!([]));
     assert_eq!(r.body["meta"]["resourceType"], "Group");
     assert_eq!(ids(&s.get(check).await.expect(200)), [id.clone()]);
@@ -470,7 +444,7 @@ async fn okta_group_push_and_aiw_membership_put() {
     let put = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": id, "displayName":"Test SCIMv2",
         "members":[{"value": user, "display":"test.user@okta.local"}, {"value": other, "display":"someone else"}]});
     s.put(&format!("/Groups/{id}"), &put).await.expect(200);
-    let got = s.get(&format!("/Groups/{id}")).await.expect(200).body;
+    let got = s.read_group(&id).await;
     let mut members: Vec<String> = got["members"]
         .as_array()
         .expect("members")
@@ -489,9 +463,9 @@ async fn okta_group_push_and_aiw_membership_put() {
         .find(|m| m["value"] == other.as_str())
         .cloned();
     assert!(shown.expect("member").get("display").is_none());
-    let u = s.get(&format!("/Users/{user}")).await.expect(200).body;
+    let u = s.read_user(&user).await;
     assert_eq!(u["groups"][0]["value"], id.as_str());
     // Step 7: unlink with delete.
     s.delete(&format!("/Groups/{id}")).await.expect(204);
-    assert!(s.get(&format!("/Users/{user}")).await.expect(200).body.get("groups").is_none());
+    assert!(s.read_user(&user).await.get("groups").is_none());
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::common::{Reply, TestServer, entra_encode, ids, resources, user_body};
+use crate::common::{Reply, TestServer, entra_encode, id_of, ids, resources, user_body};
 
 const SMALL_PAGES: &str = "[scim]\nmax_page_size = 10\ndefault_page_size = 5\n";
 const USERS: usize = 25;
@@ -29,7 +29,7 @@ async fn seeded() -> (TestServer, Vec<String>) {
             }),
         );
         let r = s.post("/Users", &body).await.expect(201);
-        created.push(r.body["id"].as_str().expect("id").to_string());
+        created.push(id_of(&r));
     }
     (s, created)
 }

@@ -3,18 +3,14 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, user_body};
-
-fn derived(roles: &[&str]) -> Value {
-    Value::Array(roles.iter().map(|r| json!({"value": r, "type": "derived"})).collect())
-}
+use crate::common::{TestServer, derived, user_body};
 
 /// Creates a user with `extra` attributes, returns the 201 body, and checks the stored user
 /// reads back with the same roles.
 async fn create(s: &TestServer, user_name: &str, extra: Value) -> Value {
     let created = s.post("/Users", &user_body(user_name, extra)).await.expect(201).body;
     let id = created["id"].as_str().expect("id");
-    let read = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let read = s.read_user(id).await;
     assert_eq!(read["roles"], created["roles"], "stored roles differ from the 201's");
     created
 }

@@ -4,10 +4,10 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, entra_encode, ids, resources, user_body, user_names};
-
-const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use crate::common::{
+    CORE_USER, ENTERPRISE, Reply, TestServer, entra_encode, id_of, ids, resources, user_body,
+    user_names,
+};
 
 /// A user with many optional attributes, for tests that check what a PUT removes.
 fn rich_user(user_name: &str) -> Value {
@@ -31,13 +31,8 @@ async fn call_with_header(
     path: &str,
     body: Option<&Value>,
     header: (&str, &str),
-) -> crate::common::Reply {
-    let mut req =
-        s.client.request(method, s.url(path)).bearer_auth(&s.token).header(header.0, header.1);
-    if let Some(b) = body {
-        req = req.header("content-type", "application/scim+json").body(b.to_string());
-    }
-    crate::common::send(req).await
+) -> Reply {
+    s.call_with_headers(&s.token, method, path, body, &[header]).await
 }
 
 #[tokio::test]
@@ -45,7 +40,7 @@ async fn create_answers_201_with_location_etag_and_meta() {
     let s = TestServer::start().await;
     let r = s.post("/Users", &rich_user("ada@example.org")).await.expect(201);
     assert!(r.content_type().starts_with("application/scim+json"), "{}", r.content_type());
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
     assert!(!id.is_empty());
     let location = s.url(&format!("/Users/{id}"));
     assert_eq!(r.headers["location"], location.as_str());
@@ -56,7 +51,7 @@ async fn create_answers_201_with_location_etag_and_meta() {
     assert!(meta["lastModified"].as_str().is_some_and(|t| !t.is_empty()), "{meta}");
     let version = meta["version"].as_str().expect("meta.version");
     assert_eq!(r.headers["etag"], version);
-    assert_eq!(r.body["schemas"][0], CORE);
+    assert_eq!(r.body["schemas"][0], CORE_USER);
     assert_eq!(r.body["userName"], "ada@example.org");
     assert_eq!(r.body["title"], "Analyst");
 
@@ -100,12 +95,12 @@ async fn list_returns_every_user() {
 async fn put_replaces_the_whole_user_and_accepts_echoed_id_and_meta() {
     let s = TestServer::start().await;
     let created = s.post("/Users", &rich_user("ada@example.org")).await.expect(201);
-    let id = created.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&created);
     let old_version = created.body["meta"]["version"].clone();
 
     // Only userName and name are sent, plus the unchanged read-only id and meta.
     let body = json!({
-        "schemas": [CORE],
+        "schemas": [CORE_USER],
         "id": id,
         "meta": created.body["meta"],
         "userName": "ada@example.org",
@@ -206,10 +201,7 @@ async fn user_name_is_unique_case_insensitively_on_put_rename() {
     let own = user_body("BOB@example.org", json!({}));
     let r = s.put(&format!("/Users/{bob}"), &own).await.expect(200);
     assert_eq!(r.body["userName"], "BOB@example.org");
-    assert_eq!(
-        s.get(&format!("/Users/{bob}")).await.expect(200).body["userName"],
-        "BOB@example.org"
-    );
+    assert_eq!(s.read_user(&bob).await["userName"], "BOB@example.org");
 }
 
 #[tokio::test]
@@ -219,8 +211,8 @@ async fn external_id_is_kept_as_sent_and_matched_case_sensitively() {
         .post("/Users", &user_body("ada@example.org", json!({"externalId": "AbC-0a21F0f2"})))
         .await
         .expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
-    assert_eq!(s.get(&format!("/Users/{id}")).await.expect(200).body["externalId"], "AbC-0a21F0f2");
+    let id = id_of(&r);
+    assert_eq!(s.read_user(&id).await["externalId"], "AbC-0a21F0f2");
 
     let exact = entra_encode("externalId eq \"AbC-0a21F0f2\"");
     assert_eq!(ids(&s.get(&format!("/Users?filter={exact}")).await.expect(200)), [id.clone()]);
@@ -239,7 +231,7 @@ async fn external_id_is_kept_as_sent_and_matched_case_sensitively() {
 async fn if_match_guards_put_and_delete() {
     let s = TestServer::start().await;
     let created = s.post("/Users", &user_body("ada@example.org", json!({}))).await.expect(201);
-    let id = created.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&created);
     let v1 = created.headers["etag"].to_str().expect("etag").to_string();
     let path = format!("/Users/{id}");
 
@@ -291,16 +283,16 @@ async fn enterprise_extension_round_trips_under_its_urn() {
         "manager": {"value": boss}
     });
     let body = json!({
-        "schemas": [CORE, ENTERPRISE],
+        "schemas": [CORE_USER, ENTERPRISE],
         "userName": "bjensen@example.org",
         ENTERPRISE: ext
     });
     let r = s.post("/Users", &body).await.expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
     let got = s.get(&format!("/Users/{id}")).await.expect(200);
     for reply in [&r.body, &got.body] {
         let schemas = reply["schemas"].as_array().expect("schemas");
-        assert!(schemas.iter().any(|s| s == CORE), "{reply}");
+        assert!(schemas.iter().any(|s| s == CORE_USER), "{reply}");
         assert!(schemas.iter().any(|s| s == ENTERPRISE), "{reply}");
         let stored = &reply[ENTERPRISE];
         for key in ["employeeNumber", "costCenter", "organization", "division", "department"] {
@@ -317,7 +309,7 @@ async fn password_is_accepted_but_never_returned() {
     let s = TestServer::start().await;
     let body = user_body("ada@example.org", json!({"password": "t1meMa$heen"}));
     let r = s.post("/Users", &body).await.expect(201);
-    let id = r.body["id"].as_str().expect("id").to_string();
+    let id = id_of(&r);
     assert!(r.body.get("password").is_none(), "{}", r.text);
     assert!(!r.text.contains("t1meMa$heen"), "{}", r.text);
 
@@ -425,10 +417,10 @@ async fn a_user_read_and_put_back_unchanged_stays_the_same() {
         .expect("id")
         .to_string();
     s.create_group("Team", &[&id]).await;
-    let before = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let before = s.read_user(&id).await;
     // Everything the server returned, read-only parts included, goes back.
     let r = s.put(&format!("/Users/{id}"), &before).await.expect(200);
-    let after = s.get(&format!("/Users/{id}")).await.expect(200).body;
+    let after = s.read_user(&id).await;
     assert_eq!(r.body, after);
     let strip = |v: &Value| {
         let mut v = v.clone();
@@ -507,5 +499,5 @@ async fn blank_user_name_is_refused_and_id_spellings_agree() {
         .await
         .expect(200);
     assert_eq!(r.body["id"], id);
-    assert_eq!(s.get(&format!("/Users/{id}")).await.expect(200).body["title"], "t");
+    assert_eq!(s.read_user(&id).await["title"], "t");
 }
