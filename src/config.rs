@@ -132,6 +132,8 @@ struct RawLimits {
     tls_handshake_timeout_secs: u64,
     #[serde(default = "default_shutdown_grace")]
     shutdown_grace_secs: u64,
+    #[serde(default = "default_write_queue")]
+    write_queue: usize,
 }
 
 impl Default for RawLimits {
@@ -143,6 +145,7 @@ impl Default for RawLimits {
             header_read_timeout_secs: default_header_read_timeout(),
             tls_handshake_timeout_secs: default_tls_handshake_timeout(),
             shutdown_grace_secs: default_shutdown_grace(),
+            write_queue: default_write_queue(),
         }
     }
 }
@@ -164,6 +167,9 @@ fn default_tls_handshake_timeout() -> u64 {
 }
 fn default_shutdown_grace() -> u64 {
     20
+}
+fn default_write_queue() -> usize {
+    4096
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -221,6 +227,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     pub tls_handshake_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// Writes that may wait for the writer thread; beyond it, 429.
+    pub write_queue: usize,
 }
 
 /// The `[scim]` section, validated.
@@ -382,6 +390,7 @@ impl Config {
                 raw.limits.tls_handshake_timeout_secs.max(1),
             ),
             shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs),
+            write_queue: raw.limits.write_queue.max(1),
         };
 
         Ok(Config {

@@ -1,5 +1,6 @@
 //! The one place errors become HTTP responses: a SCIM Error body (RFC 7644 §3.12), sent as
-//! `application/scim+json`, with `WWW-Authenticate: Bearer` on every 401.
+//! `application/scim+json`, with `WWW-Authenticate: Bearer` on every 401 and `Retry-After` on
+//! every 429 and 503.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -60,6 +61,10 @@ impl From<ServiceError> for HttpError {
             ServiceError::PreconditionFailed(d) => {
                 HttpError::new(StatusCode::PRECONDITION_FAILED, None, d)
             }
+            ServiceError::Busy(d) => HttpError::new(StatusCode::TOO_MANY_REQUESTS, None, d),
+            ServiceError::Unavailable(d) => {
+                HttpError::new(StatusCode::SERVICE_UNAVAILABLE, None, d)
+            }
             ServiceError::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 HttpError::new(
@@ -98,6 +103,34 @@ impl IntoResponse for HttpError {
                 HeaderValue::from_static("Bearer realm=\"scimd\""),
             );
         }
+        if matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
+            // Entra and Okta back off and retry when told when.
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_write_queue_is_429_with_retry_after() {
+        for (error, status) in [
+            (ServiceError::Busy("the write queue is full".into()), StatusCode::TOO_MANY_REQUESTS),
+            (ServiceError::Unavailable("shutting down".into()), StatusCode::SERVICE_UNAVAILABLE),
+        ] {
+            let response = HttpError::from(error).into_response();
+            assert_eq!(response.status(), status);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+            assert!(
+                response.headers()[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("application/scim+json")
+            );
+        }
     }
 }

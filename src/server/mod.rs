@@ -56,8 +56,9 @@ impl Server {
             base_url: config.tenant_url(),
             scim: config.scim.clone(),
             roles: config.roles.clone(),
+            write_queue: config.limits.write_queue,
         };
-        Ok(Server { service: Service::new(store, settings), tls, config })
+        Ok(Server { service: Service::new(store, settings)?, tls, config })
     }
 
     pub fn service(&self) -> &Service {
@@ -99,6 +100,9 @@ impl Server {
             listener::serve(listener, self.tls, app, self.config.limits.clone(), shutdown).await;
         admin_task.abort();
         let _ = admin_task.await;
+        // Commit what is queued, then let the store go (a restart may reopen the file).
+        let service = self.service.clone();
+        let _ = tokio::task::spawn_blocking(move || service.stop_writes()).await;
         let _ = std::fs::remove_file(&socket_path);
         tracing::info!("scimd stopped");
         served.map_err(ServerError::from)

@@ -1,8 +1,10 @@
 //! Building provisioning-log rows: what was asked, by which token, and what scimd decided.
 
-use crate::store::{Kind, LogEntry, Store, StoreError, Writer};
+use std::sync::{Arc, Mutex};
 
-use super::{Principal, ServiceError, now_rfc3339};
+use crate::store::{Kind, LogEntry, QueueError, StoreError, Writer};
+
+use super::{Principal, Service, ServiceError, now_rfc3339};
 
 /// A write refused outside the use cases (by `http`: unreadable body, wrong content type), with
 /// the status the client was sent.
@@ -14,22 +16,23 @@ pub struct Refusal {
 }
 
 /// The parts of a log row known before the outcome.
-pub struct Attempt<'a> {
-    pub principal: &'a Principal,
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub principal: Principal,
     pub operation: &'static str,
     pub kind: Kind,
     pub resource_id: Option<String>,
     pub name: Option<String>,
 }
 
-impl<'a> Attempt<'a> {
+impl Attempt {
     /// A write by `principal`; the name is filled in once known.
     pub fn new(
-        principal: &'a Principal,
+        principal: Principal,
         operation: &'static str,
         kind: Kind,
         resource_id: Option<String>,
-    ) -> Attempt<'a> {
+    ) -> Attempt {
         Attempt { principal, operation, kind, resource_id, name: None }
     }
 
@@ -49,16 +52,23 @@ impl<'a> Attempt<'a> {
         self.entry(refusal.status, scim_type, Some(refusal.detail.clone()), None)
     }
 
-    /// The row for a refused write.
-    pub fn refused(&self, error: &ServiceError) -> LogEntry {
-        let (status, scim_type) = match error {
+    /// The status and scimType a client gets for `error`.
+    fn status_and_type(error: &ServiceError) -> (u16, Option<String>) {
+        match error {
             ServiceError::Invalid(e) => (400, Some(e.scim_type.as_str().to_string())),
             ServiceError::Conflict(_) => (409, Some("uniqueness".to_string())),
             ServiceError::NotFound(_) => (404, None),
             ServiceError::Forbidden(_) => (403, None),
             ServiceError::PreconditionFailed(_) => (412, None),
+            ServiceError::Busy(_) => (429, None),
+            ServiceError::Unavailable(_) => (503, None),
             ServiceError::Internal(_) => (500, None),
-        };
+        }
+    }
+
+    /// The row for a refused write.
+    pub fn refused(&self, error: &ServiceError) -> LogEntry {
+        let (status, scim_type) = Attempt::status_and_type(error);
         let detail = match error {
             ServiceError::Invalid(e) => e.detail.clone(),
             other => other.to_string(),
@@ -89,48 +99,84 @@ impl<'a> Attempt<'a> {
     }
 }
 
-/// Runs `change` in one write transaction. If it fails, the transaction is discarded (nothing
-/// half-stored) and the refusal is logged in a transaction of its own; a real fault is not
-/// logged as a refusal since the log write would likely fail the same way.
-pub fn write_logged<T>(
-    store: &Store,
-    attempt: &mut Attempt<'_>,
-    change: impl FnOnce(&mut Writer, &mut Attempt<'_>) -> Result<(T, LogEntry), ServiceError>,
+/// Commits `change` through the writer thread (group commit) together with the log row it
+/// returns, and waits for the commit. If it fails, nothing of it is stored and its refusal is
+/// logged in the same batch; a real fault is not logged as a refusal. `change` may run more
+/// than once (see `WriteQueue::submit`). Call from a blocking thread.
+pub fn write_logged<T: Send + 'static>(
+    service: &Service,
+    attempt: Attempt,
+    mut change: impl FnMut(&mut Writer, &mut Attempt) -> Result<(T, LogEntry), ServiceError>
+    + Send
+    + 'static,
 ) -> Result<T, ServiceError> {
-    let result = store.write(|w| {
-        let (value, entry) = change(w, attempt)?;
+    let shared = Arc::new(Mutex::new(attempt));
+    let for_change = Arc::clone(&shared);
+    let apply = move |w: &mut Writer| {
+        let mut attempt = for_change.lock().map_err(|_| poisoned())?;
+        let (value, entry) = change(w, &mut attempt)?;
         w.append_log(entry)?;
         Ok::<_, ServiceError>(value)
-    });
-    if let Err(error) = &result
-        && !matches!(error, ServiceError::Internal(_))
-    {
-        log_refusal(store, attempt, error)?;
+    };
+    let refused = move |w: &mut Writer, error: &ServiceError| {
+        if matches!(error, ServiceError::Internal(_)) {
+            return Ok(());
+        }
+        let attempt = shared.lock().map_err(|_| StoreError::Batch("poisoned".into()))?;
+        note_refusal(&attempt, error.to_string().as_str(), status_of(error));
+        w.append_log(attempt.refused(error)).map(|_| ())
+    };
+    wait(service.writes.submit(apply, refused))
+}
+
+fn poisoned() -> ServiceError {
+    ServiceError::Internal("a write was interrupted by a panic".into())
+}
+
+/// Waits for a queued change's commit.
+fn wait<T>(
+    queued: Result<tokio::sync::oneshot::Receiver<Result<T, ServiceError>>, QueueError>,
+) -> Result<T, ServiceError> {
+    match queued {
+        Ok(receiver) => receiver
+            .blocking_recv()
+            .map_err(|_| ServiceError::Internal("the writer thread stopped".into()))?,
+        Err(QueueError::Full) => Err(ServiceError::Busy(QueueError::Full.to_string())),
+        Err(QueueError::Stopped) => Err(ServiceError::Unavailable(QueueError::Stopped.to_string())),
     }
-    result
+}
+
+fn status_of(error: &ServiceError) -> u16 {
+    Attempt::status_and_type(error).0
+}
+
+fn note_refusal(attempt: &Attempt, detail: &str, status: u16) {
+    tracing::info!(
+        operation = attempt.operation,
+        resource = attempt.kind.resource_type(),
+        status,
+        detail,
+        "write refused"
+    );
 }
 
 /// Logs a write refused before it reached the store (bad JSON, read-only token, ...).
 pub fn log_refusal(
-    store: &Store,
-    attempt: &Attempt<'_>,
+    service: &Service,
+    attempt: &Attempt,
     error: &ServiceError,
-) -> Result<(), StoreError> {
-    append_refusal(store, attempt, attempt.refused(error))
+) -> Result<(), ServiceError> {
+    append_refusal(service, attempt, attempt.refused(error))
 }
 
-/// Appends a refusal row (and says so in the server log).
+/// Appends a refusal row through the writer thread (and says so in the server log).
 pub fn append_refusal(
-    store: &Store,
-    attempt: &Attempt<'_>,
+    service: &Service,
+    attempt: &Attempt,
     entry: LogEntry,
-) -> Result<(), StoreError> {
-    tracing::info!(
-        operation = attempt.operation,
-        resource = attempt.kind.resource_type(),
-        status = entry.status,
-        detail = entry.detail.as_deref().unwrap_or(""),
-        "write refused"
-    );
-    store.write(|w| w.append_log(entry).map(|_| ()))
+) -> Result<(), ServiceError> {
+    note_refusal(attempt, entry.detail.as_deref().unwrap_or(""), entry.status);
+    let append =
+        move |w: &mut Writer| w.append_log(entry.clone()).map(|_| ()).map_err(ServiceError::from);
+    wait(service.writes.submit(append, |_: &mut Writer, _: &ServiceError| Ok(())))
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use crate::config::{RolesConfig, ScimConfig};
 use crate::scim::ScimError;
-use crate::store::{Store, StoreError, TokenScope};
+use crate::store::{Store, StoreError, TokenScope, WriteQueue};
 
 pub use audit::Refusal;
 pub use patch::PatchedResource;
@@ -53,6 +53,12 @@ pub enum ServiceError {
     /// `If-Match` named another version: 412.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// Too many writes are waiting: 429 with `Retry-After`.
+    #[error("{0}")]
+    Busy(String),
+    /// The server is shutting down: 503.
+    #[error("{0}")]
+    Unavailable(String),
     /// A real fault: 500.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,23 +83,34 @@ pub struct Settings {
     pub base_url: String,
     pub scim: ScimConfig,
     pub roles: RolesConfig,
+    /// How many writes may wait for the writer thread before requests get 429.
+    pub write_queue: usize,
 }
 
 /// The use cases over one store. Cheap to clone.
 #[derive(Clone)]
 pub struct Service {
     store: Arc<Store>,
+    writes: WriteQueue,
     settings: Arc<Settings>,
     tokens: Arc<tokens::TokenCache>,
 }
 
 impl Service {
-    pub fn new(store: Arc<Store>, settings: Settings) -> Service {
-        Service {
+    /// The use cases over `store`, with its writer thread started.
+    pub fn new(store: Arc<Store>, settings: Settings) -> Result<Service, StoreError> {
+        let writes = WriteQueue::start(Arc::clone(&store), settings.write_queue)?;
+        Ok(Service {
             store,
+            writes,
             settings: Arc::new(settings),
             tokens: Arc::new(tokens::TokenCache::default()),
-        }
+        })
+    }
+
+    /// Stops the writer thread after it has committed what is queued; later writes get 503.
+    pub fn stop_writes(&self) {
+        self.writes.stop();
     }
 
     pub fn settings(&self) -> &Settings {

@@ -43,14 +43,15 @@ impl Service {
         with_body: bool,
     ) -> Result<PatchedResource, ServiceError> {
         self.blocking(move |s| {
-            let mut attempt = Attempt::new(&principal, "patch", kind, Some(id.clone()));
+            let attempt = Attempt::new(principal, "patch", kind, Some(id.clone()));
             let rt = resource_type(kind);
-            let request = Service::ensure_can_write(&principal)
+            let request = Service::ensure_can_write(&attempt.principal)
                 .and_then(|()| Ok(tolerance::patch_operations(rt, &id, body)?))
                 .inspect_err(|e| {
-                    let _ = log_refusal(&s.store, &attempt, e);
+                    let _ = log_refusal(s, &attempt, e);
                 })?;
-            write_logged(&s.store, &mut attempt, |w, attempt| {
+            let service = s.clone();
+            write_logged(s, attempt, move |w, attempt| {
                 let (rid, old) = existing(w, kind, &id)?;
                 attempt.name = old.name(kind).map(str::to_string);
                 check_if_match(if_match.as_deref(), &old)?;
@@ -63,10 +64,10 @@ impl Service {
                 let touched = |name: &str| patched.changed.contains(&name);
                 if kind == Kind::User {
                     if touched("userName") || touched("emails") {
-                        domains::check_user(&s.settings.scim.allowed_domains, &attributes)?;
+                        domains::check_user(&service.settings.scim.allowed_domains, &attributes)?;
                     }
                     if touched("userType") || touched("roles") {
-                        let decision = roles::decide(&s.settings.roles, &attributes)?;
+                        let decision = roles::decide(&service.settings.roles, &attributes)?;
                         if let Some(obj) = attributes.as_object_mut() {
                             match &decision.roles {
                                 Some(r) => obj.insert("roles".into(), r.clone()),
@@ -93,7 +94,8 @@ impl Service {
                 {
                     return Err(name_taken(kind, &name, holder));
                 }
-                let counts = apply_member_changes(w, &s.settings.base_url, rid, &patched.members)?;
+                let counts =
+                    apply_member_changes(w, &service.settings.base_url, rid, &patched.members)?;
 
                 let changed = attributes != old.attributes || counts.added + counts.removed > 0;
                 let stored = if changed {
@@ -113,7 +115,7 @@ impl Service {
                 attempt.name = Some(name);
                 let detail = summary(&old, &stored, &patched.changed, counts);
                 let body = match with_body {
-                    true => Some(s.rendered(w, kind, &stored, &projection)?.body),
+                    true => Some(service.rendered(w, kind, &stored, &projection)?.body),
                     false => None,
                 };
                 let status = if body.is_some() { 200 } else { 204 };

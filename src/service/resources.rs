@@ -21,6 +21,7 @@ pub struct Rendered {
 }
 
 /// The validated parts of a write body.
+#[derive(Clone)]
 struct Prepared {
     attributes: Value,
     name: String,
@@ -66,9 +67,9 @@ impl Service {
         refusal: Refusal,
     ) -> Result<(), ServiceError> {
         self.blocking(move |s| {
-            let attempt = Attempt::new(&principal, operation, kind, resource_id);
+            let attempt = Attempt::new(principal, operation, kind, resource_id);
             let entry = attempt.refused_with(&refusal);
-            Ok(append_refusal(&s.store, &attempt, entry)?)
+            append_refusal(s, &attempt, entry)
         })
         .await
     }
@@ -132,20 +133,20 @@ impl Service {
     /// Runs `prepare`, logging the refusal when it fails.
     fn prepare_logged(
         &self,
-        attempt: &mut Attempt<'_>,
+        attempt: &mut Attempt,
         kind: Kind,
         body: Value,
     ) -> Result<Prepared, ServiceError> {
         attempt.name = body.get(kind.name_attribute()).and_then(Value::as_str).map(str::to_string);
         let prepared =
-            Service::ensure_can_write(attempt.principal).and_then(|()| self.prepare(kind, body));
+            Service::ensure_can_write(&attempt.principal).and_then(|()| self.prepare(kind, body));
         match prepared {
             Ok(p) => {
                 attempt.name = Some(p.name.clone());
                 Ok(p)
             }
             Err(e) => {
-                log_refusal(&self.store, attempt, &e)?;
+                log_refusal(self, attempt, &e)?;
                 Err(e)
             }
         }
@@ -159,9 +160,10 @@ impl Service {
         projection: Projection,
     ) -> Result<Rendered, ServiceError> {
         self.blocking(move |s| {
-            let mut attempt = Attempt::new(&principal, "create", kind, None);
+            let mut attempt = Attempt::new(principal, "create", kind, None);
             let prepared = s.prepare_logged(&mut attempt, kind, body)?;
-            write_logged(&s.store, &mut attempt, |w, attempt| {
+            let service = s.clone();
+            write_logged(s, attempt, move |w, attempt| {
                 if let Some(holder) = w.id_by_name(kind, &prepared.name)? {
                     return Err(name_taken(kind, &prepared.name, holder));
                 }
@@ -171,15 +173,15 @@ impl Service {
                     version: 1,
                     created: now.clone(),
                     last_modified: now,
-                    attributes: prepared.attributes,
+                    attributes: prepared.attributes.clone(),
                     roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
                 };
                 w.put(kind, &stored, None)?;
                 add_members(w, stored.id, &prepared.members)?;
                 // Only now is the id real; a refused create logs none.
                 attempt.resource_id = Some(stored.id.to_string());
-                let rendered = s.rendered(w, kind, &stored, &projection)?;
-                Ok((rendered, attempt.succeeded(201, prepared.roles.map(|r| r.summary))))
+                let rendered = service.rendered(w, kind, &stored, &projection)?;
+                Ok((rendered, attempt.succeeded(201, prepared.roles_summary())))
             })
         })
         .await
@@ -195,12 +197,13 @@ impl Service {
         projection: Projection,
     ) -> Result<Rendered, ServiceError> {
         self.blocking(move |s| {
-            let mut attempt = Attempt::new(&principal, "replace", kind, Some(id.clone()));
+            let mut attempt = Attempt::new(principal, "replace", kind, Some(id.clone()));
             let body = check_body_id(body, &id).inspect_err(|e| {
-                let _ = log_refusal(&s.store, &attempt, e);
+                let _ = log_refusal(s, &attempt, e);
             })?;
             let prepared = s.prepare_logged(&mut attempt, kind, body)?;
-            write_logged(&s.store, &mut attempt, |w, attempt| {
+            let service = s.clone();
+            write_logged(s, attempt, move |w, attempt| {
                 let (rid, old) = existing(w, kind, &id)?;
                 check_if_match(if_match.as_deref(), &old)?;
                 if let Some(holder) = w.id_by_name(kind, &prepared.name)?.filter(|h| *h != rid) {
@@ -211,7 +214,7 @@ impl Service {
                     version: old.version + 1,
                     created: old.created.clone(),
                     last_modified: now_rfc3339(),
-                    attributes: prepared.attributes,
+                    attributes: prepared.attributes.clone(),
                     roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
                 };
                 w.put(kind, &stored, Some(&old))?;
@@ -220,8 +223,8 @@ impl Service {
                     add_members(w, rid, &prepared.members)?;
                 }
                 attempt.name = Some(prepared.name.clone());
-                let rendered = s.rendered(w, kind, &stored, &projection)?;
-                Ok((rendered, attempt.succeeded(200, prepared.roles.map(|r| r.summary))))
+                let rendered = service.rendered(w, kind, &stored, &projection)?;
+                Ok((rendered, attempt.succeeded(200, prepared.roles_summary())))
             })
         })
         .await
@@ -235,12 +238,12 @@ impl Service {
         if_match: Option<String>,
     ) -> Result<(), ServiceError> {
         self.blocking(move |s| {
-            let mut attempt = Attempt::new(&principal, "delete", kind, Some(id.clone()));
-            if let Err(e) = Service::ensure_can_write(&principal) {
-                log_refusal(&s.store, &attempt, &e)?;
+            let attempt = Attempt::new(principal, "delete", kind, Some(id.clone()));
+            if let Err(e) = Service::ensure_can_write(&attempt.principal) {
+                log_refusal(s, &attempt, &e)?;
                 return Err(e);
             }
-            write_logged(&s.store, &mut attempt, |w, attempt| {
+            write_logged(s, attempt, move |w, attempt| {
                 let (rid, old) = existing(w, kind, &id)?;
                 check_if_match(if_match.as_deref(), &old)?;
                 w.delete(kind, rid)?;
@@ -292,6 +295,12 @@ impl Service {
             etag: etag(stored.version),
             location: location(&self.settings.base_url, kind, stored.id),
         })
+    }
+}
+
+impl Prepared {
+    fn roles_summary(&self) -> Option<String> {
+        self.roles.as_ref().map(|r| r.summary.clone())
     }
 }
 

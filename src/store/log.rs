@@ -37,6 +37,7 @@ pub struct LogEntry {
 impl Writer {
     /// Appends `entry` with the next sequence number.
     pub fn append_log(&mut self, mut entry: LogEntry) -> Result<u64, StoreError> {
+        self.dirty = true;
         let mut table = self.tx.open_table(PROVISIONING_LOG)?;
         let seq = match table.last()? {
             Some((key, _)) => key.value() + 1,

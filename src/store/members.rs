@@ -111,6 +111,7 @@ impl Writer {
         member: ResourceId,
         kind: MemberKind,
     ) -> Result<bool, StoreError> {
+        self.dirty = true;
         let forward = pair_key(group, member);
         let mut members = self.tx.open_table(GROUP_MEMBERS)?;
         if members.get(forward.as_slice())?.is_some() {
@@ -130,6 +131,7 @@ impl Writer {
         group: ResourceId,
         member: ResourceId,
     ) -> Result<bool, StoreError> {
+        self.dirty = true;
         let was_member = {
             let mut members = self.tx.open_table(GROUP_MEMBERS)?;
             members.remove(pair_key(group, member).as_slice())?.is_some()
@@ -159,6 +161,7 @@ impl Writer {
         mirror: PairTable,
         first: ResourceId,
     ) -> Result<(), StoreError> {
+        self.dirty = true;
         let (start, end) = prefix_range(first);
         let mut seconds = Vec::new();
         {

@@ -5,8 +5,9 @@
 //! `Durability::Immediate` before the caller answers, so an acknowledged write is on disk.
 //! The store knows nothing of HTTP or of SCIM semantics beyond which attributes it indexes.
 //!
-//! All functions here block: call them from a blocking thread, never hold a transaction across
-//! an `.await`.
+//! Requests write through the writer thread (`writer.rs`), which commits concurrent changes
+//! together; `Store::write` is for the rest (admin commands, tokens, migrations). All functions
+//! here block: call them from a blocking thread, never hold a transaction across an `.await`.
 
 mod codec;
 mod log;
@@ -16,6 +17,7 @@ mod records;
 mod resources;
 mod tables;
 mod tokens;
+mod writer;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +28,7 @@ pub use members::{MemberKind, MemberRow};
 pub use records::{Kind, ResourceId, StoredResource};
 pub use resources::name_key;
 pub use tokens::{StoredToken, TokenScope};
+pub use writer::{QueueError, WriteQueue, WriteStats};
 
 /// What went wrong in the store. `Locked` and `NewerSchema` are operator errors with a clear
 /// remedy; the rest are real faults.
@@ -47,6 +50,9 @@ pub enum StoreError {
     Open { path: PathBuf, source: redb::DatabaseError },
     #[error("storage error: {0}")]
     Redb(#[from] redb::Error),
+    /// The batch a change was committed with failed (the cause is logged once, by the writer).
+    #[error("storage error: {0}")]
+    Batch(String),
 }
 
 macro_rules! redb_error_from {
@@ -118,7 +124,7 @@ impl Store {
     ) -> Result<T, E> {
         let mut tx = self.db.begin_write().map_err(StoreError::from)?;
         tx.set_durability(Durability::Immediate).map_err(StoreError::from)?;
-        let mut writer = Writer { tx };
+        let mut writer = Writer { tx, dirty: false };
         match f(&mut writer) {
             Ok(value) => {
                 writer.tx.commit().map_err(StoreError::from)?;
@@ -138,9 +144,12 @@ pub struct Reader {
     tx: ReadTransaction,
 }
 
-/// A write transaction and the changes it makes; see `Store::write`.
+/// A write transaction and the changes it makes; see `Store::write` and `WriteQueue`.
 pub struct Writer {
     tx: WriteTransaction,
+    /// Set by every method that changes a table, so the writer thread knows whether a failed
+    /// change left something behind in a shared transaction.
+    dirty: bool,
 }
 
 #[cfg(test)]

@@ -178,6 +178,7 @@ impl Writer {
         new: &StoredResource,
         old: Option<&StoredResource>,
     ) -> Result<(), StoreError> {
+        self.dirty = true;
         let bytes = codec::encode(new)?;
         self.tx.open_table(rows(kind))?.insert(new.id.0, bytes.as_slice())?;
 
@@ -225,6 +226,7 @@ impl Writer {
         kind: Kind,
         id: ResourceId,
     ) -> Result<Option<StoredResource>, StoreError> {
+        self.dirty = true;
         let Some(old) = self.get(kind, id)? else {
             return Ok(None);
         };

@@ -1,5 +1,7 @@
 //! Store unit tests on real files in temporary directories.
 
+use std::sync::{Arc, Mutex};
+
 use serde_json::json;
 
 use super::*;
@@ -166,4 +168,127 @@ fn migration_to_v2_indexes_existing_managers() {
     }
     let store = Store::open(&file).unwrap();
     assert_eq!(managed_by(&store, "m1"), vec![user.id]);
+}
+
+// ---- the writer thread (group commit) -------------------------------------------------
+
+/// A store whose writer thread is held busy until the returned sender is used, so that the
+/// changes submitted meanwhile wait in the queue and commit as one batch.
+fn held_writer(
+    capacity: usize,
+) -> (tempfile::TempDir, Arc<Store>, WriteQueue, std::sync::mpsc::Sender<()>) {
+    let (dir, store) = open();
+    let store = Arc::new(store);
+    let queue = WriteQueue::start(Arc::clone(&store), capacity).unwrap();
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let (wait, started_tx) = (Mutex::new(wait), Mutex::new(started_tx));
+    let hold = move |_w: &mut Writer| {
+        let _ = started_tx.lock().unwrap().send(());
+        let _ = wait.lock().unwrap().recv();
+        Ok::<_, StoreError>(())
+    };
+    drop(queue.submit(hold, |_: &mut Writer, _: &StoreError| Ok(())).unwrap());
+    // The writer has taken the holding job: the queue is empty and the thread busy.
+    started.recv().unwrap();
+    (dir, store, queue, release)
+}
+
+fn put_user(name: &'static str) -> impl FnMut(&mut Writer) -> Result<ResourceId, StoreError> {
+    move |w: &mut Writer| {
+        let user = resource(name, None);
+        w.put(Kind::User, &user, None)?;
+        Ok(user.id)
+    }
+}
+
+fn log_row(op: &str) -> LogEntry {
+    LogEntry {
+        seq: 0,
+        time: "2026-01-01T00:00:00.000Z".into(),
+        token: "t".into(),
+        operation: op.into(),
+        resource_type: "User".into(),
+        resource_id: None,
+        name: None,
+        status: 400,
+        scim_type: None,
+        detail: None,
+        roles: None,
+    }
+}
+
+#[derive(Debug)]
+enum TestError {
+    Refused,
+    Store,
+}
+impl From<StoreError> for TestError {
+    fn from(_: StoreError) -> Self {
+        TestError::Store
+    }
+}
+
+fn log_refusal(w: &mut Writer, _: &TestError) -> Result<(), StoreError> {
+    w.append_log(log_row("refused")).map(|_| ())
+}
+
+#[test]
+fn concurrent_changes_commit_as_one_batch_and_a_refusal_fails_alone() {
+    let (_dir, store, queue, release) = held_writer(64);
+    let ok1 = queue.submit(put_user("a"), |_: &mut Writer, _: &StoreError| Ok(())).unwrap();
+    // Refused before writing anything: the batch goes on, its refusal row is written.
+    let refused =
+        queue.submit(|_w: &mut Writer| Err::<(), _>(TestError::Refused), log_refusal).unwrap();
+    // Refused after writing: its row must not survive; the others are redone without it.
+    let half = queue
+        .submit(
+            |w: &mut Writer| {
+                w.put(Kind::User, &resource("half-made", None), None)?;
+                Err::<(), _>(TestError::Refused)
+            },
+            log_refusal,
+        )
+        .unwrap();
+    let ok2 = queue.submit(put_user("b"), |_: &mut Writer, _: &StoreError| Ok(())).unwrap();
+    release.send(()).unwrap();
+
+    let a = ok1.blocking_recv().unwrap().unwrap();
+    let b = ok2.blocking_recv().unwrap().unwrap();
+    assert!(matches!(refused.blocking_recv().unwrap(), Err(TestError::Refused)));
+    assert!(matches!(half.blocking_recv().unwrap(), Err(TestError::Refused)));
+
+    let r = store.read().unwrap();
+    assert!(r.get(Kind::User, a).unwrap().is_some() && r.get(Kind::User, b).unwrap().is_some());
+    assert_eq!(r.id_by_name(Kind::User, "half-made").unwrap(), None);
+    assert_eq!(r.count(Kind::User).unwrap(), 2);
+    let refusals = r.recent_log(10).unwrap().into_iter().filter(|e| e.operation == "refused");
+    assert_eq!(refusals.count(), 2);
+    // The holding job, then everything queued behind it in one batch.
+    assert_eq!(queue.stats(), WriteStats { batches: 2, changes: 5 });
+    queue.stop();
+}
+
+#[test]
+fn a_full_queue_refuses_at_once() {
+    let (_dir, _store, queue, release) = held_writer(2);
+    let mut accepted = Vec::new();
+    let mut full = 0;
+    for name in ["a", "b", "c", "d"] {
+        match queue.submit(put_user(name), |_: &mut Writer, _: &StoreError| Ok(())) {
+            Ok(r) => accepted.push(r),
+            Err(QueueError::Full) => full += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((accepted.len(), full), (2, 2));
+    release.send(()).unwrap();
+    for r in accepted {
+        r.blocking_recv().unwrap().unwrap();
+    }
+    queue.stop();
+    assert!(matches!(
+        queue.submit(put_user("e"), |_: &mut Writer, _: &StoreError| Ok(())),
+        Err(QueueError::Stopped)
+    ));
 }

@@ -67,6 +67,7 @@ impl Writer {
     }
 
     pub fn put_token(&mut self, token: &StoredToken) -> Result<(), StoreError> {
+        self.dirty = true;
         let bytes = codec::encode(token)?;
         self.tx.open_table(TOKENS)?.insert(token.id.as_str(), bytes.as_slice())?;
         Ok(())

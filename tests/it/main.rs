@@ -18,5 +18,6 @@ mod cli;
 mod durability;
 mod roles_domains;
 
+mod concurrency;
 mod patch;
 mod replay;

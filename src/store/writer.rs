@@ -1,0 +1,243 @@
+//! The writer thread: one thread owns the server's redb writes and commits the changes of
+//! concurrent requests together, one write transaction and one fsync for a batch (group
+//! commit). Each request gets its reply only after the commit that holds its change.
+//!
+//! A change that fails (a 409, a 400) fails alone: if it wrote nothing before failing, the
+//! batch goes on; if it had written, the batch's transaction is discarded and redone without
+//! it, so its half-made change never reaches the file and the others still commit. A failed
+//! change's provisioning-log row (its refusal) is written in the same batch.
+//!
+//! Back-pressure: the queue is bounded. When it is full, `submit` says so at once and the
+//! caller answers 429 with `Retry-After`, instead of letting requests pile up until they time
+//! out.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use redb::Durability;
+use tokio::sync::oneshot;
+
+use super::{Store, StoreError, Writer};
+
+/// The most changes one transaction commits.
+const MAX_BATCH: usize = 256;
+
+/// Why a change could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    #[error("the write queue is full; retry shortly")]
+    Full,
+    #[error("the server is shutting down")]
+    Stopped,
+}
+
+/// A handle on the writer thread; cheap to clone.
+#[derive(Clone)]
+pub struct WriteQueue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sender: Mutex<Option<SyncSender<Box<dyn Job>>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<Counters>,
+}
+
+/// What the writer has done so far.
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    changes: AtomicU64,
+}
+
+/// Committed batches and the changes they held (a batch of one is a plain commit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    pub batches: u64,
+    pub changes: u64,
+}
+
+impl WriteQueue {
+    /// Starts the writer thread for `store` with room for `capacity` waiting changes.
+    pub fn start(store: Arc<Store>, capacity: usize) -> Result<WriteQueue, StoreError> {
+        let (sender, receiver) = sync_channel::<Box<dyn Job>>(capacity.max(1));
+        let stats = Arc::new(Counters::default());
+        let counters = Arc::clone(&stats);
+        let thread = std::thread::Builder::new()
+            .name("scimd-writer".into())
+            .spawn(move || run(&store, &receiver, &counters))
+            .map_err(|e| StoreError::Batch(format!("cannot start the writer thread: {e}")))?;
+        Ok(WriteQueue {
+            inner: Arc::new(Inner {
+                sender: Mutex::new(Some(sender)),
+                thread: Mutex::new(Some(thread)),
+                stats,
+            }),
+        })
+    }
+
+    /// Batches committed and changes they held, since start.
+    pub fn stats(&self) -> WriteStats {
+        WriteStats {
+            batches: self.inner.stats.batches.load(Ordering::Relaxed),
+            changes: self.inner.stats.changes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Queues `change` for the next batch. `change` may run more than once (when another
+    /// change in its batch fails after writing, the batch is redone), so it must not consume
+    /// what it captures. When it fails, `refused` writes its refusal row. The receiver yields
+    /// the result once the batch is committed.
+    pub fn submit<T, E, F, R>(
+        &self,
+        change: F,
+        refused: R,
+    ) -> Result<oneshot::Receiver<Result<T, E>>, QueueError>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnMut(&mut Writer) -> Result<T, E> + Send + 'static,
+        R: FnMut(&mut Writer, &E) -> Result<(), StoreError> + Send + 'static,
+    {
+        let (reply, receiver) = oneshot::channel();
+        let job = Box::new(TypedJob { change, refused, result: None, reply });
+        let sender = self.inner.sender.lock().map_err(|_| QueueError::Stopped)?;
+        match sender.as_ref().map(|s| s.try_send(job)) {
+            Some(Ok(())) => Ok(receiver),
+            Some(Err(TrySendError::Full(_))) => Err(QueueError::Full),
+            Some(Err(TrySendError::Disconnected(_))) | None => Err(QueueError::Stopped),
+        }
+    }
+
+    /// Stops taking changes, lets the thread commit what is queued, and waits for it.
+    pub fn stop(&self) {
+        if let Ok(mut sender) = self.inner.sender.lock() {
+            sender.take();
+        }
+        let thread = self.inner.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What running one change did to the batch.
+enum Outcome {
+    /// Applied, or refused before writing (its refusal row is written): the batch goes on.
+    Continue,
+    /// Failed after writing: the batch must be redone without it.
+    FailedAfterWriting,
+}
+
+/// A queued change with its reply channel, its result type erased.
+trait Job: Send {
+    fn run(&mut self, w: &mut Writer) -> Result<Outcome, StoreError>;
+    /// Writes only the refusal row (for a change that failed after writing, when redone).
+    fn refuse(&mut self, w: &mut Writer) -> Result<(), StoreError>;
+    fn deliver(self: Box<Self>, committed: Result<(), &StoreError>);
+}
+
+struct TypedJob<T, E, F, R> {
+    change: F,
+    refused: R,
+    result: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F, R> Job for TypedJob<T, E, F, R>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnMut(&mut Writer) -> Result<T, E> + Send + 'static,
+    R: FnMut(&mut Writer, &E) -> Result<(), StoreError> + Send + 'static,
+{
+    fn run(&mut self, w: &mut Writer) -> Result<Outcome, StoreError> {
+        w.dirty = false;
+        let result = (self.change)(w);
+        let outcome = match &result {
+            Ok(_) => Outcome::Continue,
+            Err(_) if w.dirty => Outcome::FailedAfterWriting,
+            Err(e) => {
+                (self.refused)(w, e)?;
+                Outcome::Continue
+            }
+        };
+        self.result = Some(result);
+        Ok(outcome)
+    }
+
+    fn refuse(&mut self, w: &mut Writer) -> Result<(), StoreError> {
+        match &self.result {
+            Some(Err(e)) => (self.refused)(w, e),
+            _ => Ok(()),
+        }
+    }
+
+    fn deliver(self: Box<Self>, committed: Result<(), &StoreError>) {
+        let result = match (committed, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Err(e), _) => Err(E::from(StoreError::Batch(e.to_string()))),
+            (Ok(()), None) => Err(E::from(StoreError::Batch("the change did not run".into()))),
+        };
+        // The requester may have gone (timeout, closed connection): nothing to tell.
+        let _ = self.reply.send(result);
+    }
+}
+
+fn run(store: &Store, receiver: &Receiver<Box<dyn Job>>, counters: &Counters) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let committed = commit_batch(store, &mut batch);
+        match &committed {
+            Ok(()) => {
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+                counters.changes.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Err(e) => tracing::error!(error = %e, changes = batch.len(), "a write batch failed"),
+        }
+        for job in batch {
+            job.deliver(committed.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// Runs every change of `batch` in one transaction and commits it durably. A change that
+/// fails after writing is taken out (only its refusal row is written) and the batch redone.
+fn commit_batch(store: &Store, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+    let mut refuse_only = vec![false; batch.len()];
+    loop {
+        let mut tx = store.db.begin_write()?;
+        tx.set_durability(Durability::Immediate)?;
+        let mut w = Writer { tx, dirty: false };
+        let mut redo = None;
+        for (i, job) in batch.iter_mut().enumerate() {
+            if refuse_only.get(i).copied().unwrap_or(false) {
+                job.refuse(&mut w)?;
+                continue;
+            }
+            if let Outcome::FailedAfterWriting = job.run(&mut w)? {
+                redo = Some(i);
+                break;
+            }
+        }
+        match redo.and_then(|i| refuse_only.get_mut(i)) {
+            Some(flag) => {
+                // Its writes go with the transaction; the others' are redone.
+                let _ = w.tx.abort();
+                *flag = true;
+            }
+            None => {
+                w.tx.commit()?;
+                return Ok(());
+            }
+        }
+    }
+}
