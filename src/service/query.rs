@@ -1,9 +1,11 @@
 //! Listing and searching: filters, sorting and paging over users and groups.
 //!
-//! An `eq` on an indexed attribute (`id`, `userName`, `externalId`, group `displayName`), alone
-//! or on either side of an `and`, narrows the candidates through the index first; the whole
-//! filter is then evaluated on each candidate. Anything else scans in id order, which is also
-//! the stable order pages are cut from when no `sortBy` is given.
+//! An `eq` on an indexed attribute (`id`, `userName`, `externalId`, group `displayName`) or a
+//! `sw` on the name or `externalId`, alone or on either side of an `and` (both sides of an
+//! `or`), narrows the candidates through the index first; the whole filter is then evaluated
+//! on each candidate. Anything else scans in id order, which is also the stable order pages
+//! are cut from when no `sortBy` is given. Either way only one page of resources is kept:
+//! matches outside it are counted, not collected (with `sortBy`, only their sort keys).
 
 use serde_json::Value;
 
@@ -90,8 +92,13 @@ impl Service {
             return Ok(list::list_response(total, start, resources));
         }
 
-        // Otherwise collect every match (rendered), then sort and cut the page.
-        let mut matches: Vec<(Kind, Value)> = Vec::new();
+        // Otherwise count every match but keep only the page: the resources themselves
+        // without sortBy, just (sort key, id) with it, rendering the page once sorted.
+        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+        let take = usize::try_from(request.count).unwrap_or(usize::MAX);
+        let mut total: usize = 0;
+        let mut page: Vec<(Kind, Value)> = Vec::new();
+        let mut keyed: Vec<(list::SortKey, Kind, ResourceId)> = Vec::new();
         for &kind in &searched {
             let rt = resource_type(kind);
             let needs_relations = request.projection(kind).wants(rt, relation(kind))
@@ -102,9 +109,17 @@ impl Service {
                     .is_some_and(|p| p.attr.eq_ignore_ascii_case(relation(kind)));
             let mut consider = |stored: StoredResource| -> Result<(), ServiceError> {
                 let full = render(&reader, base, kind, &stored, needs_relations)?;
-                if request.filter.as_ref().is_none_or(|f| filter::matches(f, &full, rt)) {
-                    matches.push((kind, full));
+                if request.filter.as_ref().is_some_and(|f| !filter::matches(f, &full, rt)) {
+                    return Ok(());
                 }
+                match &request.sort_by {
+                    Some(sort_by) => {
+                        keyed.push((list::sort_key(&full, sort_by, rt), kind, stored.id))
+                    }
+                    None if total >= skip && page.len() < take => page.push((kind, full)),
+                    None => {}
+                }
+                total += 1;
                 Ok(())
             };
             match request.filter.as_ref().and_then(|f| candidates(&reader, kind, f).transpose()) {
@@ -131,25 +146,22 @@ impl Service {
             }
         }
 
-        if let Some(sort_by) = &request.sort_by {
-            let mut keyed: Vec<_> = matches
-                .into_iter()
-                .map(|(kind, v)| (list::sort_key(&v, sort_by, resource_type(kind)), kind, v))
-                .collect();
+        if request.sort_by.is_some() {
+            // A stable sort: ties keep id order, so pages do not overlap.
             keyed.sort_by(|a, b| list::compare_sort_keys(&a.0, &b.0, request.sort_order));
-            matches = keyed.into_iter().map(|(_, kind, v)| (kind, v)).collect();
+            for (_, kind, id) in keyed.into_iter().skip(skip).take(take) {
+                if let Some(stored) = reader.get(kind, id)? {
+                    let rt = resource_type(kind);
+                    let with_relations = request.projection(kind).wants(rt, relation(kind));
+                    page.push((kind, render(&reader, base, kind, &stored, with_relations)?));
+                }
+            }
         }
-
-        let total = matches.len() as u64;
-        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
-        let take = usize::try_from(request.count).unwrap_or(usize::MAX);
-        let resources = matches
+        let resources = page
             .into_iter()
-            .skip(skip)
-            .take(take)
             .map(|(kind, v)| request.projection(kind).apply(resource_type(kind), &v))
             .collect();
-        Ok(list::list_response(total, start, resources))
+        Ok(list::list_response(total as u64, start, resources))
     }
 }
 
@@ -170,9 +182,11 @@ fn candidates(
     f: &Filter,
 ) -> Result<Option<Vec<ResourceId>>, ServiceError> {
     match f {
-        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(value) }
-            if path.sub.is_none() =>
-        {
+        Filter::Compare {
+            path,
+            op: op @ (CompareOp::Eq | CompareOp::Sw),
+            value: CompValue::Str(value),
+        } if path.sub.is_none() => {
             let attr = path.attr.as_str();
             let core = path
                 .schema
@@ -181,12 +195,19 @@ fn candidates(
             if !core {
                 return Ok(None);
             }
-            if attr.eq_ignore_ascii_case("id") {
+            let sw = *op == CompareOp::Sw;
+            if attr.eq_ignore_ascii_case("id") && !sw {
                 Ok(Some(ResourceId::parse(value).into_iter().collect()))
             } else if attr.eq_ignore_ascii_case(kind.name_attribute()) {
-                Ok(Some(reader.id_by_name(kind, value)?.into_iter().collect()))
+                Ok(Some(match sw {
+                    true => reader.ids_by_name_prefix(kind, value)?,
+                    false => reader.id_by_name(kind, value)?.into_iter().collect(),
+                }))
             } else if attr.eq_ignore_ascii_case("externalId") {
-                Ok(Some(reader.ids_by_external_id(kind, value)?))
+                Ok(Some(match sw {
+                    true => reader.ids_by_external_prefix(kind, value)?,
+                    false => reader.ids_by_external_id(kind, value)?,
+                }))
             } else {
                 Ok(None)
             }

@@ -114,6 +114,48 @@ impl Reader {
         ids_by_external_in(&self.tx.open_table(externals(kind))?, external_id)
     }
 
+    /// Ids of the resources whose name starts with `prefix` case-insensitively, in name order.
+    pub fn ids_by_name_prefix(
+        &self,
+        kind: Kind,
+        prefix: &str,
+    ) -> Result<Vec<ResourceId>, StoreError> {
+        let table = self.tx.open_table(names(kind))?;
+        let prefix = name_key(prefix);
+        let mut ids = Vec::new();
+        for entry in table.range(prefix.as_str()..)? {
+            let (key, id) = entry?;
+            if !key.value().starts_with(prefix.as_str()) {
+                break;
+            }
+            ids.push(ResourceId(id.value()));
+        }
+        Ok(ids)
+    }
+
+    /// Ids of the resources whose `externalId` starts with `prefix` (case-sensitively).
+    pub fn ids_by_external_prefix(
+        &self,
+        kind: Kind,
+        prefix: &str,
+    ) -> Result<Vec<ResourceId>, StoreError> {
+        let table = self.tx.open_table(externals(kind))?;
+        // UTF-8 never contains 0xff, so every key starting with `prefix` sorts below this.
+        let mut end = prefix.as_bytes().to_vec();
+        end.push(0xff);
+        let mut ids = Vec::new();
+        for entry in table.range(prefix.as_bytes()..end.as_slice())? {
+            let (key, _) = entry?;
+            let key = key.value();
+            let id_bytes: [u8; 16] = key
+                .get(key.len().saturating_sub(16)..)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| StoreError::Corrupt("externalId index: short key".into()))?;
+            ids.push(ResourceId(u128::from_be_bytes(id_bytes)));
+        }
+        Ok(ids)
+    }
+
     pub fn count(&self, kind: Kind) -> Result<u64, StoreError> {
         Ok(self.tx.open_table(rows(kind))?.len()?)
     }

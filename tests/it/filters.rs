@@ -634,3 +634,51 @@ async fn invalid_filters_are_400_invalid_filter() {
     // The server still answers normally afterwards.
     assert_eq!(find(&s, "userName eq \"alice@example.org\"").await, [ALICE]);
 }
+
+/// `sw` on the indexed attributes goes through the index: the same answers as a scan, with
+/// the index's case rules (userName case-insensitive, externalId case-sensitive).
+#[tokio::test]
+async fn starts_with_on_indexed_attributes() {
+    let s = TestServer::start().await;
+    seed(&s).await;
+    check(
+        &s,
+        &[
+            ("userName sw \"A\"", &[ALICE]),
+            ("userName sw \"\"", &[ALICE, BOB, CAROL, DAVE]),
+            ("externalId sw \"ext-\"", &[BOB]),
+            ("externalId sw \"Ext\"", &[ALICE]),
+            ("externalId sw \"EXT-D\"", &[DAVE]),
+            ("externalId sw \"nothing\"", &[]),
+            ("userName sw \"a\" and title eq \"Engineer\"", &[ALICE]),
+            ("userName sw \"b\" or externalId sw \"EXT\"", &[BOB, DAVE]),
+        ],
+    )
+    .await;
+}
+
+/// A filter that matches many keeps only the page, but counts them all.
+#[tokio::test]
+async fn filtered_pages_count_every_match() {
+    let s = TestServer::start().await;
+    for i in 0..12 {
+        s.create_user(&format!("p{i:02}@example.org")).await;
+    }
+    let filter = entra_encode("userName co \"@example.org\"");
+    let r = s.get(&format!("/Users?filter={filter}&startIndex=5&count=3")).await.expect(200);
+    assert_eq!(r.body["totalResults"], 12);
+    assert_eq!(resources(&r).len(), 3);
+    assert_eq!(r.body["startIndex"], 5);
+    let r = s.get(&format!("/Users?filter={filter}&count=0")).await.expect(200);
+    assert_eq!((r.body["totalResults"].as_u64(), resources(&r).len()), (Some(12), 0));
+    let r = s.get(&format!("/Users?filter={filter}&startIndex=12&count=5")).await.expect(200);
+    assert_eq!(resources(&r).len(), 1);
+    // With sortBy, the page is cut after sorting.
+    let r = s
+        .get(&format!("/Users?filter={filter}&sortBy=userName&sortOrder=descending&count=2"))
+        .await
+        .expect(200);
+    let names: Vec<&str> =
+        resources(&r).iter().map(|u| u["userName"].as_str().unwrap_or("")).collect();
+    assert_eq!(names, ["p11@example.org", "p10@example.org"]);
+}
