@@ -678,7 +678,7 @@ async fn filtered_pages_count_every_match() {
         .get(&format!("/Users?filter={filter}&sortBy=userName&sortOrder=descending&count=2"))
         .await
         .expect(200);
-    let names: Vec<&str> =
-        resources(&r).iter().map(|u| u["userName"].as_str().unwrap_or("")).collect();
+    let names: Vec<String> =
+        resources(&r).iter().map(|u| u["userName"].as_str().unwrap_or("").to_string()).collect();
     assert_eq!(names, ["p11@example.org", "p10@example.org"]);
 }
