@@ -134,6 +134,8 @@ struct RawLimits {
     shutdown_grace_secs: u64,
     #[serde(default = "default_write_queue")]
     write_queue: usize,
+    #[serde(default = "default_cache_mb")]
+    cache_mb: usize,
 }
 
 impl Default for RawLimits {
@@ -146,6 +148,7 @@ impl Default for RawLimits {
             tls_handshake_timeout_secs: default_tls_handshake_timeout(),
             shutdown_grace_secs: default_shutdown_grace(),
             write_queue: default_write_queue(),
+            cache_mb: default_cache_mb(),
         }
     }
 }
@@ -170,6 +173,9 @@ fn default_shutdown_grace() -> u64 {
 }
 fn default_write_queue() -> usize {
     4096
+}
+fn default_cache_mb() -> usize {
+    64
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -229,6 +235,8 @@ pub struct Limits {
     pub shutdown_grace: Duration,
     /// Writes that may wait for the writer thread; beyond it, 429.
     pub write_queue: usize,
+    /// Memory for cached pages of the data file, in bytes.
+    pub cache_bytes: usize,
 }
 
 /// The `[scim]` section, validated.
@@ -391,6 +399,7 @@ impl Config {
             ),
             shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs),
             write_queue: raw.limits.write_queue.max(1),
+            cache_bytes: raw.limits.cache_mb.max(1).saturating_mul(1024 * 1024),
         };
 
         Ok(Config {

@@ -50,7 +50,8 @@ impl Server {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let store = Arc::new(Store::open(&config.data_file())?);
+        let store =
+            Arc::new(Store::open_with_cache(&config.data_file(), config.limits.cache_bytes)?);
         let tls = tls::server_config(&config.tls, &config.data_dir, &hosts_of(&config))?;
         let settings = Settings {
             base_url: config.tenant_url(),

@@ -72,6 +72,9 @@ redb_error_from!(
     redb::SetDurabilityError
 );
 
+/// The page cache `Store::open` uses: 64 MiB.
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// The opened data file.
 pub struct Store {
     db: Database,
@@ -79,18 +82,26 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the data file and runs pending migrations.
+    /// Opens (or creates) the data file with the default page cache and runs pending
+    /// migrations.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the data file, caching at most `cache_bytes` of its pages in memory
+    /// (redb's own default is 1 GiB, more than a small VM should give a directory).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
                 path: path.to_path_buf(),
                 source: redb::DatabaseError::Storage(redb::StorageError::Io(e)),
             })?;
         }
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
-            other => StoreError::Open { path: path.to_path_buf(), source: other },
-        })?;
+        let db =
+            Database::builder().set_cache_size(cache_bytes).create(path).map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
+                other => StoreError::Open { path: path.to_path_buf(), source: other },
+            })?;
         // The file holds token hashes and personal data: readable by its owner only.
         {
             use std::os::unix::fs::PermissionsExt;
