@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use serde_json::{Number, Value, json};
+use serde_json::{Map, Number, Value, json};
 
 use super::datetime::{self, Instant};
 use super::filter::compare_numbers;
@@ -15,13 +15,14 @@ use super::schema::{AttrType, LIST_RESPONSE, ResourceType};
 /// A ListResponse. `itemsPerPage` is the number of resources on this page, and `Resources`
 /// is always present (empty when nothing matched), as Entra's connection test expects.
 pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    // Built by hand: `json!` would copy every resource through serde's serializer.
+    let mut out = Map::with_capacity(5);
+    out.insert("schemas".into(), json!([LIST_RESPONSE]));
+    out.insert("totalResults".into(), Value::from(total));
+    out.insert("startIndex".into(), Value::from(start_index));
+    out.insert("itemsPerPage".into(), Value::from(resources.len()));
+    out.insert("Resources".into(), Value::Array(resources));
+    Value::Object(out)
 }
 
 /// The page a client asked for.

@@ -81,6 +81,13 @@ impl Projection {
             .is_ok_and(|r| self.keep(r.schema, r.attr).is_some())
     }
 
+    /// [`Projection::apply`] on a resource the caller no longer needs: the default projection
+    /// returns it as it is (scimd renders only attributes returned by default), others copy
+    /// what they keep.
+    pub fn apply_owned(&self, rt: &ResourceType, resource: Value) -> Value {
+        if self.is_default() { resource } else { self.apply(rt, &resource) }
+    }
+
     /// Trims a canonical resource (canonical key case, extensions under their URN key) to
     /// what the response may carry. `schemas` is kept, minus the URNs of extensions whose
     /// attributes were all trimmed away.

@@ -15,7 +15,7 @@ use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
 use crate::store::{Kind, Reader, ResourceId, StoredResource};
 
-use super::render::{relation, render, resource_type};
+use super::render::{relation, render_owned, resource_type};
 use super::{Service, ServiceError};
 
 /// A parsed list or search request.
@@ -86,8 +86,8 @@ impl Service {
             let with_relations = request.projection(kind).wants(rt, relation(kind));
             let mut resources = Vec::new();
             for stored in reader.page(kind, start - 1, request.count)? {
-                let full = render(&reader, base, kind, &stored, with_relations)?;
-                resources.push(request.projection(kind).apply(rt, &full));
+                let full = render_owned(&reader, base, kind, stored, with_relations)?;
+                resources.push(request.projection(kind).apply_owned(rt, full));
             }
             return Ok(list::list_response(total, start, resources));
         }
@@ -108,14 +108,13 @@ impl Service {
                     .as_ref()
                     .is_some_and(|p| p.attr.eq_ignore_ascii_case(relation(kind)));
             let mut consider = |stored: StoredResource| -> Result<(), ServiceError> {
-                let full = render(&reader, base, kind, &stored, needs_relations)?;
+                let id = stored.id;
+                let full = render_owned(&reader, base, kind, stored, needs_relations)?;
                 if request.filter.as_ref().is_some_and(|f| !filter::matches(f, &full, rt)) {
                     return Ok(());
                 }
                 match &request.sort_by {
-                    Some(sort_by) => {
-                        keyed.push((list::sort_key(&full, sort_by, rt), kind, stored.id))
-                    }
+                    Some(sort_by) => keyed.push((list::sort_key(&full, sort_by, rt), kind, id)),
                     None if total >= skip && page.len() < take => page.push((kind, full)),
                     None => {}
                 }
@@ -153,13 +152,13 @@ impl Service {
                 if let Some(stored) = reader.get(kind, id)? {
                     let rt = resource_type(kind);
                     let with_relations = request.projection(kind).wants(rt, relation(kind));
-                    page.push((kind, render(&reader, base, kind, &stored, with_relations)?));
+                    page.push((kind, render_owned(&reader, base, kind, stored, with_relations)?));
                 }
             }
         }
         let resources = page
             .into_iter()
-            .map(|(kind, v)| request.projection(kind).apply(resource_type(kind), &v))
+            .map(|(kind, v)| request.projection(kind).apply_owned(resource_type(kind), v))
             .collect();
         Ok(list::list_response(total as u64, start, resources))
     }

@@ -80,26 +80,39 @@ pub fn render(
     stored: &StoredResource,
     with_relations: bool,
 ) -> Result<Value, StoreError> {
+    render_owned(lookup, base_url, kind, stored.clone(), with_relations)
+}
+
+/// [`render`], consuming the row: its attributes move into the result instead of being
+/// copied (lists render many rows they no longer need).
+pub fn render_owned(
+    lookup: &impl Lookup,
+    base_url: &str,
+    kind: Kind,
+    stored: StoredResource,
+    with_relations: bool,
+) -> Result<Value, StoreError> {
     let rt = resource_type(kind);
-    let mut out = Map::new();
+    let attrs = match stored.attributes {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut out = Map::with_capacity(attrs.len() + 5);
     let mut schemas = vec![Value::from(rt.schema.id)];
     for ext in rt.extensions {
-        if stored.attributes.get(ext.id).is_some() {
+        if attrs.contains_key(ext.id) {
             schemas.push(Value::from(ext.id));
         }
     }
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), Value::from(stored.id.to_string()));
-    if let Some(attrs) = stored.attributes.as_object() {
-        // Core attributes first, extension objects (keyed by their URN) after them.
-        let core = attrs.iter().filter(|(k, _)| !k.starts_with("urn:"));
-        let extensions = attrs.iter().filter(|(k, _)| k.starts_with("urn:"));
-        for (k, v) in core.chain(extensions) {
-            if k != "schemas" {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-    }
+    // Core attributes first, extension objects (keyed by their URN) after them.
+    let (core, extensions): (Vec<_>, Vec<_>) = attrs
+        .into_iter()
+        .filter(|(k, _)| k != "schemas")
+        .partition(|(k, _)| !k.starts_with("urn:"));
+    out.extend(core);
+    out.extend(extensions);
     if kind == Kind::User {
         add_manager_ref(base_url, &mut out);
     }

@@ -291,7 +291,7 @@ impl Service {
         let with_relations = projection.wants(rt, relation(kind));
         let full = render(lookup, &self.settings.base_url, kind, stored, with_relations)?;
         Ok(Rendered {
-            body: projection.apply(rt, &full),
+            body: projection.apply_owned(rt, full),
             etag: etag(stored.version),
             location: location(&self.settings.base_url, kind, stored.id),
         })
