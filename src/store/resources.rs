@@ -81,14 +81,23 @@ pub(super) fn ids_by_external_in(
     external_id: &str,
 ) -> Result<Vec<ResourceId>, StoreError> {
     let (start, end) = external_prefix_range(external_id);
+    ids_in_range(table, start.as_slice(), end.as_slice())
+}
+
+/// The ids ending the keys of a `value ++ 0x00 ++ id` index in `start..end`, in key order.
+fn ids_in_range(
+    table: &impl ReadableTable<&'static [u8], ()>,
+    start: &[u8],
+    end: &[u8],
+) -> Result<Vec<ResourceId>, StoreError> {
     let mut ids = Vec::new();
-    for entry in table.range(start.as_slice()..end.as_slice())? {
+    for entry in table.range(start..end)? {
         let (key, _) = entry?;
         let key = key.value();
         let id_bytes: [u8; 16] = key
             .get(key.len().saturating_sub(16)..)
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| StoreError::Corrupt("externalId index: short key".into()))?;
+            .ok_or_else(|| StoreError::Corrupt("index: short key".into()))?;
         ids.push(ResourceId(u128::from_be_bytes(id_bytes)));
     }
     Ok(ids)
@@ -143,17 +152,7 @@ impl Reader {
         // UTF-8 never contains 0xff, so every key starting with `prefix` sorts below this.
         let mut end = prefix.as_bytes().to_vec();
         end.push(0xff);
-        let mut ids = Vec::new();
-        for entry in table.range(prefix.as_bytes()..end.as_slice())? {
-            let (key, _) = entry?;
-            let key = key.value();
-            let id_bytes: [u8; 16] = key
-                .get(key.len().saturating_sub(16)..)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| StoreError::Corrupt("externalId index: short key".into()))?;
-            ids.push(ResourceId(u128::from_be_bytes(id_bytes)));
-        }
-        Ok(ids)
+        ids_in_range(&table, prefix.as_bytes(), end.as_slice())
     }
 
     pub fn count(&self, kind: Kind) -> Result<u64, StoreError> {
