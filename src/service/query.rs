@@ -50,6 +50,16 @@ impl Service {
         kinds: Vec<Kind>,
         request: ListRequest,
     ) -> Result<Value, ServiceError> {
+        // A point lookup reads a handful of rows: run it on the request's worker (no
+        // blocking-pool round trip). Scans may read every row: they go to the blocking pool.
+        let indexed = request.sort_by.is_none()
+            && request
+                .filter
+                .as_ref()
+                .is_some_and(|f| kinds.iter().all(|&k| is_point_lookup(k, f)));
+        if indexed {
+            return self.list_blocking(&kinds, request);
+        }
         self.blocking(move |s| s.list_blocking(&kinds, request)).await
     }
 
@@ -172,6 +182,28 @@ fn reads(f: &Filter, attr: &str) -> bool {
         p.attr.eq_ignore_ascii_case(attr)
             && p.schema.as_deref().is_none_or(|s| s.to_ascii_lowercase().contains(":core:"))
     })
+}
+
+/// Whether [`candidates`] narrows `f` to a few rows for `kind`: an `eq` on `id`, the name or
+/// `externalId`, alone, in an `and`, or on both sides of an `or` (`sw` may match thousands).
+fn is_point_lookup(kind: Kind, f: &Filter) -> bool {
+    match f {
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(_) }
+            if path.sub.is_none() =>
+        {
+            let core = path
+                .schema
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(resource_type(kind).schema.id));
+            let attr = path.attr.as_str();
+            core && (attr.eq_ignore_ascii_case("id")
+                || attr.eq_ignore_ascii_case(kind.name_attribute())
+                || attr.eq_ignore_ascii_case("externalId"))
+        }
+        Filter::And(a, b) => is_point_lookup(kind, a) || is_point_lookup(kind, b),
+        Filter::Or(a, b) => is_point_lookup(kind, a) && is_point_lookup(kind, b),
+        _ => false,
+    }
 }
 
 /// The ids an index can narrow `f` to, or None when the filter needs a scan.
