@@ -13,7 +13,7 @@ use crate::scim::schema::{
 
 use super::AppState;
 use super::error::HttpError;
-use super::scim_json::scim_response;
+use super::scim_json::{scim_bytes, scim_response};
 
 pub async fn service_provider_config(State(state): State<AppState>) -> Response {
     let settings = state.service.settings();
@@ -51,7 +51,7 @@ fn all_schemas() -> Vec<&'static schema::SchemaDef> {
 pub async fn resource_types(State(state): State<AppState>) -> Response {
     let base = &state.service.settings().base_url;
     let items: Vec<Value> = [&USER, &GROUP].iter().map(|rt| resource_type_json(rt, base)).collect();
-    scim_response(StatusCode::OK, &list_response(items.len() as u64, 1, items))
+    scim_bytes(StatusCode::OK, list_response(items.len() as u64, 1, &items))
 }
 
 pub async fn resource_type(
@@ -69,7 +69,7 @@ pub async fn resource_type(
 pub async fn schemas(State(state): State<AppState>) -> Response {
     let base = &state.service.settings().base_url;
     let items: Vec<Value> = all_schemas().into_iter().map(|s| schema_json(s, base)).collect();
-    scim_response(StatusCode::OK, &list_response(items.len() as u64, 1, items))
+    scim_bytes(StatusCode::OK, list_response(items.len() as u64, 1, &items))
 }
 
 pub async fn schema(

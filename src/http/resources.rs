@@ -14,7 +14,7 @@ use crate::store::Kind;
 use super::AppState;
 use super::error::HttpError;
 use super::query::{ListParams, parse_query, projection};
-use super::scim_json::{ScimBody, scim_response};
+use super::scim_json::{ScimBody, scim_bytes};
 
 pub fn resource_type(kind: Kind) -> &'static ResourceType {
     match kind {
@@ -66,7 +66,7 @@ pub async fn list(
     let pairs = parse_query(query.as_deref())?;
     let request = ListParams::from_query(&pairs).into_request(state.service.settings())?;
     let body = state.service.list(vec![kind], request).await?;
-    Ok(scim_response(StatusCode::OK, &body))
+    Ok(scim_bytes(StatusCode::OK, body.0))
 }
 
 pub async fn search(
@@ -77,7 +77,7 @@ pub async fn search(
     let ScimBody(body) = body?;
     let request = ListParams::from_search_body(&body)?.into_request(state.service.settings())?;
     let body = state.service.list(kinds, request).await?;
-    Ok(scim_response(StatusCode::OK, &body))
+    Ok(scim_bytes(StatusCode::OK, body.0))
 }
 
 pub async fn create(
@@ -90,7 +90,7 @@ pub async fn create(
     let body = body_or_log(&state, &principal, "create", kind, None, body).await?;
     let projection = projection(resource_type(kind), &parse_query(query.as_deref())?)?;
     let created = state.service.create(principal, kind, body, projection).await?;
-    let response = scim_response(StatusCode::CREATED, &created.body);
+    let response = scim_bytes(StatusCode::CREATED, created.body.0);
     Ok(with_headers(response, &created.etag, Some(&created.location)))
 }
 
@@ -109,7 +109,7 @@ pub async fn get_one(
         let response = StatusCode::NOT_MODIFIED.into_response();
         return Ok(with_headers(response, &found.etag, None));
     }
-    Ok(with_headers(scim_response(StatusCode::OK, &found.body), &found.etag, None))
+    Ok(with_headers(scim_bytes(StatusCode::OK, found.body.0), &found.etag, None))
 }
 
 pub async fn replace(
@@ -125,7 +125,7 @@ pub async fn replace(
     let projection = projection(resource_type(kind), &parse_query(query.as_deref())?)?;
     let if_match = header_text(&headers, header::IF_MATCH);
     let replaced = state.service.replace(principal, kind, id, body, if_match, projection).await?;
-    Ok(with_headers(scim_response(StatusCode::OK, &replaced.body), &replaced.etag, None))
+    Ok(with_headers(scim_bytes(StatusCode::OK, replaced.body.0), &replaced.etag, None))
 }
 
 pub async fn delete(
@@ -163,7 +163,7 @@ pub async fn patch(
     let patched =
         state.service.patch(principal, kind, id, body, if_match, projection, with_body).await?;
     Ok(match patched.body {
-        Some(body) => with_headers(scim_response(StatusCode::OK, &body), &patched.etag, None),
+        Some(body) => with_headers(scim_bytes(StatusCode::OK, body.0), &patched.etag, None),
         None => with_headers(StatusCode::NO_CONTENT.into_response(), &patched.etag, None),
     })
 }

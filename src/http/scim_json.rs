@@ -93,7 +93,11 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, HttpError> {
 
 /// A response with a JSON body and `Content-Type: application/scim+json`.
 pub fn scim_response(status: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    scim_bytes(status, serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()))
+}
+
+/// [`scim_response`] with a body already serialised.
+pub fn scim_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));

@@ -5,24 +5,66 @@
 
 use std::cmp::Ordering;
 
-use serde_json::{Map, Number, Value, json};
+use serde_json::{Number, Value};
 
 use super::datetime::{self, Instant};
 use super::filter::compare_numbers;
 use super::path::{AttrPath, flatten};
 use super::schema::{AttrType, LIST_RESPONSE, ResourceType};
 
-/// A ListResponse. `itemsPerPage` is the number of resources on this page, and `Resources`
-/// is always present (empty when nothing matched), as Entra's connection test expects.
-pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    // Built by hand: `json!` would copy every resource through serde's serializer.
-    let mut out = Map::with_capacity(5);
-    out.insert("schemas".into(), json!([LIST_RESPONSE]));
-    out.insert("totalResults".into(), Value::from(total));
-    out.insert("startIndex".into(), Value::from(start_index));
-    out.insert("itemsPerPage".into(), Value::from(resources.len()));
-    out.insert("Resources".into(), Value::Array(resources));
-    Value::Object(out)
+/// A ListResponse written as JSON text around resources serialised one by one: the head
+/// (`schemas`, `totalResults`, `startIndex`, `itemsPerPage`) first, then each resource into
+/// [`ListResponseWriter::item`], then [`ListResponseWriter::finish`]. `itemsPerPage` is the
+/// number of resources on the page, and `Resources` is always present (empty when nothing
+/// matched), as Entra's connection test expects.
+pub struct ListResponseWriter {
+    out: Vec<u8>,
+    items: usize,
+}
+
+impl ListResponseWriter {
+    pub fn new(total: u64, start_index: u64, items_per_page: usize) -> ListResponseWriter {
+        let mut out = Vec::with_capacity(256 + items_per_page * 1024);
+        out.extend_from_slice(b"{\"schemas\":[\"");
+        out.extend_from_slice(LIST_RESPONSE.as_bytes());
+        out.extend_from_slice(
+            format!(
+                "\"],\"totalResults\":{total},\"startIndex\":{start_index},\
+                 \"itemsPerPage\":{items_per_page},\"Resources\":["
+            )
+            .as_bytes(),
+        );
+        ListResponseWriter { out, items: 0 }
+    }
+
+    /// The buffer to write the next resource into (the separator is already written).
+    pub fn item(&mut self) -> &mut Vec<u8> {
+        if self.items > 0 {
+            self.out.push(b',');
+        }
+        self.items += 1;
+        &mut self.out
+    }
+
+    /// Adds a resource given as a value.
+    pub fn value(&mut self, resource: &Value) {
+        // Serialising a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(self.item(), resource);
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out.extend_from_slice(b"]}");
+        self.out
+    }
+}
+
+/// A whole ListResponse of `resources`, as JSON text.
+pub fn list_response(total: u64, start_index: u64, resources: &[Value]) -> Vec<u8> {
+    let mut writer = ListResponseWriter::new(total, start_index, resources.len());
+    for resource in resources {
+        writer.value(resource);
+    }
+    writer.finish()
 }
 
 /// The page a client asked for.
@@ -154,10 +196,12 @@ mod tests {
     use super::super::path::parse_attr_path;
     use super::super::schema::{ENTERPRISE_USER, GROUP, USER};
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn list_response_shape() {
-        let v = list_response(0, 1, vec![]);
+        let parse = |bytes: Vec<u8>| serde_json::from_slice::<Value>(&bytes).unwrap();
+        let v = parse(list_response(0, 1, &[]));
         assert_eq!(
             v,
             json!({
@@ -165,7 +209,8 @@ mod tests {
                 "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []
             })
         );
-        let v = list_response(12, 6, vec![json!({"id": "a"}), json!({"id": "b"})]);
+        let v = parse(list_response(12, 6, &[json!({"id": "a"}), json!({"id": "b"})]));
+        assert_eq!(v["Resources"], json!([{"id": "a"}, {"id": "b"}]));
         assert_eq!(v["itemsPerPage"], 2);
         assert_eq!(v["totalResults"], 12);
         assert_eq!(v["startIndex"], 6);

@@ -25,6 +25,7 @@ use crate::store::{Store, StoreError, TokenScope, WriteQueue};
 pub use audit::Refusal;
 pub use patch::PatchedResource;
 pub use query::ListRequest;
+pub use render::JsonBody;
 pub use resources::Rendered;
 pub use tokens::{AuthError, IssuedToken, TokenInfo};
 

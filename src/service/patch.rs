@@ -10,14 +10,14 @@ use crate::scim::{ScimError, filter, tolerance};
 use crate::store::{Kind, ResourceId, StoredResource, Writer, name_key};
 
 use super::audit::{Attempt, log_refusal, write_logged};
-use super::render::{etag, member_element, resource_type};
+use super::render::{JsonBody, etag, member_element, resource_type};
 use super::resources::{add_members, check_if_match, existing, name_taken};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A patched resource: the body when the response carries one, and the new `ETag`.
 #[derive(Debug, Clone)]
 pub struct PatchedResource {
-    pub body: Option<Value>,
+    pub body: Option<JsonBody>,
     pub etag: String,
 }
 

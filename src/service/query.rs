@@ -10,12 +10,12 @@
 use serde_json::Value;
 
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
-use crate::scim::list::{self, SortOrder};
+use crate::scim::list::{self, ListResponseWriter, SortOrder};
 use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
-use crate::store::{Kind, Reader, ResourceId, StoredResource};
+use crate::store::{Kind, RawRow, Reader, ResourceId, StoredResource};
 
-use super::render::{relation, render_owned, resource_type};
+use super::render::{JsonBody, relation, render_owned, resource_type, write_view};
 use super::{Service, ServiceError};
 
 /// A parsed list or search request.
@@ -49,7 +49,7 @@ impl Service {
         &self,
         kinds: Vec<Kind>,
         request: ListRequest,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<JsonBody, ServiceError> {
         // A point lookup reads a handful of rows: run it on the request's worker (no
         // blocking-pool round trip). Scans may read every row: they go to the blocking pool.
         let indexed = request.sort_by.is_none()
@@ -63,7 +63,11 @@ impl Service {
         self.blocking(move |s| s.list_blocking(&kinds, request)).await
     }
 
-    fn list_blocking(&self, kinds: &[Kind], request: ListRequest) -> Result<Value, ServiceError> {
+    fn list_blocking(
+        &self,
+        kinds: &[Kind],
+        request: ListRequest,
+    ) -> Result<JsonBody, ServiceError> {
         // The kinds the filter makes sense for; it must fit at least one of those searched.
         let mut searched = Vec::new();
         let mut first_error = None;
@@ -92,14 +96,31 @@ impl Service {
         if let ([kind], None, None) = (kinds, &request.filter, &request.sort_by) {
             let kind = *kind;
             let total = reader.count(kind)?;
-            let rt = resource_type(kind);
-            let with_relations = request.projection(kind).wants(rt, relation(kind));
-            let mut resources = Vec::new();
-            for stored in reader.page(kind, start - 1, request.count)? {
-                let full = render_owned(&reader, base, kind, stored, with_relations)?;
-                resources.push(request.projection(kind).apply_owned(rt, full));
+            let rows = reader.page(kind, start - 1, request.count)?;
+            let mut out = ListResponseWriter::new(total, start, rows.len());
+            for row in &rows {
+                self.write_row(&reader, kind, row, request.projection(kind), out.item())?;
             }
-            return Ok(list::list_response(total, start, resources));
+            return Ok(JsonBody(out.finish()));
+        }
+
+        // A filter an index answers exactly (`userName eq "…"`): no row is decoded.
+        if let ([kind], Some(f), None) = (kinds, &request.filter, &request.sort_by)
+            && let Some(ids) = exact_candidates(&reader, *kind, f)?
+        {
+            let kind = *kind;
+            let mut rows = Vec::with_capacity(ids.len());
+            for id in ids {
+                rows.extend(reader.get_raw(kind, id)?);
+            }
+            let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+            let take = usize::try_from(request.count).unwrap_or(usize::MAX);
+            let page: Vec<&RawRow> = rows.iter().skip(skip).take(take).collect();
+            let mut out = ListResponseWriter::new(rows.len() as u64, start, page.len());
+            for row in page {
+                self.write_row(&reader, kind, row, request.projection(kind), out.item())?;
+            }
+            return Ok(JsonBody(out.finish()));
         }
 
         // Otherwise count every match but keep only the page: the resources themselves
@@ -166,11 +187,61 @@ impl Service {
                 }
             }
         }
-        let resources = page
-            .into_iter()
-            .map(|(kind, v)| request.projection(kind).apply_owned(resource_type(kind), v))
-            .collect();
-        Ok(list::list_response(total as u64, start, resources))
+        let mut out = ListResponseWriter::new(total as u64, start, page.len());
+        for (kind, v) in page {
+            out.value(&request.projection(kind).apply_owned(resource_type(kind), v));
+        }
+        Ok(JsonBody(out.finish()))
+    }
+
+    /// Writes one row of a page, projected: straight from the stored text with the default
+    /// projection, through the rendered value with any other.
+    fn write_row(
+        &self,
+        reader: &Reader,
+        kind: Kind,
+        row: &RawRow,
+        projection: &Projection,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ServiceError> {
+        let base = &self.settings.base_url;
+        let rt = resource_type(kind);
+        let with_relations = projection.wants(rt, relation(kind));
+        if projection.is_default() {
+            return Ok(write_view(reader, base, kind, &row.view()?, with_relations, out)?);
+        }
+        let full = render_owned(reader, base, kind, row.decode()?, with_relations)?;
+        // Serialising a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, &projection.apply_owned(rt, full));
+        Ok(())
+    }
+}
+
+/// The ids matching `f` when an index alone decides it: `eq` on the naming attribute (its
+/// index folds case as the attribute's comparison does) or on `externalId` (case-exact, as is
+/// its index). None for any other filter.
+fn exact_candidates(
+    reader: &Reader,
+    kind: Kind,
+    f: &Filter,
+) -> Result<Option<Vec<ResourceId>>, ServiceError> {
+    let Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(value) } = f else {
+        return Ok(None);
+    };
+    let core = path
+        .schema
+        .as_deref()
+        .is_none_or(|s| s.eq_ignore_ascii_case(resource_type(kind).schema.id));
+    if !core || path.sub.is_some() {
+        return Ok(None);
+    }
+    let attr = path.attr.as_str();
+    if attr.eq_ignore_ascii_case(kind.name_attribute()) {
+        Ok(Some(reader.id_by_name(kind, value)?.into_iter().collect()))
+    } else if attr.eq_ignore_ascii_case("externalId") {
+        Ok(Some(reader.ids_by_external_id(kind, value)?))
+    } else {
+        Ok(None)
     }
 }
 

@@ -3,12 +3,17 @@
 //!
 //! Relations are read only when asked for (`with_relations`), so a response that excludes
 //! `members` never reads a membership row.
+//!
+//! Two renderers build the same document. [`render`] builds a `serde_json::Value`, which
+//! filters, projections and writes work on. [`write_view`] writes JSON text straight from a
+//! row read in place ([`StoredView`]), copying each stored attribute's text; reads with the
+//! default projection (lists, `GET` by id) use it, and a test keeps the two byte-identical.
 
 use serde_json::{Map, Value, json};
 
 use crate::scim::schema::{self, ResourceType};
 use crate::store::{
-    Kind, MemberKind, MemberRow, Reader, ResourceId, StoreError, StoredResource, Writer,
+    Kind, MemberKind, MemberRow, Reader, ResourceId, StoreError, StoredResource, StoredView, Writer,
 };
 
 /// Read access shared by read and write transactions, for rendering inside either.
@@ -39,6 +44,17 @@ impl Lookup for Writer {
     }
     fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError> {
         Writer::groups_of(self, member)
+    }
+}
+
+/// A response body already serialised as JSON.
+#[derive(Debug, Clone)]
+pub struct JsonBody(pub Vec<u8>);
+
+impl JsonBody {
+    pub fn from_value(value: &Value) -> JsonBody {
+        // Serialising a Value into a Vec cannot fail.
+        JsonBody(serde_json::to_vec(value).unwrap_or_default())
     }
 }
 
@@ -168,10 +184,14 @@ pub fn member_element(base_url: &str, row: MemberRow) -> Value {
 /// `manager` is stored as `{"value": id}`; when the id is a scimd user id its `$ref` is the
 /// user's URL (the manager need not exist: Entra links managers after creating them).
 fn add_manager_ref(base_url: &str, attributes: &mut Map<String, Value>) {
-    let manager = attributes
-        .get_mut(schema::ENTERPRISE_USER)
-        .and_then(|ext| ext.get_mut("manager"))
-        .and_then(Value::as_object_mut);
+    if let Some(ext) = attributes.get_mut(schema::ENTERPRISE_USER) {
+        add_manager_ref_in(base_url, ext);
+    }
+}
+
+/// [`add_manager_ref`] on the enterprise extension object itself.
+fn add_manager_ref_in(base_url: &str, extension: &mut Value) {
+    let manager = extension.get_mut("manager").and_then(Value::as_object_mut);
     if let Some(manager) = manager
         && let Some(id) = manager.get("value").and_then(Value::as_str).and_then(ResourceId::parse)
     {
@@ -201,4 +221,191 @@ fn render_groups(
         out.push(entry);
     }
     Ok(out)
+}
+
+/// A JSON string, escaped as serde_json escapes it.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    // Writing into a Vec cannot fail, and a &str always serialises.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// Writes the resource `view` as JSON into `out`: the document [`render_owned`] builds, byte
+/// for byte, with each stored attribute's text copied instead of parsed and re-serialised.
+pub fn write_view(
+    lookup: &impl Lookup,
+    base_url: &str,
+    kind: Kind,
+    view: &StoredView<'_>,
+    with_relations: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let rt = resource_type(kind);
+    let attrs = &view.attributes.0;
+    out.extend_from_slice(b"{\"schemas\":[");
+    write_str(out, rt.schema.id);
+    for ext in rt.extensions {
+        if attrs.iter().any(|(k, _)| k == ext.id) {
+            out.push(b',');
+            write_str(out, ext.id);
+        }
+    }
+    out.extend_from_slice(b"],\"id\":\"");
+    out.extend_from_slice(view.id.to_string().as_bytes());
+    out.push(b'"');
+    // Core attributes first, extension objects (keyed by their URN) after them.
+    let core = attrs.iter().filter(|(k, _)| !k.starts_with("urn:") && k != "schemas");
+    let extensions = attrs.iter().filter(|(k, _)| k.starts_with("urn:"));
+    for (key, value) in core.chain(extensions) {
+        out.push(b',');
+        write_str(out, key);
+        out.push(b':');
+        let raw = value.get();
+        if kind == Kind::User && key == schema::ENTERPRISE_USER && raw.contains("\"manager\"") {
+            let mut ext: Value = serde_json::from_str(raw)
+                .map_err(|e| StoreError::Corrupt(format!("User {}: {e}", view.id)))?;
+            add_manager_ref_in(base_url, &mut ext);
+            let _ = serde_json::to_writer(&mut *out, &ext);
+        } else {
+            out.extend_from_slice(raw.as_bytes());
+        }
+    }
+    if with_relations {
+        match kind {
+            Kind::Group => {
+                out.extend_from_slice(b",\"members\":[");
+                for (i, row) in lookup.members_of(view.id)?.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let member_kind = match row.kind {
+                        MemberKind::User => Kind::User,
+                        MemberKind::Group => Kind::Group,
+                    };
+                    out.extend_from_slice(b"{\"value\":\"");
+                    out.extend_from_slice(row.id.to_string().as_bytes());
+                    out.extend_from_slice(b"\",\"$ref\":");
+                    write_str(out, &location(base_url, member_kind, row.id));
+                    out.extend_from_slice(b",\"type\":");
+                    write_str(out, member_kind.resource_type());
+                    out.push(b'}');
+                }
+                out.push(b']');
+            }
+            Kind::User => {
+                let groups = render_groups(lookup, base_url, view.id)?;
+                if !groups.is_empty() {
+                    out.extend_from_slice(b",\"groups\":");
+                    let _ = serde_json::to_writer(&mut *out, &groups);
+                }
+            }
+        }
+    }
+    out.extend_from_slice(b",\"meta\":{\"resourceType\":");
+    write_str(out, kind.resource_type());
+    out.extend_from_slice(b",\"created\":");
+    write_str(out, &view.created);
+    out.extend_from_slice(b",\"lastModified\":");
+    write_str(out, &view.last_modified);
+    out.extend_from_slice(b",\"location\":");
+    write_str(out, &location(base_url, kind, view.id));
+    out.extend_from_slice(b",\"version\":");
+    write_str(out, &etag(view.version));
+    out.extend_from_slice(b"}}");
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::Store;
+
+    fn stored(attributes: Value) -> StoredResource {
+        StoredResource {
+            id: ResourceId::new_random(),
+            version: 7,
+            created: "2026-01-01T00:00:00.000Z".into(),
+            last_modified: "2026-01-02T03:04:05.678Z".into(),
+            attributes,
+            roles_derived: false,
+        }
+    }
+
+    /// The text renderer writes exactly what the tree renderer builds, for every shape a row
+    /// can have: extensions (with and without a manager), escapes, nested values, empty
+    /// attributes, a stray stored `schemas`, users in groups, groups with user and group members.
+    #[test]
+    fn write_view_matches_render_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("scimd.redb")).unwrap();
+        let base = "https://scim.example.org/scim/v2";
+        let ext = schema::ENTERPRISE_USER;
+        let manager = ResourceId::new_random();
+        let users = [
+            stored(json!({"userName": "plain"})),
+            stored(json!({})),
+            stored(json!({
+                "userName": "Quote \"and\" back\\slash \u{e9}\u{1F600}\n",
+                "name": {"givenName": "Ann", "familyName": "O'Neil"},
+                "emails": [{"value": "a@example.org", "type": "work", "primary": true}],
+                "active": false,
+            })),
+            stored(json!({
+                ext: {"department": "Sales", "manager": {"value": manager.to_string()}},
+                "userName": "managed",
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "title": "Lead",
+            })),
+            stored(
+                json!({"userName": "not-a-uuid-manager", ext: {"manager": {"value": "emp-42"}}}),
+            ),
+            stored(json!({"userName": "dept only", ext: {"department": "manager's"}})),
+        ];
+        let groups = [
+            stored(json!({"displayName": "Everyone \"all\""})),
+            stored(json!({"displayName": "Empty", "externalId": "g-2"})),
+        ];
+        store
+            .write(|w| {
+                for u in &users {
+                    w.put(Kind::User, u, None)?;
+                }
+                for g in &groups {
+                    w.put(Kind::Group, g, None)?;
+                }
+                w.add_member(groups[0].id, users[0].id, MemberKind::User)?;
+                w.add_member(groups[0].id, users[2].id, MemberKind::User)?;
+                w.add_member(groups[0].id, groups[1].id, MemberKind::Group)?;
+                w.add_member(groups[1].id, users[2].id, MemberKind::User)?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let reader = store.read().unwrap();
+        let cases =
+            users.iter().map(|u| (Kind::User, u)).chain(groups.iter().map(|g| (Kind::Group, g)));
+        for (kind, resource) in cases {
+            for with_relations in [true, false] {
+                let tree = render(&reader, base, kind, resource, with_relations).unwrap();
+                let row = reader.get_raw(kind, resource.id).unwrap().unwrap();
+                let mut text = Vec::new();
+                write_view(&reader, base, kind, &row.view().unwrap(), with_relations, &mut text)
+                    .unwrap();
+                assert_eq!(
+                    String::from_utf8(text).unwrap(),
+                    serde_json::to_string(&tree).unwrap(),
+                    "{kind:?} {} with_relations={with_relations}",
+                    resource.attributes
+                );
+            }
+        }
+        // The cases above cover what they claim.
+        let user = |i: usize| render(&reader, base, Kind::User, &users[i], true).unwrap();
+        assert_eq!(user(2)["groups"].as_array().unwrap().len(), 2);
+        assert_eq!(user(3)[ext]["manager"]["$ref"], format!("{base}/Users/{manager}"));
+        assert!(user(4)[ext]["manager"].get("$ref").is_none());
+        let group = render(&reader, base, Kind::Group, &groups[0], true).unwrap();
+        assert_eq!(group["members"].as_array().unwrap().len(), 3);
+    }
 }

@@ -8,14 +8,16 @@ use crate::scim::{ScimError, resource};
 use crate::store::{Kind, MemberKind, ResourceId, StoredResource, TokenScope, Writer};
 
 use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
-use super::render::{Lookup, etag, location, relation, render, resource_type};
+use super::render::{
+    JsonBody, Lookup, etag, location, relation, render, resource_type, write_view,
+};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A resource ready to send: the projected body, plus its version (for the `ETag` header) and
 /// location (for the `Location` header of a 201).
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    pub body: Value,
+    pub body: JsonBody,
     pub etag: String,
     pub location: String,
 }
@@ -275,8 +277,25 @@ impl Service {
         // worker rather than paying two thread hand-offs for a blocking-pool round trip. The
         // read transaction ends before this function returns (no `.await` holds it).
         let reader = self.store.read()?;
-        let (_, stored) = existing(&reader, kind, &id)?;
-        self.rendered(&reader, kind, &stored, &projection)
+        if !projection.is_default() {
+            let (_, stored) = existing(&reader, kind, &id)?;
+            return self.rendered(&reader, kind, &stored, &projection);
+        }
+        // The default projection: written straight from the stored row.
+        let row = ResourceId::parse(&id)
+            .map(|rid| reader.get_raw(kind, rid))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| not_found(kind, &id))?;
+        let view = row.view()?;
+        let base = &self.settings.base_url;
+        let mut body = Vec::with_capacity(1024);
+        write_view(&reader, base, kind, &view, true, &mut body)?;
+        Ok(Rendered {
+            body: JsonBody(body),
+            etag: etag(view.version),
+            location: location(base, kind, view.id),
+        })
     }
 
     /// Renders `stored` for a response, reading relations only if the projection keeps them.
@@ -291,7 +310,7 @@ impl Service {
         let with_relations = projection.wants(rt, relation(kind));
         let full = render(lookup, &self.settings.base_url, kind, stored, with_relations)?;
         Ok(Rendered {
-            body: projection.apply_owned(rt, full),
+            body: JsonBody::from_value(&projection.apply_owned(rt, full)),
             etag: etag(stored.version),
             location: location(&self.settings.base_url, kind, stored.id),
         })

@@ -10,18 +10,19 @@ use super::records::{Kind, StoredResource};
 use super::resources::external_key;
 use super::tables::{
     GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX, GROUPS, MEMBER_GROUPS, META,
-    PROVISIONING_LOG, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX, USER_NAME_INDEX, USERS,
+    PROVISIONING_LOG, ROW_COUNTS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX, USER_NAME_INDEX,
+    USERS,
 };
 use super::{Store, StoreError, Writer, codec};
 
-/// The layout this binary writes. 2: `user_manager_idx.v1`.
-pub const SCHEMA_VERSION: u64 = 2;
+/// The layout this binary writes. 2: `user_manager_idx.v1`. 3: `row_counts.v1`.
+pub const SCHEMA_VERSION: u64 = 3;
 
 const VERSION_KEY: &str = "schema_version";
 
 /// Migration `i` takes a file from version `i + 1` to `i + 2`.
 type Migration = fn(&mut Writer) -> Result<(), StoreError>;
-const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] = [index_managers];
+const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] = [index_managers, count_rows];
 
 /// 1 → 2: fills the manager index from the users already stored.
 fn index_managers(w: &mut Writer) -> Result<(), StoreError> {
@@ -38,6 +39,11 @@ fn index_managers(w: &mut Writer) -> Result<(), StoreError> {
         index.insert(key.as_slice(), ())?;
     }
     Ok(())
+}
+
+/// 2 → 3: counts the users and groups already stored, per id prefix.
+fn count_rows(w: &mut Writer) -> Result<(), StoreError> {
+    w.recount_rows()
 }
 
 pub fn run(store: &Store) -> Result<(), StoreError> {
@@ -76,6 +82,7 @@ fn create_tables(w: &mut Writer) -> Result<(), StoreError> {
     w.tx.open_table(MEMBER_GROUPS)?;
     w.tx.open_table(TOKENS)?;
     w.tx.open_table(PROVISIONING_LOG)?;
+    w.tx.open_table(ROW_COUNTS)?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ mod codec;
 mod log;
 mod members;
 mod migrate;
+mod positions;
 mod records;
 mod resources;
 mod tables;
@@ -25,8 +26,8 @@ use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransac
 
 pub use log::LogEntry;
 pub use members::{MemberKind, MemberRow};
-pub use records::{Kind, ResourceId, StoredResource};
-pub use resources::name_key;
+pub use records::{Kind, RawAttributes, ResourceId, StoredResource, StoredView};
+pub use resources::{RawRow, name_key};
 pub use tokens::{StoredToken, TokenScope};
 pub use writer::{QueueError, WriteQueue, WriteStats};
 

@@ -86,3 +86,68 @@ impl StoredResource {
             .and_then(|v| v.as_str())
     }
 }
+
+/// A stored row read in place: the fields a response needs, borrowed from the row's bytes,
+/// and the attributes as raw JSON, one slice per top-level attribute. Rendering a list page
+/// from views copies attribute text into the response instead of building and serialising a
+/// `serde_json::Value` tree per resource.
+#[derive(Debug, Deserialize)]
+pub struct StoredView<'a> {
+    pub id: ResourceId,
+    pub version: u64,
+    #[serde(borrow)]
+    pub created: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub last_modified: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub attributes: RawAttributes<'a>,
+}
+
+/// The top-level attributes of a stored row, in stored order, each value as raw JSON text.
+#[derive(Debug, Default)]
+pub struct RawAttributes<'a>(pub Vec<(std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawAttributes<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = RawAttributes<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of attributes")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(KeyText(key)) = map.next_key()? {
+                    fields.push((key, map.next_value()?));
+                }
+                Ok(RawAttributes(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+/// A map key borrowed from the row when it has no escapes, copied when it has.
+struct KeyText<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = KeyText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an attribute name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(KeyText(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(KeyText(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
+}

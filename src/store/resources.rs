@@ -4,9 +4,9 @@
 //! disagree with it. Uniqueness is decided by the caller (`service`), which looks up the name
 //! index before writing; `put` only keeps the indexes in step.
 
-use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{AccessGuard, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::records::{Kind, ResourceId, StoredResource};
+use super::records::{Kind, ResourceId, StoredResource, StoredView};
 use super::tables::{
     GROUP_EXTERNAL_INDEX, GROUP_NAME_INDEX, GROUPS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
     USER_NAME_INDEX, USERS,
@@ -63,6 +63,24 @@ fn external_prefix_range(external_id: &str) -> (Vec<u8>, Vec<u8>) {
 
 fn decode_row(kind: Kind, bytes: &[u8]) -> Result<StoredResource, StoreError> {
     codec::decode(bytes, kind.resource_type())
+}
+
+/// One row's stored bytes, held without copying (the read transaction's page stays alive
+/// while this lives). [`RawRow::view`] reads it in place.
+pub struct RawRow {
+    kind: Kind,
+    bytes: AccessGuard<'static, &'static [u8]>,
+}
+
+impl RawRow {
+    pub fn view(&self) -> Result<StoredView<'_>, StoreError> {
+        codec::decode_borrowed(self.bytes.value(), self.kind.resource_type())
+    }
+
+    /// The row decoded into an owned resource.
+    pub fn decode(&self) -> Result<StoredResource, StoreError> {
+        decode_row(self.kind, self.bytes.value())
+    }
 }
 
 fn get_in(
@@ -159,20 +177,24 @@ impl Reader {
         Ok(self.tx.open_table(rows(kind))?.len()?)
     }
 
-    /// Up to `take` resources in id order after skipping `skip`, decoding only those returned.
-    pub fn page(
-        &self,
-        kind: Kind,
-        skip: u64,
-        take: u64,
-    ) -> Result<Vec<StoredResource>, StoreError> {
+    /// One row's bytes, to be read in place ([`RawRow::view`]).
+    pub fn get_raw(&self, kind: Kind, id: ResourceId) -> Result<Option<RawRow>, StoreError> {
+        let table = self.tx.open_table(rows(kind))?;
+        Ok(table.get(id.0)?.map(|bytes| RawRow { kind, bytes }))
+    }
+
+    /// Up to `take` rows in id order after skipping `skip`, none of them decoded.
+    pub fn page(&self, kind: Kind, skip: u64, take: u64) -> Result<Vec<RawRow>, StoreError> {
+        let Some((from, skip)) = self.seek(kind, skip)? else {
+            return Ok(Vec::new());
+        };
         let table = self.tx.open_table(rows(kind))?;
         let mut out = Vec::new();
         let skip = usize::try_from(skip).unwrap_or(usize::MAX);
         let take = usize::try_from(take).unwrap_or(usize::MAX);
-        for entry in table.iter()?.skip(skip).take(take) {
-            let (_, value) = entry?;
-            out.push(decode_row(kind, value.value())?);
+        for entry in table.range(from..)?.skip(skip).take(take) {
+            let (_, bytes) = entry?;
+            out.push(RawRow { kind, bytes });
         }
         Ok(out)
     }
@@ -221,7 +243,11 @@ impl Writer {
     ) -> Result<(), StoreError> {
         self.dirty = true;
         let bytes = codec::encode(new)?;
-        self.tx.open_table(rows(kind))?.insert(new.id.0, bytes.as_slice())?;
+        let replaced =
+            self.tx.open_table(rows(kind))?.insert(new.id.0, bytes.as_slice())?.is_some();
+        if !replaced {
+            self.count_row(kind, new.id, 1)?;
+        }
 
         let (old_name, new_name) = (old.and_then(|o| o.name(kind)), new.name(kind));
         if old_name.map(name_key) != new_name.map(name_key) {
@@ -272,6 +298,7 @@ impl Writer {
             return Ok(None);
         };
         self.tx.open_table(rows(kind))?.remove(id.0)?;
+        self.count_row(kind, id, -1)?;
         if let Some(name) = old.name(kind) {
             self.tx.open_table(names(kind))?.remove(name_key(name).as_str())?;
         }

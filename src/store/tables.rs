@@ -51,3 +51,9 @@ pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens.v1
 
 /// The provisioning log. Key: a sequence number, increasing. Value: envelope(`LogEntry`).
 pub const PROVISIONING_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log.v1");
+
+/// How many rows each slice of the id space holds, so a page can start at any offset without
+/// walking the rows before it. Key: (kind: 0 users, 1 groups; level: 0 for the top 8 bits of
+/// the id, 1 for the top 16 bits; that prefix). Value: the number of rows whose id starts with
+/// it. Ids are random UUIDs, so the slices fill evenly.
+pub const ROW_COUNTS: TableDefinition<(u8, u8, u16), u64> = TableDefinition::new("row_counts.v1");
