@@ -9,6 +9,8 @@
 //! row read in place ([`StoredView`]), copying each stored attribute's text; reads with the
 //! default projection (lists, `GET` by id) use it, and a test keeps the two byte-identical.
 
+use std::io::Write;
+
 use serde_json::{Map, Value, json};
 
 use crate::scim::schema::{self, ResourceType};
@@ -229,8 +231,29 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(&mut *out, text);
 }
 
+/// Writes a UUID, hyphenated, without allocating.
+fn write_id(out: &mut Vec<u8>, id: ResourceId) {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.extend_from_slice(
+        uuid::Uuid::from_u128(id.0).hyphenated().encode_lower(&mut buf).as_bytes(),
+    );
+}
+
+/// Writes `"<base>/Users/<id>"` (or `/Groups/`) as a JSON string.
+fn write_location(out: &mut Vec<u8>, base_url: &str, kind: Kind, id: ResourceId) {
+    if base_url.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return write_str(out, &location(base_url, kind, id));
+    }
+    out.push(b'"');
+    out.extend_from_slice(base_url.as_bytes());
+    out.extend_from_slice(endpoint(kind).as_bytes());
+    out.push(b'/');
+    write_id(out, id);
+    out.push(b'"');
+}
+
 /// Writes the resource `view` as JSON into `out`: the document [`render_owned`] builds, byte
-/// for byte, with each stored attribute's text copied instead of parsed and re-serialised.
+/// for byte, with the stored attribute text copied instead of parsed and re-serialised.
 pub fn write_view(
     lookup: &impl Lookup,
     base_url: &str,
@@ -240,34 +263,30 @@ pub fn write_view(
     out: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
     let rt = resource_type(kind);
-    let attrs = &view.attributes.0;
     out.extend_from_slice(b"{\"schemas\":[");
     write_str(out, rt.schema.id);
-    for ext in rt.extensions {
-        if attrs.iter().any(|(k, _)| k == ext.id) {
-            out.push(b',');
-            write_str(out, ext.id);
-        }
+    if kind == Kind::User && view.has_extension {
+        out.push(b',');
+        write_str(out, schema::ENTERPRISE_USER);
     }
     out.extend_from_slice(b"],\"id\":\"");
-    out.extend_from_slice(view.id.to_string().as_bytes());
+    write_id(out, view.id);
     out.push(b'"');
-    // Core attributes first, extension objects (keyed by their URN) after them.
-    let core = attrs.iter().filter(|(k, _)| !k.starts_with("urn:") && k != "schemas");
-    let extensions = attrs.iter().filter(|(k, _)| k.starts_with("urn:"));
-    for (key, value) in core.chain(extensions) {
+    // The attributes are stored in response order: copy their text, except that a manager
+    // gets its `$ref`, which depends on the base URL.
+    let with_manager_ref;
+    let members = if kind == Kind::User && view.has_manager {
+        let mut attrs: Map<String, Value> = serde_json::from_str(view.attributes)
+            .map_err(|e| StoreError::Corrupt(format!("User {}: {e}", view.id)))?;
+        add_manager_ref(base_url, &mut attrs);
+        with_manager_ref = Value::Object(attrs).to_string();
+        with_manager_ref.get(1..with_manager_ref.len() - 1).unwrap_or("")
+    } else {
+        view.attribute_members()
+    };
+    if !members.is_empty() {
         out.push(b',');
-        write_str(out, key);
-        out.push(b':');
-        let raw = value.get();
-        if kind == Kind::User && key == schema::ENTERPRISE_USER && raw.contains("\"manager\"") {
-            let mut ext: Value = serde_json::from_str(raw)
-                .map_err(|e| StoreError::Corrupt(format!("User {}: {e}", view.id)))?;
-            add_manager_ref_in(base_url, &mut ext);
-            let _ = serde_json::to_writer(&mut *out, &ext);
-        } else {
-            out.extend_from_slice(raw.as_bytes());
-        }
+        out.extend_from_slice(members.as_bytes());
     }
     if with_relations {
         match kind {
@@ -282,9 +301,9 @@ pub fn write_view(
                         MemberKind::Group => Kind::Group,
                     };
                     out.extend_from_slice(b"{\"value\":\"");
-                    out.extend_from_slice(row.id.to_string().as_bytes());
+                    write_id(out, row.id);
                     out.extend_from_slice(b"\",\"$ref\":");
-                    write_str(out, &location(base_url, member_kind, row.id));
+                    write_location(out, base_url, member_kind, row.id);
                     out.extend_from_slice(b",\"type\":");
                     write_str(out, member_kind.resource_type());
                     out.push(b'}');
@@ -303,14 +322,13 @@ pub fn write_view(
     out.extend_from_slice(b",\"meta\":{\"resourceType\":");
     write_str(out, kind.resource_type());
     out.extend_from_slice(b",\"created\":");
-    write_str(out, &view.created);
+    write_str(out, view.created);
     out.extend_from_slice(b",\"lastModified\":");
-    write_str(out, &view.last_modified);
+    write_str(out, view.last_modified);
     out.extend_from_slice(b",\"location\":");
-    write_str(out, &location(base_url, kind, view.id));
-    out.extend_from_slice(b",\"version\":");
-    write_str(out, &etag(view.version));
-    out.extend_from_slice(b"}}");
+    write_location(out, base_url, kind, view.id);
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, ",\"version\":\"W/\\\"{}\\\"\"}}}}", view.version);
     Ok(())
 }
 

@@ -3,8 +3,8 @@
 //! Decoding returns a `Result` and never panics, so a damaged or foreign row surfaces as a
 //! `StoreError::Corrupt` (a 500 for that request) instead of taking the process down.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 
@@ -22,14 +22,6 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 /// Decodes an envelope written by `encode`. `what` names the row in the error message.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
-    decode_borrowed(bytes, what)
-}
-
-/// [`decode`] into a type that borrows from `bytes` (a row view).
-pub fn decode_borrowed<'a, T: Deserialize<'a>>(
-    bytes: &'a [u8],
-    what: &str,
-) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&FORMAT_JSON_V1, json)) => serde_json::from_slice(json)
             .map_err(|e| StoreError::Corrupt(format!("{what}: undecodable row: {e}"))),

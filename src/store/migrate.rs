@@ -13,23 +13,25 @@ use super::tables::{
     PROVISIONING_LOG, ROW_COUNTS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX, USER_NAME_INDEX,
     USERS,
 };
-use super::{Store, StoreError, Writer, codec};
+use super::{Store, StoreError, Writer, codec, row};
 
-/// The layout this binary writes. 2: `user_manager_idx.v1`. 3: `row_counts.v1`.
-pub const SCHEMA_VERSION: u64 = 3;
+/// The layout this binary writes. 2: `user_manager_idx.v1`. 3: `row_counts.v1`. 4: user and
+/// group rows in format 2 (`row.rs`).
+pub const SCHEMA_VERSION: u64 = 4;
 
 const VERSION_KEY: &str = "schema_version";
 
 /// Migration `i` takes a file from version `i + 1` to `i + 2`.
 type Migration = fn(&mut Writer) -> Result<(), StoreError>;
-const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] = [index_managers, count_rows];
+const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] =
+    [index_managers, count_rows, rewrite_rows];
 
 /// 1 → 2: fills the manager index from the users already stored.
 fn index_managers(w: &mut Writer) -> Result<(), StoreError> {
     let mut rows = Vec::new();
     for entry in w.tx.open_table(USERS)?.iter()? {
         let (_, value) = entry?;
-        let user: StoredResource = codec::decode(value.value(), Kind::User.resource_type())?;
+        let user: StoredResource = row::decode(value.value(), Kind::User.resource_type())?;
         if let Some(manager) = user.manager() {
             rows.push(external_key(manager, user.id));
         }
@@ -44,6 +46,23 @@ fn index_managers(w: &mut Writer) -> Result<(), StoreError> {
 /// 2 → 3: counts the users and groups already stored, per id prefix.
 fn count_rows(w: &mut Writer) -> Result<(), StoreError> {
     w.recount_rows()
+}
+
+/// 3 → 4: rewrites every user and group row from format 1 to format 2.
+fn rewrite_rows(w: &mut Writer) -> Result<(), StoreError> {
+    for (kind, definition) in [(Kind::User, USERS), (Kind::Group, GROUPS)] {
+        let mut table = w.tx.open_table(definition)?;
+        let mut rows = Vec::new();
+        for entry in table.iter()? {
+            let (id, bytes) = entry?;
+            let resource = row::decode(bytes.value(), kind.resource_type())?;
+            rows.push((id.value(), row::encode(&resource)?));
+        }
+        for (id, bytes) in rows {
+            table.insert(id, bytes.as_slice())?;
+        }
+    }
+    Ok(())
 }
 
 pub fn run(store: &Store) -> Result<(), StoreError> {

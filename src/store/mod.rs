@@ -16,6 +16,7 @@ mod migrate;
 mod positions;
 mod records;
 mod resources;
+mod row;
 mod tables;
 mod tokens;
 mod writer;
@@ -26,8 +27,9 @@ use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransac
 
 pub use log::LogEntry;
 pub use members::{MemberKind, MemberRow};
-pub use records::{Kind, RawAttributes, ResourceId, StoredResource, StoredView};
+pub use records::{Kind, ResourceId, StoredResource};
 pub use resources::{RawRow, name_key};
+pub use row::StoredView;
 pub use tokens::{StoredToken, TokenScope};
 pub use writer::{QueueError, WriteQueue, WriteStats};
 

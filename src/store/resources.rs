@@ -6,12 +6,13 @@
 
 use redb::{AccessGuard, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::records::{Kind, ResourceId, StoredResource, StoredView};
+use super::records::{Kind, ResourceId, StoredResource};
+use super::row::{self, StoredView};
 use super::tables::{
     GROUP_EXTERNAL_INDEX, GROUP_NAME_INDEX, GROUPS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
     USER_NAME_INDEX, USERS,
 };
-use super::{Reader, StoreError, Writer, codec};
+use super::{Reader, StoreError, Writer};
 
 type RowTable = TableDefinition<'static, u128, &'static [u8]>;
 type NameTable = TableDefinition<'static, &'static str, u128>;
@@ -62,7 +63,7 @@ fn external_prefix_range(external_id: &str) -> (Vec<u8>, Vec<u8>) {
 }
 
 fn decode_row(kind: Kind, bytes: &[u8]) -> Result<StoredResource, StoreError> {
-    codec::decode(bytes, kind.resource_type())
+    row::decode(bytes, kind.resource_type())
 }
 
 /// One row's stored bytes, held without copying (the read transaction's page stays alive
@@ -74,7 +75,7 @@ pub struct RawRow {
 
 impl RawRow {
     pub fn view(&self) -> Result<StoredView<'_>, StoreError> {
-        codec::decode_borrowed(self.bytes.value(), self.kind.resource_type())
+        row::view(self.bytes.value(), self.kind.resource_type())
     }
 
     /// The row decoded into an owned resource.
@@ -242,7 +243,7 @@ impl Writer {
         old: Option<&StoredResource>,
     ) -> Result<(), StoreError> {
         self.dirty = true;
-        let bytes = codec::encode(new)?;
+        let bytes = row::encode(new)?;
         let replaced =
             self.tx.open_table(rows(kind))?.insert(new.id.0, bytes.as_slice())?.is_some();
         if !replaced {

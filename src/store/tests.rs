@@ -246,6 +246,32 @@ fn migration_to_v3_counts_existing_rows() {
     assert_eq!(page_ids(&store, 10, 5), ids[10..15]);
 }
 
+#[test]
+fn migration_to_v4_rewrites_rows_in_format_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scimd.redb");
+    let mut user = resource("u", Some("e"));
+    user.roles_derived = true;
+    {
+        let store = Store::open(&file).unwrap();
+        store.write(|w| w.put(Kind::User, &user, None)).unwrap();
+        // As a version-3 file would hold it: the format-1 envelope of the whole resource.
+        store
+            .write(|w| {
+                let bytes = codec::encode(&user)?;
+                w.tx.open_table(tables::USERS)?.insert(user.id.0, bytes.as_slice())?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        migrate::force_version(&store, 3).unwrap();
+    }
+    let store = Store::open(&file).unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.get(Kind::User, user.id).unwrap(), Some(user.clone()));
+    let raw = r.get_raw(Kind::User, user.id).unwrap().unwrap();
+    assert_eq!(raw.view().unwrap().attributes, r#"{"userName":"u","externalId":"e"}"#);
+}
+
 // ---- the writer thread (group commit) -------------------------------------------------
 
 /// A store whose writer thread is held busy until the returned sender is used, so that the

@@ -1,0 +1,223 @@
+//! The bytes of a user or group row (format 2), and reading them in place.
+//!
+//! ```text
+//! 0        format byte: 2
+//! 1..17    id (u128, big-endian)
+//! 17..25   version (u64, big-endian)
+//! 25       flags: 1 roles derived, 2 has the enterprise extension, 4 has a manager
+//! 26..     created, last modified: each one length byte, then UTF-8
+//! rest     the attributes: one compact JSON object, core attributes first and extension
+//!          objects (keyed by their URN) after them, as a resource is rendered
+//! ```
+//!
+//! The fixed header lets a read find the id, version and timestamps without parsing, and the
+//! attributes are stored in response order, so a response copies their text whole
+//! ([`StoredView`]). Format 1 (the [`codec`](super::codec) JSON envelope of the whole
+//! `StoredResource`) is read only to migrate it.
+
+use serde_json::{Map, Value};
+
+use super::StoreError;
+use super::codec;
+use super::records::{ResourceId, StoredResource};
+use crate::scim::schema::ENTERPRISE_USER;
+
+const FORMAT_ROW_V2: u8 = 2;
+const FIXED: usize = 26;
+
+const ROLES_DERIVED: u8 = 1;
+const HAS_EXTENSION: u8 = 2;
+const HAS_MANAGER: u8 = 4;
+
+/// A stored row read in place.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredView<'a> {
+    pub id: ResourceId,
+    pub version: u64,
+    pub created: &'a str,
+    pub last_modified: &'a str,
+    /// Whether the enterprise extension object is among the attributes.
+    pub has_extension: bool,
+    /// Whether that object holds a `manager` (rendered with a `$ref`).
+    pub has_manager: bool,
+    /// The attributes: a compact JSON object in response order.
+    pub attributes: &'a str,
+}
+
+impl StoredView<'_> {
+    /// The attributes' members without the enclosing braces: empty, or `"k":v,…`.
+    pub fn attribute_members(&self) -> &str {
+        self.attributes.get(1..self.attributes.len().saturating_sub(1)).unwrap_or("")
+    }
+}
+
+fn push_short(out: &mut Vec<u8>, text: &str, what: &str) -> Result<(), StoreError> {
+    let len = u8::try_from(text.len()).map_err(|_| {
+        StoreError::Corrupt(format!("cannot store a {what} of {} bytes", text.len()))
+    })?;
+    out.push(len);
+    out.extend_from_slice(text.as_bytes());
+    Ok(())
+}
+
+/// Encodes a resource as a format-2 row. A top-level `schemas` is not stored (it is rendered
+/// from the attributes present).
+pub fn encode(resource: &StoredResource) -> Result<Vec<u8>, StoreError> {
+    let Value::Object(attributes) = &resource.attributes else {
+        return Err(StoreError::Corrupt("a resource's attributes must be an object".into()));
+    };
+    let extension = attributes.get(ENTERPRISE_USER);
+    let mut flags = 0;
+    if resource.roles_derived {
+        flags |= ROLES_DERIVED;
+    }
+    if extension.is_some() {
+        flags |= HAS_EXTENSION;
+    }
+    if extension.and_then(|e| e.get("manager")).is_some() {
+        flags |= HAS_MANAGER;
+    }
+    let mut out = Vec::with_capacity(FIXED + 64 + 1024);
+    out.push(FORMAT_ROW_V2);
+    out.extend_from_slice(&resource.id.to_bytes());
+    out.extend_from_slice(&resource.version.to_be_bytes());
+    out.push(flags);
+    push_short(&mut out, &resource.created, "creation time")?;
+    push_short(&mut out, &resource.last_modified, "modification time")?;
+    let core = attributes.iter().filter(|(k, _)| !k.starts_with("urn:") && *k != "schemas");
+    let extensions = attributes.iter().filter(|(k, _)| k.starts_with("urn:"));
+    out.push(b'{');
+    for (i, (key, value)) in core.chain(extensions).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, key)
+            .and_then(|()| {
+                out.push(b':');
+                serde_json::to_writer(&mut out, value)
+            })
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode a row: {e}")))?;
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Reads a row in place. `what` names the row in errors.
+pub fn view<'a>(bytes: &'a [u8], what: &str) -> Result<StoredView<'a>, StoreError> {
+    let corrupt = |why: &str| StoreError::Corrupt(format!("{what}: {why}"));
+    let (header, rest) = match bytes.split_first() {
+        Some((&FORMAT_ROW_V2, _)) if bytes.len() >= FIXED => bytes.split_at(FIXED),
+        Some((&FORMAT_ROW_V2, _)) => return Err(corrupt("short row")),
+        Some((format, _)) => return Err(corrupt(&format!("unknown row format {format}"))),
+        None => return Err(corrupt("empty row")),
+    };
+    let fixed = |range: std::ops::Range<usize>| header.get(range).unwrap_or_default();
+    let id = u128::from_be_bytes(fixed(1..17).try_into().map_err(|_| corrupt("short row"))?);
+    let version = u64::from_be_bytes(fixed(17..25).try_into().map_err(|_| corrupt("short row"))?);
+    let flags = header.get(25).copied().unwrap_or_default();
+    let short = |bytes: &'a [u8]| -> Result<(&'a str, &'a [u8]), StoreError> {
+        let (&len, rest) = bytes.split_first().ok_or_else(|| corrupt("short row"))?;
+        let (text, rest) = rest.split_at_checked(len.into()).ok_or_else(|| corrupt("short row"))?;
+        Ok((std::str::from_utf8(text).map_err(|_| corrupt("a time is not UTF-8"))?, rest))
+    };
+    let (created, rest) = short(rest)?;
+    let (last_modified, rest) = short(rest)?;
+    let attributes =
+        std::str::from_utf8(rest).map_err(|_| corrupt("the attributes are not UTF-8"))?;
+    if !(attributes.starts_with('{') && attributes.ends_with('}')) {
+        return Err(corrupt("the attributes are not an object"));
+    }
+    Ok(StoredView {
+        id: ResourceId(id),
+        version,
+        created,
+        last_modified,
+        has_extension: flags & HAS_EXTENSION != 0,
+        has_manager: flags & HAS_MANAGER != 0,
+        attributes,
+    })
+}
+
+/// Decodes a row into an owned resource: format 2, or format 1 (only met while migrating).
+pub fn decode(bytes: &[u8], what: &str) -> Result<StoredResource, StoreError> {
+    if bytes.first() != Some(&FORMAT_ROW_V2) {
+        return codec::decode(bytes, what);
+    }
+    let view = view(bytes, what)?;
+    let attributes: Map<String, Value> = serde_json::from_str(view.attributes)
+        .map_err(|e| StoreError::Corrupt(format!("{what}: undecodable attributes: {e}")))?;
+    Ok(StoredResource {
+        id: view.id,
+        version: view.version,
+        created: view.created.to_string(),
+        last_modified: view.last_modified.to_string(),
+        attributes: Value::Object(attributes),
+        roles_derived: bytes.get(25).is_some_and(|f| f & ROLES_DERIVED != 0),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn resource(attributes: Value, roles_derived: bool) -> StoredResource {
+        StoredResource {
+            id: ResourceId::new_random(),
+            version: 42,
+            created: "2026-01-01T00:00:00.000Z".into(),
+            last_modified: "2026-02-03T04:05:06.789Z".into(),
+            attributes,
+            roles_derived,
+        }
+    }
+
+    #[test]
+    fn round_trips_in_response_order() {
+        let r = resource(
+            json!({
+                ENTERPRISE_USER: {"department": "Sales", "manager": {"value": "m"}},
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "b\"jensen\u{e9}",
+                "emails": [{"value": "b@example.org"}],
+            }),
+            true,
+        );
+        let bytes = encode(&r).unwrap();
+        let back = decode(&bytes, "User").unwrap();
+        assert_eq!(back.id, r.id);
+        assert_eq!((back.version, back.roles_derived), (42, true));
+        assert_eq!(
+            (back.created.as_str(), back.last_modified.as_str()),
+            ("2026-01-01T00:00:00.000Z", "2026-02-03T04:05:06.789Z")
+        );
+        let keys: Vec<&String> = back.attributes.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["userName", "emails", ENTERPRISE_USER]);
+        assert_eq!(back.attributes["userName"], "b\"jensen\u{e9}");
+
+        let v = view(&bytes, "User").unwrap();
+        assert!(v.has_extension && v.has_manager);
+        assert!(v.attribute_members().starts_with("\"userName\":"));
+
+        let plain = encode(&resource(json!({}), false)).unwrap();
+        let v = view(&plain, "Group").unwrap();
+        assert!(!v.has_extension && !v.has_manager);
+        assert_eq!((v.attributes, v.attribute_members()), ("{}", ""));
+        assert!(!decode(&plain, "Group").unwrap().roles_derived);
+    }
+
+    #[test]
+    fn reads_format_1_and_refuses_damage() {
+        let r = resource(json!({"userName": "old"}), false);
+        let old = codec::encode(&r).unwrap();
+        assert_eq!(decode(&old, "User").unwrap(), r);
+        assert!(view(&old, "User").is_err());
+        let bytes = encode(&r).unwrap();
+        for cut in [0, 1, 20, 26, 30, bytes.len() - 1] {
+            assert!(decode(&bytes[..cut], "User").is_err(), "cut at {cut}");
+        }
+        assert!(encode(&resource(json!([1]), false)).is_err());
+    }
+}
