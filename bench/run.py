@@ -50,6 +50,21 @@ HERE = Path(__file__).resolve().parent
 LUA = HERE / "wrk" / "scim.lua"
 REPO = HERE.parent
 
+def service_environment() -> dict:
+    """The `Environment=` settings of packaging/scimd.service: scimd is measured as the
+    packaged service runs it (MALLOC_ARENA_MAX=2 among them)."""
+    env = {}
+    unit = REPO / "packaging" / "scimd.service"
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment="):
+            for pair in line[len("Environment="):].split():
+                key, _, value = pair.partition("=")
+                env[key] = value
+    return env
+
+
+SERVICE_ENVIRONMENT = service_environment()
+
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -593,7 +608,8 @@ class Scimd:
         logf = self.log_path.open("ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen([str(self.binary), "--config", str(self.config), "serve"],
-                                     stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
+                                     stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **SERVICE_ENVIRONMENT})
         logf.close()
         t_ready = wait_ready(self.scheme, self.port, "/healthz", {}, self.proc)
         ready = t_ready - t0
@@ -1059,6 +1075,8 @@ def main(argv: list[str]) -> int:
                            capture_output=True, text=True).stdout.strip()
     report["scimd"] = f"{version} (git {head}{', src/ modified' if dirty else ''})"
     log(f"scimd benchmark: {report['scimd']}; work dir {work}")
+    env_text = " ".join(f"{k}={v}" for k, v in SERVICE_ENVIRONMENT.items()) or "none"
+    log(f"  scimd's environment from packaging/scimd.service: {env_text}")
     log(f"  {args.users} users, {args.groups} groups, big group {args.big_group}, "
         f"{args.duration_s:g}s per cell, connections {args.conns_list}, tls {args.tls}")
     rows: list[Row] = []
