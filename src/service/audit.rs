@@ -102,8 +102,8 @@ impl Attempt {
 /// Commits `change` through the writer thread (group commit) together with the log row it
 /// returns, and waits for the commit. If it fails, nothing of it is stored and its refusal is
 /// logged in the same batch; a real fault is not logged as a refusal. `change` may run more
-/// than once (see `WriteQueue::submit`). Call from a blocking thread.
-pub fn write_logged<T: Send + 'static>(
+/// than once (see `WriteQueue::submit`). The caller's task waits without holding a thread.
+pub async fn write_logged<T: Send + 'static>(
     service: &Service,
     attempt: Attempt,
     mut change: impl FnMut(&mut Writer, &mut Attempt) -> Result<(T, LogEntry), ServiceError>
@@ -126,7 +126,7 @@ pub fn write_logged<T: Send + 'static>(
         note_refusal(&attempt, error.to_string().as_str(), status_of(error));
         w.append_log(attempt.refused(error)).map(|_| ())
     };
-    wait(service.writes.submit(apply, refused))
+    wait(service.writes.submit(apply, refused)).await
 }
 
 fn poisoned() -> ServiceError {
@@ -134,12 +134,12 @@ fn poisoned() -> ServiceError {
 }
 
 /// Waits for a queued change's commit.
-fn wait<T>(
+async fn wait<T>(
     queued: Result<tokio::sync::oneshot::Receiver<Result<T, ServiceError>>, QueueError>,
 ) -> Result<T, ServiceError> {
     match queued {
         Ok(receiver) => receiver
-            .blocking_recv()
+            .await
             .map_err(|_| ServiceError::Internal("the writer thread stopped".into()))?,
         Err(QueueError::Full) => Err(ServiceError::Busy(QueueError::Full.to_string())),
         Err(QueueError::Stopped) => Err(ServiceError::Unavailable(QueueError::Stopped.to_string())),
@@ -161,16 +161,16 @@ fn note_refusal(attempt: &Attempt, detail: &str, status: u16) {
 }
 
 /// Logs a write refused before it reached the store (bad JSON, read-only token, ...).
-pub fn log_refusal(
+pub async fn log_refusal(
     service: &Service,
     attempt: &Attempt,
     error: &ServiceError,
 ) -> Result<(), ServiceError> {
-    append_refusal(service, attempt, attempt.refused(error))
+    append_refusal(service, attempt, attempt.refused(error)).await
 }
 
 /// Appends a refusal row through the writer thread (and says so in the server log).
-pub fn append_refusal(
+pub async fn append_refusal(
     service: &Service,
     attempt: &Attempt,
     entry: LogEntry,
@@ -178,5 +178,5 @@ pub fn append_refusal(
     note_refusal(attempt, entry.detail.as_deref().unwrap_or(""), entry.status);
     let append =
         move |w: &mut Writer| w.append_log(entry.clone()).map(|_| ()).map_err(ServiceError::from);
-    wait(service.writes.submit(append, |_: &mut Writer, _: &ServiceError| Ok(())))
+    wait(service.writes.submit(append, |_: &mut Writer, _: &ServiceError| Ok(()))).await
 }

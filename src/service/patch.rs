@@ -42,86 +42,88 @@ impl Service {
         projection: Projection,
         with_body: bool,
     ) -> Result<PatchedResource, ServiceError> {
-        self.blocking(move |s| {
-            let attempt = Attempt::new(principal, "patch", kind, Some(id.clone()));
-            let rt = resource_type(kind);
-            let request = Service::ensure_can_write(&attempt.principal)
-                .and_then(|()| Ok(tolerance::patch_operations(rt, &id, body)?))
-                .inspect_err(|e| {
-                    let _ = log_refusal(s, &attempt, e);
+        let attempt = Attempt::new(principal, "patch", kind, Some(id.clone()));
+        let rt = resource_type(kind);
+        let request = match Service::ensure_can_write(&attempt.principal)
+            .and_then(|()| Ok(tolerance::patch_operations(rt, &id, body)?))
+        {
+            Ok(request) => request,
+            Err(e) => {
+                let _ = log_refusal(self, &attempt, &e).await;
+                return Err(e);
+            }
+        };
+        let service = self.clone();
+        write_logged(self, attempt, move |w, attempt| {
+            let (rid, old) = existing(w, kind, &id)?;
+            attempt.name = old.name(kind).map(str::to_string);
+            check_if_match(if_match.as_deref(), &old)?;
+
+            check_echoed_groups(w, rid, &request.echoed_groups)?;
+            let patched = patch::apply(rt, &old.attributes, &request.operations)?;
+            let mut attributes = patched.attributes;
+            let mut roles_derived = old.roles_derived;
+            let mut roles_summary = None;
+            let touched = |name: &str| patched.changed.contains(&name);
+            if kind == Kind::User {
+                if touched("userName") || touched("emails") {
+                    domains::check_user(&service.settings.scim.allowed_domains, &attributes)?;
+                }
+                if touched("userType") || touched("roles") {
+                    let decision = roles::decide(&service.settings.roles, &attributes)?;
+                    if let Some(obj) = attributes.as_object_mut() {
+                        match &decision.roles {
+                            Some(r) => obj.insert("roles".into(), r.clone()),
+                            None => obj.remove("roles"),
+                        };
+                    }
+                    roles_derived = decision.derived;
+                    roles_summary = Some(decision.summary);
+                }
+            }
+            let name = attributes
+                .get(kind.name_attribute())
+                .and_then(Value::as_str)
+                .filter(|n| !n.trim().is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "'{}' must not be empty or blank",
+                        kind.name_attribute()
+                    ))
                 })?;
-            let service = s.clone();
-            write_logged(s, attempt, move |w, attempt| {
-                let (rid, old) = existing(w, kind, &id)?;
-                attempt.name = old.name(kind).map(str::to_string);
-                check_if_match(if_match.as_deref(), &old)?;
+            if old.name(kind).map(name_key) != Some(name_key(&name))
+                && let Some(holder) = w.id_by_name(kind, &name)?.filter(|h| *h != rid)
+            {
+                return Err(name_taken(kind, &name, holder));
+            }
+            let counts =
+                apply_member_changes(w, &service.settings.base_url, rid, &patched.members)?;
 
-                check_echoed_groups(w, rid, &request.echoed_groups)?;
-                let patched = patch::apply(rt, &old.attributes, &request.operations)?;
-                let mut attributes = patched.attributes;
-                let mut roles_derived = old.roles_derived;
-                let mut roles_summary = None;
-                let touched = |name: &str| patched.changed.contains(&name);
-                if kind == Kind::User {
-                    if touched("userName") || touched("emails") {
-                        domains::check_user(&service.settings.scim.allowed_domains, &attributes)?;
-                    }
-                    if touched("userType") || touched("roles") {
-                        let decision = roles::decide(&service.settings.roles, &attributes)?;
-                        if let Some(obj) = attributes.as_object_mut() {
-                            match &decision.roles {
-                                Some(r) => obj.insert("roles".into(), r.clone()),
-                                None => obj.remove("roles"),
-                            };
-                        }
-                        roles_derived = decision.derived;
-                        roles_summary = Some(decision.summary);
-                    }
-                }
-                let name = attributes
-                    .get(kind.name_attribute())
-                    .and_then(Value::as_str)
-                    .filter(|n| !n.trim().is_empty())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        ScimError::invalid_value(format!(
-                            "'{}' must not be empty or blank",
-                            kind.name_attribute()
-                        ))
-                    })?;
-                if old.name(kind).map(name_key) != Some(name_key(&name))
-                    && let Some(holder) = w.id_by_name(kind, &name)?.filter(|h| *h != rid)
-                {
-                    return Err(name_taken(kind, &name, holder));
-                }
-                let counts =
-                    apply_member_changes(w, &service.settings.base_url, rid, &patched.members)?;
-
-                let changed = attributes != old.attributes || counts.added + counts.removed > 0;
-                let stored = if changed {
-                    let new = StoredResource {
-                        id: rid,
-                        version: old.version + 1,
-                        created: old.created.clone(),
-                        last_modified: now_rfc3339(),
-                        attributes,
-                        roles_derived,
-                    };
-                    w.put(kind, &new, Some(&old))?;
-                    new
-                } else {
-                    old.clone()
+            let changed = attributes != old.attributes || counts.added + counts.removed > 0;
+            let stored = if changed {
+                let new = StoredResource {
+                    id: rid,
+                    version: old.version + 1,
+                    created: old.created.clone(),
+                    last_modified: now_rfc3339(),
+                    attributes,
+                    roles_derived,
                 };
-                attempt.name = Some(name);
-                let detail = summary(&old, &stored, &patched.changed, counts);
-                let body = match with_body {
-                    true => Some(service.rendered(w, kind, &stored, &projection)?.body),
-                    false => None,
-                };
-                let status = if body.is_some() { 200 } else { 204 };
-                let result = PatchedResource { body, etag: etag(stored.version) };
-                Ok((result, attempt.succeeded_with(status, roles_summary, detail)))
-            })
+                w.put(kind, &new, Some(&old))?;
+                new
+            } else {
+                old.clone()
+            };
+            attempt.name = Some(name);
+            let detail = summary(&old, &stored, &patched.changed, counts);
+            let body = match with_body {
+                true => Some(service.rendered(w, kind, &stored, &projection)?.body),
+                false => None,
+            };
+            let status = if body.is_some() { 200 } else { 204 };
+            let result = PatchedResource { body, etag: etag(stored.version) };
+            Ok((result, attempt.succeeded_with(status, roles_summary, detail)))
         })
         .await
     }

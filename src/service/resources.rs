@@ -68,12 +68,9 @@ impl Service {
         resource_id: Option<String>,
         refusal: Refusal,
     ) -> Result<(), ServiceError> {
-        self.blocking(move |s| {
-            let attempt = Attempt::new(principal, operation, kind, resource_id);
-            let entry = attempt.refused_with(&refusal);
-            append_refusal(s, &attempt, entry)
-        })
-        .await
+        let attempt = Attempt::new(principal, operation, kind, resource_id);
+        let entry = attempt.refused_with(&refusal);
+        append_refusal(self, &attempt, entry).await
     }
 
     /// Validates a body: schema, naming attribute, roles and allowed domains for users,
@@ -133,7 +130,7 @@ impl Service {
     }
 
     /// Runs `prepare`, logging the refusal when it fails.
-    fn prepare_logged(
+    async fn prepare_logged(
         &self,
         attempt: &mut Attempt,
         kind: Kind,
@@ -148,7 +145,7 @@ impl Service {
                 Ok(p)
             }
             Err(e) => {
-                log_refusal(self, attempt, &e)?;
+                log_refusal(self, attempt, &e).await?;
                 Err(e)
             }
         }
@@ -161,30 +158,28 @@ impl Service {
         body: Value,
         projection: Projection,
     ) -> Result<Rendered, ServiceError> {
-        self.blocking(move |s| {
-            let mut attempt = Attempt::new(principal, "create", kind, None);
-            let prepared = s.prepare_logged(&mut attempt, kind, body)?;
-            let service = s.clone();
-            write_logged(s, attempt, move |w, attempt| {
-                if let Some(holder) = w.id_by_name(kind, &prepared.name)? {
-                    return Err(name_taken(kind, &prepared.name, holder));
-                }
-                let now = now_rfc3339();
-                let stored = StoredResource {
-                    id: ResourceId::new_random(),
-                    version: 1,
-                    created: now.clone(),
-                    last_modified: now,
-                    attributes: prepared.attributes.clone(),
-                    roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
-                };
-                w.put(kind, &stored, None)?;
-                add_members(w, stored.id, &prepared.members)?;
-                // Only now is the id real; a refused create logs none.
-                attempt.resource_id = Some(stored.id.to_string());
-                let rendered = service.rendered(w, kind, &stored, &projection)?;
-                Ok((rendered, attempt.succeeded(201, prepared.roles_summary())))
-            })
+        let mut attempt = Attempt::new(principal, "create", kind, None);
+        let prepared = self.prepare_logged(&mut attempt, kind, body).await?;
+        let service = self.clone();
+        write_logged(self, attempt, move |w, attempt| {
+            if let Some(holder) = w.id_by_name(kind, &prepared.name)? {
+                return Err(name_taken(kind, &prepared.name, holder));
+            }
+            let now = now_rfc3339();
+            let stored = StoredResource {
+                id: ResourceId::new_random(),
+                version: 1,
+                created: now.clone(),
+                last_modified: now,
+                attributes: prepared.attributes.clone(),
+                roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
+            };
+            w.put(kind, &stored, None)?;
+            add_members(w, stored.id, &prepared.members)?;
+            // Only now is the id real; a refused create logs none.
+            attempt.resource_id = Some(stored.id.to_string());
+            let rendered = service.rendered(w, kind, &stored, &projection)?;
+            Ok((rendered, attempt.succeeded(201, prepared.roles_summary())))
         })
         .await
     }
@@ -198,36 +193,38 @@ impl Service {
         if_match: Option<String>,
         projection: Projection,
     ) -> Result<Rendered, ServiceError> {
-        self.blocking(move |s| {
-            let mut attempt = Attempt::new(principal, "replace", kind, Some(id.clone()));
-            let body = check_body_id(body, &id).inspect_err(|e| {
-                let _ = log_refusal(s, &attempt, e);
-            })?;
-            let prepared = s.prepare_logged(&mut attempt, kind, body)?;
-            let service = s.clone();
-            write_logged(s, attempt, move |w, attempt| {
-                let (rid, old) = existing(w, kind, &id)?;
-                check_if_match(if_match.as_deref(), &old)?;
-                if let Some(holder) = w.id_by_name(kind, &prepared.name)?.filter(|h| *h != rid) {
-                    return Err(name_taken(kind, &prepared.name, holder));
-                }
-                let stored = StoredResource {
-                    id: rid,
-                    version: old.version + 1,
-                    created: old.created.clone(),
-                    last_modified: now_rfc3339(),
-                    attributes: prepared.attributes.clone(),
-                    roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
-                };
-                w.put(kind, &stored, Some(&old))?;
-                if kind == Kind::Group {
-                    w.clear_members(rid)?;
-                    add_members(w, rid, &prepared.members)?;
-                }
-                attempt.name = Some(prepared.name.clone());
-                let rendered = service.rendered(w, kind, &stored, &projection)?;
-                Ok((rendered, attempt.succeeded(200, prepared.roles_summary())))
-            })
+        let mut attempt = Attempt::new(principal, "replace", kind, Some(id.clone()));
+        let body = match check_body_id(body, &id) {
+            Ok(body) => body,
+            Err(e) => {
+                let _ = log_refusal(self, &attempt, &e).await;
+                return Err(e);
+            }
+        };
+        let prepared = self.prepare_logged(&mut attempt, kind, body).await?;
+        let service = self.clone();
+        write_logged(self, attempt, move |w, attempt| {
+            let (rid, old) = existing(w, kind, &id)?;
+            check_if_match(if_match.as_deref(), &old)?;
+            if let Some(holder) = w.id_by_name(kind, &prepared.name)?.filter(|h| *h != rid) {
+                return Err(name_taken(kind, &prepared.name, holder));
+            }
+            let stored = StoredResource {
+                id: rid,
+                version: old.version + 1,
+                created: old.created.clone(),
+                last_modified: now_rfc3339(),
+                attributes: prepared.attributes.clone(),
+                roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
+            };
+            w.put(kind, &stored, Some(&old))?;
+            if kind == Kind::Group {
+                w.clear_members(rid)?;
+                add_members(w, rid, &prepared.members)?;
+            }
+            attempt.name = Some(prepared.name.clone());
+            let rendered = service.rendered(w, kind, &stored, &projection)?;
+            Ok((rendered, attempt.succeeded(200, prepared.roles_summary())))
         })
         .await
     }
@@ -239,30 +236,28 @@ impl Service {
         id: String,
         if_match: Option<String>,
     ) -> Result<(), ServiceError> {
-        self.blocking(move |s| {
-            let attempt = Attempt::new(principal, "delete", kind, Some(id.clone()));
-            if let Err(e) = Service::ensure_can_write(&attempt.principal) {
-                log_refusal(s, &attempt, &e)?;
-                return Err(e);
-            }
-            write_logged(s, attempt, move |w, attempt| {
-                let (rid, old) = existing(w, kind, &id)?;
-                check_if_match(if_match.as_deref(), &old)?;
-                w.delete(kind, rid)?;
-                attempt.name = old.name(kind).map(str::to_string);
-                let entry = match kind {
-                    Kind::User => match clear_as_manager(w, &id, rid)? {
-                        0 => attempt.succeeded(204, None),
-                        n => attempt.succeeded_with(
-                            204,
-                            None,
-                            format!("cleared as the manager of {n} user(s)"),
-                        ),
-                    },
-                    Kind::Group => attempt.succeeded(204, None),
-                };
-                Ok(((), entry))
-            })
+        let attempt = Attempt::new(principal, "delete", kind, Some(id.clone()));
+        if let Err(e) = Service::ensure_can_write(&attempt.principal) {
+            log_refusal(self, &attempt, &e).await?;
+            return Err(e);
+        }
+        write_logged(self, attempt, move |w, attempt| {
+            let (rid, old) = existing(w, kind, &id)?;
+            check_if_match(if_match.as_deref(), &old)?;
+            w.delete(kind, rid)?;
+            attempt.name = old.name(kind).map(str::to_string);
+            let entry = match kind {
+                Kind::User => match clear_as_manager(w, &id, rid)? {
+                    0 => attempt.succeeded(204, None),
+                    n => attempt.succeeded_with(
+                        204,
+                        None,
+                        format!("cleared as the manager of {n} user(s)"),
+                    ),
+                },
+                Kind::Group => attempt.succeeded(204, None),
+            };
+            Ok(((), entry))
         })
         .await
     }
