@@ -54,7 +54,7 @@ impl Service {
             }
         };
         let service = self.clone();
-        write_logged(self, attempt, move |w, attempt| {
+        let stored = write_logged(self, attempt, move |w, attempt| {
             let (rid, old) = existing(w, kind, &id)?;
             attempt.name = old.name(kind).map(str::to_string);
             check_if_match(if_match.as_deref(), &old)?;
@@ -117,15 +117,15 @@ impl Service {
             };
             attempt.name = Some(name);
             let detail = summary(&old, &stored, &patched.changed, counts);
-            let body = match with_body {
-                true => Some(service.rendered(w, kind, &stored, &projection)?.body),
-                false => None,
-            };
-            let status = if body.is_some() { 200 } else { 204 };
-            let result = PatchedResource { body, etag: etag(stored.version) };
-            Ok((result, attempt.succeeded_with(status, roles_summary, detail)))
+            let status = if with_body { 200 } else { 204 };
+            Ok((stored, attempt.succeeded_with(status, roles_summary, detail)))
         })
-        .await
+        .await?;
+        let body = match with_body {
+            true => Some(self.rendered_committed(kind, &stored, &projection)?.body),
+            false => None,
+        };
+        Ok(PatchedResource { body, etag: etag(stored.version) })
     }
 }
 

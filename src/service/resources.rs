@@ -160,8 +160,7 @@ impl Service {
     ) -> Result<Rendered, ServiceError> {
         let mut attempt = Attempt::new(principal, "create", kind, None);
         let prepared = self.prepare_logged(&mut attempt, kind, body).await?;
-        let service = self.clone();
-        write_logged(self, attempt, move |w, attempt| {
+        let stored = write_logged(self, attempt, move |w, attempt| {
             if let Some(holder) = w.id_by_name(kind, &prepared.name)? {
                 return Err(name_taken(kind, &prepared.name, holder));
             }
@@ -178,10 +177,10 @@ impl Service {
             add_members(w, stored.id, &prepared.members)?;
             // Only now is the id real; a refused create logs none.
             attempt.resource_id = Some(stored.id.to_string());
-            let rendered = service.rendered(w, kind, &stored, &projection)?;
-            Ok((rendered, attempt.succeeded(201, prepared.roles_summary())))
+            Ok((stored, attempt.succeeded(201, prepared.roles_summary())))
         })
-        .await
+        .await?;
+        self.rendered_committed(kind, &stored, &projection)
     }
 
     pub async fn replace(
@@ -202,8 +201,7 @@ impl Service {
             }
         };
         let prepared = self.prepare_logged(&mut attempt, kind, body).await?;
-        let service = self.clone();
-        write_logged(self, attempt, move |w, attempt| {
+        let stored = write_logged(self, attempt, move |w, attempt| {
             let (rid, old) = existing(w, kind, &id)?;
             check_if_match(if_match.as_deref(), &old)?;
             if let Some(holder) = w.id_by_name(kind, &prepared.name)?.filter(|h| *h != rid) {
@@ -223,10 +221,10 @@ impl Service {
                 add_members(w, rid, &prepared.members)?;
             }
             attempt.name = Some(prepared.name.clone());
-            let rendered = service.rendered(w, kind, &stored, &projection)?;
-            Ok((rendered, attempt.succeeded(200, prepared.roles_summary())))
+            Ok((stored, attempt.succeeded(200, prepared.roles_summary())))
         })
-        .await
+        .await?;
+        self.rendered_committed(kind, &stored, &projection)
     }
 
     pub async fn delete(
@@ -291,6 +289,17 @@ impl Service {
             etag: etag(view.version),
             location: location(base, kind, view.id),
         })
+    }
+
+    /// Renders a resource this request has just committed. Its relations are read afresh, after
+    /// the commit, so the writer thread spends no time on responses.
+    pub(super) fn rendered_committed(
+        &self,
+        kind: Kind,
+        stored: &StoredResource,
+        projection: &Projection,
+    ) -> Result<Rendered, ServiceError> {
+        self.rendered(&self.store.read()?, kind, stored, projection)
     }
 
     /// Renders `stored` for a response, reading relations only if the projection keeps them.
