@@ -23,6 +23,7 @@ pub trait Lookup {
     fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError>;
     fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError>;
     fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError>;
+    fn name_of(&self, kind: Kind, id: ResourceId) -> Result<Option<String>, StoreError>;
 }
 
 impl Lookup for Reader {
@@ -35,6 +36,9 @@ impl Lookup for Reader {
     fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError> {
         Reader::groups_of(self, member)
     }
+    fn name_of(&self, kind: Kind, id: ResourceId) -> Result<Option<String>, StoreError> {
+        Reader::name_of(self, kind, id)
+    }
 }
 
 impl Lookup for Writer {
@@ -46,6 +50,9 @@ impl Lookup for Writer {
     }
     fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError> {
         Writer::groups_of(self, member)
+    }
+    fn name_of(&self, kind: Kind, id: ResourceId) -> Result<Option<String>, StoreError> {
+        Writer::name_of(self, kind, id)
     }
 }
 
@@ -213,11 +220,7 @@ fn render_groups(
             "$ref": location(base_url, Kind::Group, group),
             "type": "direct",
         });
-        if let Some(name) = lookup
-            .get(Kind::Group, group)?
-            .as_ref()
-            .and_then(|g| g.name(Kind::Group).map(String::from))
-        {
+        if let Some(name) = lookup.name_of(Kind::Group, group)? {
             entry["display"] = Value::from(name);
         }
         out.push(entry);
@@ -420,7 +423,11 @@ mod tests {
         }
         // The cases above cover what they claim.
         let user = |i: usize| render(&reader, base, Kind::User, &users[i], true).unwrap();
-        assert_eq!(user(2)["groups"].as_array().unwrap().len(), 2);
+        let groups_of_2 = user(2)["groups"].as_array().unwrap().clone();
+        let displays: Vec<&str> =
+            groups_of_2.iter().map(|g| g["display"].as_str().unwrap()).collect();
+        assert_eq!(displays.len(), 2);
+        assert!(displays.contains(&"Everyone \"all\"") && displays.contains(&"Empty"));
         assert_eq!(user(3)[ext]["manager"]["$ref"], format!("{base}/Users/{manager}"));
         assert!(user(4)[ext]["manager"].get("$ref").is_none());
         let group = render(&reader, base, Kind::Group, &groups[0], true).unwrap();

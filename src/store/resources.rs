@@ -95,6 +95,21 @@ fn get_in(
     }
 }
 
+/// The naming attribute (`userName`, `displayName`) of one row, without decoding the rest.
+fn name_in(
+    table: &impl ReadableTable<u128, &'static [u8]>,
+    kind: Kind,
+    id: ResourceId,
+) -> Result<Option<String>, StoreError> {
+    match table.get(id.0)? {
+        Some(guard) => {
+            let view = row::view(guard.value(), kind.resource_type())?;
+            Ok(row::string_attribute(view.attributes, kind.name_attribute()))
+        }
+        None => Ok(None),
+    }
+}
+
 pub(super) fn ids_by_external_in(
     table: &impl ReadableTable<&'static [u8], ()>,
     external_id: &str,
@@ -125,6 +140,11 @@ fn ids_in_range(
 impl Reader {
     pub fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError> {
         get_in(&self.tx.open_table(rows(kind))?, kind, id)
+    }
+
+    /// The name (`userName` / `displayName`) of one resource, if it exists and has one.
+    pub fn name_of(&self, kind: Kind, id: ResourceId) -> Result<Option<String>, StoreError> {
+        name_in(&self.tx.open_table(rows(kind))?, kind, id)
     }
 
     /// The id of the resource whose name equals `name` case-insensitively.
@@ -220,6 +240,11 @@ impl Reader {
 impl Writer {
     pub fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError> {
         get_in(&self.tx.open_table(rows(kind))?, kind, id)
+    }
+
+    /// [`Reader::name_of`] inside this transaction.
+    pub fn name_of(&self, kind: Kind, id: ResourceId) -> Result<Option<String>, StoreError> {
+        name_in(&self.tx.open_table(rows(kind))?, kind, id)
     }
 
     /// The id holding `name` (case-insensitively), as seen inside this transaction.

@@ -138,6 +138,33 @@ pub fn view<'a>(bytes: &'a [u8], what: &str) -> Result<StoredView<'a>, StoreErro
     })
 }
 
+/// The value of the top-level string attribute `name` in a row's attributes text, reading
+/// nothing else into memory (a group's `displayName` for a user's `groups`).
+pub fn string_attribute(attributes: &str, name: &str) -> Option<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Find<'n>(&'n str);
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of attributes")
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            // Every entry is consumed: the parser checks the object's end afterwards.
+            let mut found = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if found.is_none() && key == self.0 {
+                    found = map.next_value::<Value>()?.as_str().map(str::to_string);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(attributes);
+    de.deserialize_map(Find(name)).ok().flatten()
+}
+
 /// Decodes a row into an owned resource: format 2, or format 1 (only met while migrating).
 pub fn decode(bytes: &[u8], what: &str) -> Result<StoredResource, StoreError> {
     if bytes.first() != Some(&FORMAT_ROW_V2) {
@@ -199,6 +226,9 @@ mod tests {
 
         let v = view(&bytes, "User").unwrap();
         assert!(v.has_extension && v.has_manager);
+        assert_eq!(string_attribute(v.attributes, "userName").as_deref(), Some("b\"jensen\u{e9}"));
+        assert_eq!(string_attribute(v.attributes, "emails"), None);
+        assert_eq!(string_attribute(v.attributes, "title"), None);
         assert!(v.attribute_members().starts_with("\"userName\":"));
 
         let plain = encode(&resource(json!({}), false)).unwrap();
