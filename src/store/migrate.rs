@@ -10,12 +10,12 @@ use super::records::{Kind, StoredResource};
 use super::resources::external_key;
 use super::tables::{
     GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX, GROUPS, MEMBER_GROUPS, META,
-    PROVISIONING_LOG, ROW_COUNTS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX, USER_NAME_INDEX,
-    USERS,
+    PROVISIONING_LOG, ROW_BUCKETS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
+    USER_NAME_INDEX, USERS,
 };
 use super::{Store, StoreError, Writer, codec, row};
 
-/// The layout this binary writes. 2: `user_manager_idx.v1`. 3: `row_counts.v1`. 4: user and
+/// The layout this binary writes. 2: `user_manager_idx.v1`. 3: `row_buckets.v1`. 4: user and
 /// group rows in format 2 (`row.rs`).
 pub const SCHEMA_VERSION: u64 = 4;
 
@@ -101,7 +101,7 @@ fn create_tables(w: &mut Writer) -> Result<(), StoreError> {
     w.tx.open_table(MEMBER_GROUPS)?;
     w.tx.open_table(TOKENS)?;
     w.tx.open_table(PROVISIONING_LOG)?;
-    w.tx.open_table(ROW_COUNTS)?;
+    w.tx.open_table(ROW_BUCKETS)?;
     Ok(())
 }
 

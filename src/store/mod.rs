@@ -136,12 +136,10 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Writer) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut tx = self.db.begin_write().map_err(StoreError::from)?;
-        tx.set_durability(Durability::Immediate).map_err(StoreError::from)?;
-        let mut writer = Writer { tx, dirty: false };
+        let mut writer = Writer::begin(&self.db)?;
         match f(&mut writer) {
             Ok(value) => {
-                writer.tx.commit().map_err(StoreError::from)?;
+                writer.commit()?;
                 Ok(value)
             }
             Err(e) => {
@@ -164,6 +162,24 @@ pub struct Writer {
     /// Set by every method that changes a table, so the writer thread knows whether a failed
     /// change left something behind in a shared transaction.
     dirty: bool,
+    /// Row counts of this transaction, written just before it commits (`positions.rs`).
+    pending_counts: positions::PendingCounts,
+}
+
+impl Writer {
+    /// A writer on a durable transaction (`Durability::Immediate`).
+    fn begin(db: &Database) -> Result<Writer, StoreError> {
+        let mut tx = db.begin_write()?;
+        tx.set_durability(Durability::Immediate)?;
+        Ok(Writer { tx, dirty: false, pending_counts: Default::default() })
+    }
+
+    /// Writes what this writer kept in memory, then commits: on disk when it returns.
+    fn commit(mut self) -> Result<(), StoreError> {
+        self.write_pending_counts()?;
+        self.tx.commit()?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -272,7 +272,7 @@ impl Writer {
         let replaced =
             self.tx.open_table(rows(kind))?.insert(new.id.0, bytes.as_slice())?.is_some();
         if !replaced {
-            self.count_row(kind, new.id, 1)?;
+            self.count_row(kind, new.id, 1);
         }
 
         let (old_name, new_name) = (old.and_then(|o| o.name(kind)), new.name(kind));
@@ -324,7 +324,7 @@ impl Writer {
             return Ok(None);
         };
         self.tx.open_table(rows(kind))?.remove(id.0)?;
-        self.count_row(kind, id, -1)?;
+        self.count_row(kind, id, -1);
         if let Some(name) = old.name(kind) {
             self.tx.open_table(names(kind))?.remove(name_key(name).as_str())?;
         }

@@ -53,7 +53,7 @@ pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens.v1
 pub const PROVISIONING_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log.v1");
 
 /// How many rows each slice of the id space holds, so a page can start at any offset without
-/// walking the rows before it. Key: (kind: 0 users, 1 groups; level: 0 for the top 8 bits of
-/// the id, 1 for the top 16 bits; that prefix). Value: the number of rows whose id starts with
-/// it. Ids are random UUIDs, so the slices fill evenly.
-pub const ROW_COUNTS: TableDefinition<(u8, u8, u16), u64> = TableDefinition::new("row_counts.v1");
+/// walking the rows before it. Key: the kind (0 users, 1 groups). Value: 4,096 big-endian u32
+/// counts, one per 12-bit id prefix, in prefix order. Ids are random UUIDs, so the slices fill
+/// evenly. One value per kind: a batch of writes rewrites it once.
+pub const ROW_BUCKETS: TableDefinition<u8, &[u8]> = TableDefinition::new("row_buckets.v1");

@@ -184,7 +184,7 @@ fn pages_start_at_any_offset() {
     let mut users: Vec<StoredResource> =
         (0..1500).map(|i| resource(&format!("u{i}"), None)).collect();
     for (i, user) in users.iter_mut().take(300).enumerate() {
-        // 300 ids in one fine slice (0xabcd…) and its coarse neighbourhood.
+        // 300 ids in one 12-bit slice of the id space (0xabc…).
         user.id = ResourceId((0xabcd_u128 << 112) | (i as u128) << 40 | 7);
     }
     store
@@ -232,8 +232,13 @@ fn migration_to_v3_counts_existing_rows() {
                 for u in &users {
                     w.put(Kind::User, u, None)?;
                 }
-                // As a version-2 file would be: no counts.
-                w.tx.open_table(tables::ROW_COUNTS)?.retain(|_, _| false)?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        // As a version-2 file would be: no counts.
+        store
+            .write(|w| {
+                w.tx.open_table(tables::ROW_BUCKETS)?.retain(|_, _| false)?;
                 Ok::<_, StoreError>(())
             })
             .unwrap();

@@ -16,7 +16,6 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use redb::Durability;
 use tokio::sync::oneshot;
 
 use super::{Store, StoreError, Writer};
@@ -214,9 +213,7 @@ fn run(store: &Store, receiver: &Receiver<Box<dyn Job>>, counters: &Counters) {
 fn commit_batch(store: &Store, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
     let mut refuse_only = vec![false; batch.len()];
     loop {
-        let mut tx = store.db.begin_write()?;
-        tx.set_durability(Durability::Immediate)?;
-        let mut w = Writer { tx, dirty: false };
+        let mut w = Writer::begin(&store.db)?;
         let mut redo = None;
         for (i, job) in batch.iter_mut().enumerate() {
             if refuse_only.get(i).copied().unwrap_or(false) {
@@ -235,7 +232,7 @@ fn commit_batch(store: &Store, batch: &mut [Box<dyn Job>]) -> Result<(), StoreEr
                 *flag = true;
             }
             None => {
-                w.tx.commit()?;
+                w.commit()?;
                 return Ok(());
             }
         }
