@@ -11,7 +11,7 @@ use crate::store::{Kind, ResourceId, StoredResource, Writer, name_key};
 
 use super::audit::{Attempt, log_refusal, write_logged};
 use super::render::{JsonBody, etag, member_element, resource_type};
-use super::resources::{add_members, check_if_match, existing, name_taken};
+use super::resources::{add_members, check_if_match, existing, name_taken, naming_value};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A patched resource: the body when the response carries one, and the new `ETag`.
@@ -81,17 +81,12 @@ impl Service {
                     roles_summary = Some(decision.summary);
                 }
             }
-            let name = attributes
-                .get(kind.name_attribute())
-                .and_then(Value::as_str)
-                .filter(|n| !n.trim().is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    ScimError::invalid_value(format!(
-                        "'{}' must not be empty or blank",
-                        kind.name_attribute()
-                    ))
-                })?;
+            let name = naming_value(kind, &attributes).ok_or_else(|| {
+                ScimError::invalid_value(format!(
+                    "'{}' must not be empty or blank",
+                    kind.name_attribute()
+                ))
+            })?;
             if old.name(kind).map(name_key) != Some(name_key(&name))
                 && let Some(holder) = w.id_by_name(kind, &name)?.filter(|h| *h != rid)
             {

@@ -98,35 +98,31 @@ impl Service {
             let total = reader.count(kind)?;
             let rows = reader.page(kind, start - 1, request.count)?;
             let mut out = ListResponseWriter::new(total, start, rows.len());
-            for row in &rows {
-                self.write_row(&reader, kind, row, request.projection(kind), out.item())?;
-            }
+            self.write_rows(&reader, kind, &rows, request.projection(kind), &mut out)?;
             return Ok(JsonBody(out.finish()));
         }
 
         // A filter an index answers exactly (`userName eq "…"`): no row is decoded.
+        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+        let take = usize::try_from(request.count).unwrap_or(usize::MAX);
         if let ([kind], Some(f), None) = (kinds, &request.filter, &request.sort_by)
-            && let Some(ids) = exact_candidates(&reader, *kind, f)?
+            && answered_by_index(*kind, f)
+            && let Some(ids) = candidates(&reader, *kind, f)?
         {
             let kind = *kind;
             let mut rows = Vec::with_capacity(ids.len());
             for id in ids {
                 rows.extend(reader.get_raw(kind, id)?);
             }
-            let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
-            let take = usize::try_from(request.count).unwrap_or(usize::MAX);
-            let page: Vec<&RawRow> = rows.iter().skip(skip).take(take).collect();
-            let mut out = ListResponseWriter::new(rows.len() as u64, start, page.len());
-            for row in page {
-                self.write_row(&reader, kind, row, request.projection(kind), out.item())?;
-            }
+            let total = rows.len() as u64;
+            let page: Vec<RawRow> = rows.into_iter().skip(skip).take(take).collect();
+            let mut out = ListResponseWriter::new(total, start, page.len());
+            self.write_rows(&reader, kind, &page, request.projection(kind), &mut out)?;
             return Ok(JsonBody(out.finish()));
         }
 
         // Otherwise count every match but keep only the page: the resources themselves
         // without sortBy, just (sort key, id) with it, rendering the page once sorted.
-        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
-        let take = usize::try_from(request.count).unwrap_or(usize::MAX);
         let mut total: usize = 0;
         let mut page: Vec<(Kind, Value)> = Vec::new();
         let mut keyed: Vec<(list::SortKey, Kind, ResourceId)> = Vec::new();
@@ -194,55 +190,70 @@ impl Service {
         Ok(JsonBody(out.finish()))
     }
 
-    /// Writes one row of a page, projected: straight from the stored text with the default
+    /// Writes the rows of a page, projected: straight from the stored text with the default
     /// projection, through the rendered value with any other.
-    fn write_row(
+    fn write_rows(
         &self,
         reader: &Reader,
         kind: Kind,
-        row: &RawRow,
+        rows: &[RawRow],
         projection: &Projection,
-        out: &mut Vec<u8>,
+        out: &mut ListResponseWriter,
     ) -> Result<(), ServiceError> {
         let base = &self.settings.base_url;
         let rt = resource_type(kind);
         let with_relations = projection.wants(rt, relation(kind));
-        if projection.is_default() {
-            return Ok(write_view(reader, base, kind, &row.view()?, with_relations, out)?);
+        for row in rows {
+            if projection.is_default() {
+                write_view(reader, base, kind, &row.view()?, with_relations, out.item())?;
+            } else {
+                let full = render_owned(reader, base, kind, row.decode()?, with_relations)?;
+                out.value(&projection.apply_owned(rt, full));
+            }
         }
-        let full = render_owned(reader, base, kind, row.decode()?, with_relations)?;
-        // Serialising a Value into a Vec cannot fail.
-        let _ = serde_json::to_writer(out, &projection.apply_owned(rt, full));
         Ok(())
     }
 }
 
-/// The ids matching `f` when an index alone decides it: `eq` on the naming attribute (its
-/// index folds case as the attribute's comparison does) or on `externalId` (case-exact, as is
-/// its index). None for any other filter.
-fn exact_candidates(
-    reader: &Reader,
-    kind: Kind,
-    f: &Filter,
-) -> Result<Option<Vec<ResourceId>>, ServiceError> {
-    let Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(value) } = f else {
-        return Ok(None);
-    };
+/// An attribute with an index, as a filter path names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Indexed {
+    Id,
+    Name,
+    ExternalId,
+}
+
+/// Which index `path` names for `kind`: `id`, the naming attribute or `externalId`, as a
+/// plain or core-URN-qualified name without a sub-attribute.
+fn indexed(kind: Kind, path: &AttrPath) -> Option<Indexed> {
     let core = path
         .schema
         .as_deref()
         .is_none_or(|s| s.eq_ignore_ascii_case(resource_type(kind).schema.id));
     if !core || path.sub.is_some() {
-        return Ok(None);
+        return None;
     }
     let attr = path.attr.as_str();
-    if attr.eq_ignore_ascii_case(kind.name_attribute()) {
-        Ok(Some(reader.id_by_name(kind, value)?.into_iter().collect()))
+    if attr.eq_ignore_ascii_case("id") {
+        Some(Indexed::Id)
+    } else if attr.eq_ignore_ascii_case(kind.name_attribute()) {
+        Some(Indexed::Name)
     } else if attr.eq_ignore_ascii_case("externalId") {
-        Ok(Some(reader.ids_by_external_id(kind, value)?))
+        Some(Indexed::ExternalId)
     } else {
-        Ok(None)
+        None
     }
+}
+
+/// Whether [`candidates`] is the whole answer to `f`, with no row to check: an `eq` on the
+/// naming attribute (its index folds case as the attribute's comparison does) or on
+/// `externalId` (case-exact, as is its index).
+fn answered_by_index(kind: Kind, f: &Filter) -> bool {
+    matches!(
+        f,
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(_) }
+            if matches!(indexed(kind, path), Some(Indexed::Name | Indexed::ExternalId))
+    )
 }
 
 /// Whether the filter reads the top-level attribute `attr`.
@@ -259,17 +270,8 @@ fn reads(f: &Filter, attr: &str) -> bool {
 /// `externalId`, alone, in an `and`, or on both sides of an `or` (`sw` may match thousands).
 fn is_point_lookup(kind: Kind, f: &Filter) -> bool {
     match f {
-        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(_) }
-            if path.sub.is_none() =>
-        {
-            let core = path
-                .schema
-                .as_deref()
-                .is_none_or(|s| s.eq_ignore_ascii_case(resource_type(kind).schema.id));
-            let attr = path.attr.as_str();
-            core && (attr.eq_ignore_ascii_case("id")
-                || attr.eq_ignore_ascii_case(kind.name_attribute())
-                || attr.eq_ignore_ascii_case("externalId"))
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(_) } => {
+            indexed(kind, path).is_some()
         }
         Filter::And(a, b) => is_point_lookup(kind, a) || is_point_lookup(kind, b),
         Filter::Or(a, b) => is_point_lookup(kind, a) && is_point_lookup(kind, b),
@@ -288,31 +290,20 @@ fn candidates(
             path,
             op: op @ (CompareOp::Eq | CompareOp::Sw),
             value: CompValue::Str(value),
-        } if path.sub.is_none() => {
-            let attr = path.attr.as_str();
-            let core = path
-                .schema
-                .as_deref()
-                .is_none_or(|s| s.eq_ignore_ascii_case(resource_type(kind).schema.id));
-            if !core {
-                return Ok(None);
-            }
+        } => {
             let sw = *op == CompareOp::Sw;
-            if attr.eq_ignore_ascii_case("id") && !sw {
-                Ok(Some(ResourceId::parse(value).into_iter().collect()))
-            } else if attr.eq_ignore_ascii_case(kind.name_attribute()) {
-                Ok(Some(match sw {
-                    true => reader.ids_by_name_prefix(kind, value)?,
-                    false => reader.id_by_name(kind, value)?.into_iter().collect(),
-                }))
-            } else if attr.eq_ignore_ascii_case("externalId") {
-                Ok(Some(match sw {
-                    true => reader.ids_by_external_prefix(kind, value)?,
-                    false => reader.ids_by_external_id(kind, value)?,
-                }))
-            } else {
-                Ok(None)
-            }
+            Ok(match (indexed(kind, path), sw) {
+                (Some(Indexed::Id), false) => Some(ResourceId::parse(value).into_iter().collect()),
+                (Some(Indexed::Name), false) => {
+                    Some(reader.id_by_name(kind, value)?.into_iter().collect())
+                }
+                (Some(Indexed::Name), true) => Some(reader.ids_by_name_prefix(kind, value)?),
+                (Some(Indexed::ExternalId), false) => Some(reader.ids_by_external_id(kind, value)?),
+                (Some(Indexed::ExternalId), true) => {
+                    Some(reader.ids_by_external_prefix(kind, value)?)
+                }
+                (Some(Indexed::Id), true) | (None, _) => None,
+            })
         }
         Filter::And(a, b) => {
             Ok(match (candidates(reader, kind, a)?, candidates(reader, kind, b)?) {

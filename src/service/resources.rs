@@ -36,6 +36,15 @@ fn not_found(kind: Kind, id: &str) -> ServiceError {
     ServiceError::NotFound(format!("{} {id} not found", kind.resource_type()))
 }
 
+/// The value of the naming attribute (`userName`, `displayName`), unless absent or blank.
+pub(super) fn naming_value(kind: Kind, attributes: &Value) -> Option<String> {
+    attributes
+        .get(kind.name_attribute())
+        .and_then(Value::as_str)
+        .filter(|name| !name.trim().is_empty())
+        .map(str::to_string)
+}
+
 /// The resource `id` names (any spelling of its UUID), or 404.
 pub(super) fn existing(
     lookup: &impl Lookup,
@@ -77,17 +86,12 @@ impl Service {
     /// member references for groups.
     fn prepare(&self, kind: Kind, body: Value) -> Result<Prepared, ServiceError> {
         let mut attributes = resource::canonicalize(resource_type(kind), body)?;
-        let name = attributes
-            .get(kind.name_attribute())
-            .and_then(Value::as_str)
-            .filter(|name| !name.trim().is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                ScimError::invalid_value(format!(
-                    "missing required attribute '{}' (it must not be empty or blank)",
-                    kind.name_attribute()
-                ))
-            })?;
+        let name = naming_value(kind, &attributes).ok_or_else(|| {
+            ScimError::invalid_value(format!(
+                "missing required attribute '{}' (it must not be empty or blank)",
+                kind.name_attribute()
+            ))
+        })?;
         let roles = match kind {
             Kind::User => {
                 domains::check_user(&self.settings.scim.allowed_domains, &attributes)?;
