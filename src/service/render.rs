@@ -279,7 +279,7 @@ pub fn write_view(
     // gets its `$ref`, which depends on the base URL.
     let with_manager_ref;
     let members = if kind == Kind::User && view.has_manager {
-        let mut attrs: Map<String, Value> = serde_json::from_str(view.attributes)
+        let mut attrs: Map<String, Value> = serde_json::from_str(&view.attributes)
             .map_err(|e| StoreError::Corrupt(format!("User {}: {e}", view.id)))?;
         add_manager_ref(base_url, &mut attrs);
         with_manager_ref = Value::Object(attrs).to_string();

@@ -1,17 +1,24 @@
 //! The provisioning log: one row per write and per refused write, appended in the same
 //! transaction as the change it describes.
+//!
+//! A row is keyed by its sequence number and holds the entry as JSON without `seq`, packed
+//! with [`Dictionary::LogV1`] behind the format byte 2. Rows of format 1 (the plain
+//! [`codec`] envelope, written before packing) are read as they are.
 
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
+use super::pack::{self, Dictionary};
 use super::tables::PROVISIONING_LOG;
 use super::{Reader, StoreError, Writer, codec};
+
+const FORMAT_PACKED: u8 = 2;
 
 /// One provisioning decision: who asked for what, and what scimd did and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {
-    /// Assigned by the store on append; increasing.
-    #[serde(default)]
+    /// Assigned by the store on append; increasing from 1. Stored as the row's key.
+    #[serde(default, skip_serializing_if = "is_unassigned")]
     pub seq: u64,
     pub time: String,
     /// The name of the token that made the request.
@@ -34,6 +41,34 @@ pub struct LogEntry {
     pub roles: Option<String>,
 }
 
+fn is_unassigned(seq: &u64) -> bool {
+    *seq == 0
+}
+
+fn encode(entry: &LogEntry) -> Result<Vec<u8>, StoreError> {
+    let unnumbered = LogEntry { seq: 0, ..entry.clone() };
+    let json = serde_json::to_vec(&unnumbered)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode a log entry: {e}")))?;
+    let mut out = Vec::with_capacity(json.len() / 2 + 8);
+    out.push(FORMAT_PACKED);
+    pack::pack(&json, Dictionary::LogV1, &mut out)?;
+    Ok(out)
+}
+
+fn decode(seq: u64, bytes: &[u8]) -> Result<LogEntry, StoreError> {
+    let what = format!("log entry {seq}");
+    let mut entry: LogEntry = match bytes.split_first() {
+        Some((&FORMAT_PACKED, packed)) => {
+            let json = pack::unpack(packed, Dictionary::LogV1, &what)?;
+            serde_json::from_slice(&json)
+                .map_err(|e| StoreError::Corrupt(format!("{what}: undecodable row: {e}")))?
+        }
+        _ => codec::decode(bytes, &what)?,
+    };
+    entry.seq = seq;
+    Ok(entry)
+}
+
 impl Writer {
     /// Appends `entry` with the next sequence number.
     pub fn append_log(&mut self, mut entry: LogEntry) -> Result<u64, StoreError> {
@@ -44,7 +79,7 @@ impl Writer {
             None => 1,
         };
         entry.seq = seq;
-        let bytes = codec::encode(&entry)?;
+        let bytes = encode(&entry)?;
         table.insert(seq, bytes.as_slice())?;
         Ok(seq)
     }
@@ -55,9 +90,42 @@ impl Reader {
     pub fn recent_log(&self, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
         let table = self.tx.open_table(PROVISIONING_LOG)?;
         let mut out = Vec::new();
-        for entry in table.iter()?.rev().take(limit) {
-            out.push(codec::decode(entry?.1.value(), "log entry")?);
+        for row in table.iter()?.rev().take(limit) {
+            let (seq, bytes) = row?;
+            out.push(decode(seq.value(), bytes.value())?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_entries_and_still_reads_format_1() {
+        let entry = LogEntry {
+            seq: 7,
+            time: "2026-11-24T10:00:00.123Z".into(),
+            token: "entra".into(),
+            operation: "create".into(),
+            resource_type: "User".into(),
+            resource_id: Some("3f5ef7f6-82fe-4022-a8f9-e11623df239d".into()),
+            name: Some("adele.vance@contoso.example".into()),
+            status: 201,
+            scim_type: None,
+            detail: None,
+            roles: Some("from userType 'Employee': member".into()),
+        };
+        let packed = encode(&entry).unwrap();
+        let plain = codec::encode(&entry).unwrap();
+        assert!(packed.len() * 10 < plain.len() * 7, "{} vs {}", packed.len(), plain.len());
+        assert_eq!(decode(7, &packed).unwrap(), entry);
+        assert_eq!(decode(7, &plain).unwrap(), entry);
+        // The key is the sequence number, whatever an old row says.
+        assert_eq!(decode(9, &plain).unwrap().seq, 9);
+        assert!(decode(7, &packed[..packed.len() - 1]).is_err());
+        assert!(decode(7, &[]).is_err());
     }
 }

@@ -13,6 +13,7 @@ mod codec;
 mod log;
 mod members;
 mod migrate;
+mod pack;
 mod positions;
 mod records;
 mod resources;

@@ -104,7 +104,7 @@ fn name_in(
     match table.get(id.0)? {
         Some(guard) => {
             let view = row::view(guard.value(), kind.resource_type())?;
-            Ok(row::string_attribute(view.attributes, kind.name_attribute()))
+            Ok(row::string_attribute(&view.attributes, kind.name_attribute()))
         }
         None => Ok(None),
     }

@@ -1,36 +1,43 @@
-//! The bytes of a user or group row (format 2), and reading them in place.
+//! The bytes of a user or group row (format 3), and reading them in place.
 //!
 //! ```text
-//! 0        format byte: 2
+//! 0        format byte: 3 (2: the same, with the attributes as plain text)
 //! 1..17    id (u128, big-endian)
 //! 17..25   version (u64, big-endian)
 //! 25       flags: 1 roles derived, 2 has the enterprise extension, 4 has a manager
 //! 26..     created, last modified: each one length byte, then UTF-8
 //! rest     the attributes: one compact JSON object, core attributes first and extension
-//!          objects (keyed by their URN) after them, as a resource is rendered
+//!          objects (keyed by their URN) after them, as a resource is rendered; packed with
+//!          [`Dictionary::ResourcesV1`](super::pack)
 //! ```
 //!
 //! The fixed header lets a read find the id, version and timestamps without parsing, and the
 //! attributes are stored in response order, so a response copies their text whole
-//! ([`StoredView`]). Format 1 (the [`codec`](super::codec) JSON envelope of the whole
+//! ([`StoredView`]). Packing makes a typical Entra user's row less than half as large, which
+//! means fewer pages to write per change and a smaller file. Format 2 rows (scimd 0.x before
+//! packing) are read as they are and become format 3 when next written. Format 1 (the [`codec`](super::codec) JSON envelope of the whole
 //! `StoredResource`) is read only to migrate it.
+
+use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
 use super::StoreError;
 use super::codec;
+use super::pack::{self, Dictionary};
 use super::records::{ResourceId, StoredResource};
 use crate::scim::schema::ENTERPRISE_USER;
 
 const FORMAT_ROW_V2: u8 = 2;
+const FORMAT_ROW_PACKED: u8 = 3;
 const FIXED: usize = 26;
 
 const ROLES_DERIVED: u8 = 1;
 const HAS_EXTENSION: u8 = 2;
 const HAS_MANAGER: u8 = 4;
 
-/// A stored row read in place.
-#[derive(Debug, Clone, Copy)]
+/// A stored row read in place (its attributes unpacked).
+#[derive(Debug, Clone)]
 pub struct StoredView<'a> {
     pub id: ResourceId,
     pub version: u64,
@@ -41,7 +48,7 @@ pub struct StoredView<'a> {
     /// Whether that object holds a `manager` (rendered with a `$ref`).
     pub has_manager: bool,
     /// The attributes: a compact JSON object in response order.
-    pub attributes: &'a str,
+    pub attributes: Cow<'a, str>,
 }
 
 impl StoredView<'_> {
@@ -60,9 +67,13 @@ fn push_short(out: &mut Vec<u8>, text: &str, what: &str) -> Result<(), StoreErro
     Ok(())
 }
 
-/// Encodes a resource as a format-2 row. A top-level `schemas` is not stored (it is rendered
+/// Encodes a resource as a format-3 row. A top-level `schemas` is not stored (it is rendered
 /// from the attributes present).
 pub fn encode(resource: &StoredResource) -> Result<Vec<u8>, StoreError> {
+    encode_as(resource, FORMAT_ROW_PACKED)
+}
+
+fn encode_as(resource: &StoredResource, format: u8) -> Result<Vec<u8>, StoreError> {
     let Value::Object(attributes) = &resource.attributes else {
         return Err(StoreError::Corrupt("a resource's attributes must be an object".into()));
     };
@@ -77,8 +88,8 @@ pub fn encode(resource: &StoredResource) -> Result<Vec<u8>, StoreError> {
     if extension.and_then(|e| e.get("manager")).is_some() {
         flags |= HAS_MANAGER;
     }
-    let mut out = Vec::with_capacity(FIXED + 64 + 1024);
-    out.push(FORMAT_ROW_V2);
+    let mut out = Vec::with_capacity(FIXED + 64 + 512);
+    out.push(format);
     out.extend_from_slice(&resource.id.to_bytes());
     out.extend_from_slice(&resource.version.to_be_bytes());
     out.push(flags);
@@ -86,19 +97,25 @@ pub fn encode(resource: &StoredResource) -> Result<Vec<u8>, StoreError> {
     push_short(&mut out, &resource.last_modified, "modification time")?;
     let core = attributes.iter().filter(|(k, _)| !k.starts_with("urn:") && *k != "schemas");
     let extensions = attributes.iter().filter(|(k, _)| k.starts_with("urn:"));
-    out.push(b'{');
+    let mut text = Vec::with_capacity(1024);
+    text.push(b'{');
     for (i, (key, value)) in core.chain(extensions).enumerate() {
         if i > 0 {
-            out.push(b',');
+            text.push(b',');
         }
-        serde_json::to_writer(&mut out, key)
+        serde_json::to_writer(&mut text, key)
             .and_then(|()| {
-                out.push(b':');
-                serde_json::to_writer(&mut out, value)
+                text.push(b':');
+                serde_json::to_writer(&mut text, value)
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot encode a row: {e}")))?;
     }
-    out.push(b'}');
+    text.push(b'}');
+    if format == FORMAT_ROW_PACKED {
+        pack::pack(&text, Dictionary::ResourcesV1, &mut out)?;
+    } else {
+        out.extend_from_slice(&text);
+    }
     Ok(out)
 }
 
@@ -106,8 +123,10 @@ pub fn encode(resource: &StoredResource) -> Result<Vec<u8>, StoreError> {
 pub fn view<'a>(bytes: &'a [u8], what: &str) -> Result<StoredView<'a>, StoreError> {
     let corrupt = |why: &str| StoreError::Corrupt(format!("{what}: {why}"));
     let (header, rest) = match bytes.split_first() {
-        Some((&FORMAT_ROW_V2, _)) if bytes.len() >= FIXED => bytes.split_at(FIXED),
-        Some((&FORMAT_ROW_V2, _)) => return Err(corrupt("short row")),
+        Some((&(FORMAT_ROW_V2 | FORMAT_ROW_PACKED), _)) if bytes.len() >= FIXED => {
+            bytes.split_at(FIXED)
+        }
+        Some((&(FORMAT_ROW_V2 | FORMAT_ROW_PACKED), _)) => return Err(corrupt("short row")),
         Some((format, _)) => return Err(corrupt(&format!("unknown row format {format}"))),
         None => return Err(corrupt("empty row")),
     };
@@ -122,8 +141,13 @@ pub fn view<'a>(bytes: &'a [u8], what: &str) -> Result<StoredView<'a>, StoreErro
     };
     let (created, rest) = short(rest)?;
     let (last_modified, rest) = short(rest)?;
-    let attributes =
-        std::str::from_utf8(rest).map_err(|_| corrupt("the attributes are not UTF-8"))?;
+    let not_utf8 = || corrupt("the attributes are not UTF-8");
+    let attributes = if header[0] == FORMAT_ROW_PACKED {
+        let text = pack::unpack(rest, Dictionary::ResourcesV1, what)?;
+        Cow::Owned(String::from_utf8(text).map_err(|_| not_utf8())?)
+    } else {
+        Cow::Borrowed(std::str::from_utf8(rest).map_err(|_| not_utf8())?)
+    };
     if !(attributes.starts_with('{') && attributes.ends_with('}')) {
         return Err(corrupt("the attributes are not an object"));
     }
@@ -165,13 +189,13 @@ pub fn string_attribute(attributes: &str, name: &str) -> Option<String> {
     de.deserialize_map(Find(name)).ok().flatten()
 }
 
-/// Decodes a row into an owned resource: format 2, or format 1 (only met while migrating).
+/// Decodes a row into an owned resource: format 3 or 2, or format 1 (only met while migrating).
 pub fn decode(bytes: &[u8], what: &str) -> Result<StoredResource, StoreError> {
-    if bytes.first() != Some(&FORMAT_ROW_V2) {
+    if !matches!(bytes.first(), Some(&(FORMAT_ROW_V2 | FORMAT_ROW_PACKED))) {
         return codec::decode(bytes, what);
     }
     let view = view(bytes, what)?;
-    let attributes: Map<String, Value> = serde_json::from_str(view.attributes)
+    let attributes: Map<String, Value> = serde_json::from_str(&view.attributes)
         .map_err(|e| StoreError::Corrupt(format!("{what}: undecodable attributes: {e}")))?;
     Ok(StoredResource {
         id: view.id,
@@ -226,16 +250,36 @@ mod tests {
 
         let v = view(&bytes, "User").unwrap();
         assert!(v.has_extension && v.has_manager);
-        assert_eq!(string_attribute(v.attributes, "userName").as_deref(), Some("b\"jensen\u{e9}"));
-        assert_eq!(string_attribute(v.attributes, "emails"), None);
-        assert_eq!(string_attribute(v.attributes, "title"), None);
+        assert_eq!(string_attribute(&v.attributes, "userName").as_deref(), Some("b\"jensen\u{e9}"));
+        assert_eq!(string_attribute(&v.attributes, "emails"), None);
+        assert_eq!(string_attribute(&v.attributes, "title"), None);
         assert!(v.attribute_members().starts_with("\"userName\":"));
 
         let plain = encode(&resource(json!({}), false)).unwrap();
         let v = view(&plain, "Group").unwrap();
         assert!(!v.has_extension && !v.has_manager);
-        assert_eq!((v.attributes, v.attribute_members()), ("{}", ""));
+        assert_eq!((&*v.attributes, v.attribute_members()), ("{}", ""));
         assert!(!decode(&plain, "Group").unwrap().roles_derived);
+    }
+
+    #[test]
+    fn packs_the_attributes_and_still_reads_format_2() {
+        let r = resource(
+            json!({"userName": "adele.vance@contoso.example", "active": true,
+                   "emails": [{"primary": true, "type": "work", "value": "adele.vance@contoso.example"}],
+                   "name": {"formatted": "Adele Vance", "familyName": "Vance", "givenName": "Adele"}}),
+            false,
+        );
+        let packed = encode(&r).unwrap();
+        let plain = encode_as(&r, FORMAT_ROW_V2).unwrap();
+        assert_eq!((packed[0], plain[0]), (FORMAT_ROW_PACKED, FORMAT_ROW_V2));
+        assert!(packed.len() * 10 < plain.len() * 8, "{} vs {}", packed.len(), plain.len());
+        assert_eq!(decode(&plain, "User").unwrap(), r);
+        assert_eq!(decode(&packed, "User").unwrap(), r);
+        let (a, b) = (view(&packed, "User").unwrap(), view(&plain, "User").unwrap());
+        assert!(matches!(a.attributes, Cow::Owned(_)) && matches!(b.attributes, Cow::Borrowed(_)));
+        assert_eq!(a.attributes, b.attributes);
+        assert_eq!((a.id, a.version, a.created), (b.id, b.version, b.created));
     }
 
     #[test]
