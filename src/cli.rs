@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use scimd::admin::{self, AdminRequest, AdminResponse, ClientError};
 use scimd::config::Config;
-use scimd::server::Server;
+use scimd::server::{Server, signals};
 use scimd::service::{IssuedToken, TokenInfo};
 use scimd::store::{LogEntry, Store, StoreError};
 
@@ -235,7 +235,10 @@ pub async fn serve(config: Config) -> Result<()> {
     if let Some(token) = server.first_token()? {
         print_first_token(&tenant_url, &token);
     }
-    server.run(listener, shutdown_signal()).await?;
+    let reloads = signals::reload_on_hangup(server.reloader())
+        .context("cannot install the SIGHUP handler")?;
+    tokio::spawn(reloads);
+    server.run(listener, signals::shutdown_requested()).await?;
     Ok(())
 }
 
@@ -253,26 +256,6 @@ fn print_first_token(tenant_url: &str, token: &IssuedToken) {
         token.id
     );
     println!();
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown requested");
 }
 
 fn format_unix(secs: i64) -> String {

@@ -7,7 +7,9 @@
 
 mod admin;
 mod listener;
+pub mod reload;
 mod request_line;
+pub mod signals;
 pub mod tls;
 
 use std::future::Future;
@@ -19,6 +21,7 @@ use tokio::net::TcpListener;
 use crate::config::{Config, TlsMode};
 use crate::service::{IssuedToken, Service, Settings, tokens};
 use crate::store::{Store, StoreError};
+use reload::Reloader;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -40,7 +43,7 @@ pub enum ServerError {
 pub struct Server {
     config: Config,
     service: Service,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<tls::Tls>,
 }
 
 impl Server {
@@ -64,6 +67,12 @@ impl Server {
 
     pub fn service(&self) -> &Service {
         &self.service
+    }
+
+    /// A handle that applies the config file again while this server runs (SIGHUP).
+    pub fn reloader(&self) -> Reloader {
+        let cert = self.tls.as_ref().map(|t| Arc::clone(&t.cert));
+        Reloader::new(self.config.clone(), self.service.clone(), cert)
     }
 
     /// On the very first start (no token stored at all), issues a read-write token named
@@ -97,8 +106,14 @@ impl Server {
             tenant_url = %self.config.tenant_url(),
             "scimd is serving"
         );
+        let shutdown = async {
+            shutdown.await;
+            signals::notify_stopping();
+        };
+        signals::notify_ready();
+        let tls = self.tls.map(|t| t.config);
         let served =
-            listener::serve(listener, self.tls, app, self.config.limits.clone(), shutdown).await;
+            listener::serve(listener, tls, app, self.config.limits.clone(), shutdown).await;
         admin_task.abort();
         let _ = admin_task.await;
         // Commit what is queued, then let the store go (a restart may reopen the file).
@@ -125,7 +140,7 @@ fn restrict(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
 }
 
 /// Host names for a generated certificate: the public URL's host.
-fn hosts_of(config: &Config) -> Vec<String> {
+pub(crate) fn hosts_of(config: &Config) -> Vec<String> {
     let rest = config.public_url.split("://").nth(1).unwrap_or("");
     let authority = rest.split('/').next().unwrap_or("");
     let host = match authority.strip_prefix('[') {

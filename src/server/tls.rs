@@ -1,13 +1,18 @@
 //! TLS: loading a PEM certificate chain and key, or generating a self-signed certificate into
 //! the data directory on first start, and building the rustls server config (TLS 1.2 and 1.3
 //! only, the `ring` provider, ALPN h2 and http/1.1).
+//!
+//! The config takes its certificate from a [`CertSlot`], so a reload (SIGHUP) swaps the
+//! certificate for new handshakes while connections already open keep theirs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::ServerConfig;
 use rustls::crypto::ring;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -25,13 +30,65 @@ pub enum TlsError {
     Generate { path: PathBuf, reason: String },
 }
 
+/// The certificate served to new handshakes, replaceable while serving.
+#[derive(Debug)]
+pub struct CertSlot(RwLock<Arc<CertifiedKey>>);
+
+impl CertSlot {
+    fn current(&self) -> Arc<CertifiedKey> {
+        Arc::clone(&self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Serves `key` to new handshakes from now on.
+    pub fn set(&self, key: Arc<CertifiedKey>) {
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = key;
+    }
+
+    /// The DER of the leaf certificate in use.
+    pub fn leaf(&self) -> Option<CertificateDer<'static>> {
+        self.current().cert.first().cloned()
+    }
+}
+
+impl ResolvesServerCert for CertSlot {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+/// TLS as configured: the rustls config and the slot its certificate comes from.
+pub struct Tls {
+    pub config: Arc<ServerConfig>,
+    pub cert: Arc<CertSlot>,
+}
+
 /// The rustls config for `mode`, or None for plain HTTP. `hosts` go into a generated
 /// certificate's subject alternative names.
 pub fn server_config(
     mode: &TlsMode,
     data_dir: &Path,
     hosts: &[String],
-) -> Result<Option<Arc<ServerConfig>>, TlsError> {
+) -> Result<Option<Tls>, TlsError> {
+    let Some(key) = load(mode, data_dir, hosts)? else {
+        return Ok(None);
+    };
+    let cert = Arc::new(CertSlot(RwLock::new(key)));
+    let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::clone(&cert) as Arc<dyn ResolvesServerCert>);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(Tls { config: Arc::new(config), cert }))
+}
+
+/// Reads (or, self-signed, first creates) the certificate chain and key `mode` names and checks
+/// that they belong together. None for plain HTTP.
+pub fn load(
+    mode: &TlsMode,
+    data_dir: &Path,
+    hosts: &[String],
+) -> Result<Option<Arc<CertifiedKey>>, TlsError> {
     let (cert, key) = match mode {
         TlsMode::Off => return Ok(None),
         TlsMode::Files { cert, key } => (cert.clone(), key.clone()),
@@ -45,21 +102,9 @@ pub fn server_config(
     }
     let key_der = PrivateKeyDer::from_pem_file(&key)
         .map_err(|e| TlsError::Key { path: key.clone(), reason: e.to_string() })?;
-    build(chain, key_der).map(Some)
-}
-
-fn build(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-) -> Result<Arc<ServerConfig>, TlsError> {
-    let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
+    let certified = CertifiedKey::from_der(chain, key_der, &ring::default_provider())
         .map_err(|e| TlsError::Config(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(Some(Arc::new(certified)))
 }
 
 /// Paths of the generated certificate and key, created on first use.

@@ -16,7 +16,7 @@ mod resources;
 pub mod roles;
 pub mod tokens;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::config::{RolesConfig, ScimConfig};
 use crate::scim::ScimError;
@@ -83,6 +83,7 @@ pub struct Settings {
     /// `public_url + "/scim/v2"`: the base of every `meta.location` and `$ref`.
     pub base_url: String,
     pub scim: ScimConfig,
+    /// The role mapping at start; [`Service::set_roles`] replaces it while serving.
     pub roles: RolesConfig,
     /// How many writes may wait for the writer thread before requests get 429.
     pub write_queue: usize,
@@ -94,6 +95,8 @@ pub struct Service {
     store: Arc<Store>,
     writes: WriteQueue,
     settings: Arc<Settings>,
+    /// The role mapping in force: read once per write that decides roles, swapped on reload.
+    roles: Arc<RwLock<Arc<RolesConfig>>>,
     tokens: Arc<tokens::TokenCache>,
 }
 
@@ -104,6 +107,7 @@ impl Service {
         Ok(Service {
             store,
             writes,
+            roles: Arc::new(RwLock::new(Arc::new(settings.roles.clone()))),
             settings: Arc::new(settings),
             tokens: Arc::new(tokens::TokenCache::default()),
         })
@@ -116,6 +120,16 @@ impl Service {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The role mapping in force.
+    pub fn roles(&self) -> Arc<RolesConfig> {
+        Arc::clone(&self.roles.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Replaces the role mapping; writes that start afterwards use the new one.
+    pub fn set_roles(&self, roles: RolesConfig) {
+        *self.roles.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(roles);
     }
 
     pub fn store(&self) -> &Arc<Store> {

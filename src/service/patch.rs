@@ -70,7 +70,7 @@ impl Service {
                     domains::check_user(&service.settings.scim.allowed_domains, &attributes)?;
                 }
                 if touched("userType") || touched("roles") {
-                    let decision = roles::decide(&service.settings.roles, &attributes)?;
+                    let decision = roles::decide(&service.roles(), &attributes)?;
                     if let Some(obj) = attributes.as_object_mut() {
                         match &decision.roles {
                             Some(r) => obj.insert("roles".into(), r.clone()),

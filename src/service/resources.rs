@@ -95,7 +95,7 @@ impl Service {
         let roles = match kind {
             Kind::User => {
                 domains::check_user(&self.settings.scim.allowed_domains, &attributes)?;
-                Some(roles::decide(&self.settings.roles, &attributes)?)
+                Some(roles::decide(&self.roles(), &attributes)?)
             }
             Kind::Group => None,
         };

@@ -547,21 +547,32 @@ impl ServeProcess {
     /// threads, so stdout printed before the serving log line may arrive after it) and returns
     /// that line. Fails the test if the process ends or stays silent for two minutes.
     pub fn stdout_line(&mut self, needle: &str) -> String {
-        if let Some(line) = self.stdout.iter().find(|l| l.contains(needle)) {
-            return line.clone();
+        self.line(true, needle)
+    }
+
+    /// Reads output until a stderr (log) line not returned before contains `needle`.
+    pub fn stderr_line(&mut self, needle: &str) -> String {
+        self.line(false, needle)
+    }
+
+    fn line(&mut self, want_stdout: bool, needle: &str) -> String {
+        let seen = if want_stdout { &mut self.stdout } else { &mut self.stderr };
+        if let Some(i) = seen.iter().position(|l| l.contains(needle)) {
+            // Returned once: a later call waits for a later line.
+            return seen.remove(i);
         }
         loop {
             match self.lines.recv_timeout(Duration::from_secs(120)) {
-                Ok((true, line)) => {
-                    self.stdout.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
+                Ok((is_stdout, line)) if is_stdout == want_stdout && line.contains(needle) => {
+                    return line;
                 }
+                Ok((true, line)) => self.stdout.push(line),
                 Ok((false, line)) => self.stderr.push(line),
                 Err(_) => panic!(
-                    "no stdout line with {needle:?}; stdout: {:?} stderr: {:?}",
-                    self.stdout, self.stderr
+                    "no {} line with {needle:?}; stdout: {:?} stderr: {:?}",
+                    if want_stdout { "stdout" } else { "stderr" },
+                    self.stdout,
+                    self.stderr
                 ),
             }
         }

@@ -17,6 +17,7 @@ mod bad_input;
 mod cli;
 mod durability;
 mod roles_domains;
+mod systemd;
 
 mod concurrency;
 mod patch;

@@ -1,0 +1,92 @@
+//! Reloading the config while serving (SIGHUP, `systemctl reload scimd`).
+//!
+//! A reload reads the config file again and applies the two things that can change without a
+//! restart: the TLS certificate (new handshakes get the new one; open connections keep theirs)
+//! and the `[roles]` mapping (writes that start afterwards use it). It is all or nothing: when
+//! the file does not parse or the certificate does not load, everything stays as it was and the
+//! error says why. Changed settings that need a restart are named in the outcome.
+
+use std::sync::{Arc, Mutex};
+
+use super::hosts_of;
+use super::tls::CertSlot;
+use crate::config::Config;
+use crate::service::Service;
+
+/// What a reload changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Whether a certificate was loaded (false when serving plain HTTP).
+    pub certificate: bool,
+    /// Whether the role mapping differs from the one before.
+    pub roles_changed: bool,
+    /// Settings whose new value is ignored until a restart, by config key.
+    pub need_restart: Vec<&'static str>,
+}
+
+/// Applies a fresh read of the config to a running server. Cheap to clone.
+#[derive(Clone)]
+pub struct Reloader {
+    /// The config the server runs with: what was read at start and then the last reload.
+    running: Arc<Mutex<Config>>,
+    service: Service,
+    cert: Option<Arc<CertSlot>>,
+}
+
+impl Reloader {
+    pub(super) fn new(config: Config, service: Service, cert: Option<Arc<CertSlot>>) -> Self {
+        Reloader { running: Arc::new(Mutex::new(config)), service, cert }
+    }
+
+    /// Reads the config file the server started with and applies it. On an error nothing
+    /// changes; the message is for the admin's log.
+    pub fn reload(&self) -> Result<Reloaded, String> {
+        let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = match &running.source {
+            Some(path) => Config::load(Some(path)).map_err(|e| e.to_string())?,
+            None => running.clone(),
+        };
+        // New certificate paths apply; a different tls.mode waits for a restart.
+        let tls = if same_mode(&running, &fresh) { &fresh.tls } else { &running.tls };
+        let key = match &self.cert {
+            Some(_) => crate::server::tls::load(tls, &running.data_dir, &hosts_of(&running))
+                .map_err(|e| format!("{e}; the certificate in use stays"))?,
+            None => None,
+        };
+        let need_restart = restart_only_changes(&running, &fresh);
+        let roles_changed = fresh.roles != running.roles;
+        if let (Some(slot), Some(key)) = (&self.cert, key) {
+            slot.set(key);
+        }
+        self.service.set_roles(fresh.roles.clone());
+        let certificate = self.cert.is_some();
+        // What a restart would still need to apply stays visible at the next reload too.
+        let mut applied = running.clone();
+        applied.tls = tls.clone();
+        applied.roles = fresh.roles;
+        *running = applied;
+        Ok(Reloaded { certificate, roles_changed, need_restart })
+    }
+}
+
+/// The config keys whose change a reload does not apply.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    let mut check = |changed: bool, key: &'static str| {
+        if changed {
+            keys.push(key);
+        }
+    };
+    check(old.listen != new.listen, "listen");
+    check(old.public_url != new.public_url, "public_url");
+    check(old.data_dir != new.data_dir, "data_dir");
+    check(!same_mode(old, new), "tls.mode");
+    check(old.scim != new.scim, "scim");
+    check(old.limits != new.limits, "limits");
+    check(old.log_level != new.log_level, "log.level");
+    keys
+}
+
+fn same_mode(old: &Config, new: &Config) -> bool {
+    std::mem::discriminant(&old.tls) == std::mem::discriminant(&new.tls)
+}
