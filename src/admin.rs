@@ -6,6 +6,7 @@
 //! When the server is stopped the CLI opens the file itself. Both paths run `execute`, so they
 //! behave the same.
 
+use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -13,17 +14,29 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
+use crate::scim::datetime::{Instant, format_millis};
 use crate::service::tokens::{self, TokenCache};
+use crate::store::backup::{BackupError, Counts, Header};
 use crate::store::{Store, TokenScope};
 
 /// One admin request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum AdminRequest {
-    TokenCreate { name: String, read_only: bool, expires_in_days: Option<u32> },
+    TokenCreate {
+        name: String,
+        read_only: bool,
+        expires_in_days: Option<u32>,
+    },
     TokenList,
-    TokenRevoke { id: String },
-    Log { limit: usize },
+    TokenRevoke {
+        id: String,
+    },
+    Log {
+        limit: usize,
+    },
+    /// Answered by a stream: one response line, then the backup's lines ([`write_backup`]).
+    Backup,
 }
 
 /// The answer: a JSON result or an error message for the admin.
@@ -70,8 +83,54 @@ pub fn execute(store: &Store, cache: Option<&TokenCache>, request: AdminRequest)
             .and_then(|r| r.recent_log(limit))
             .map_err(|e| e.to_string())
             .and_then(|l| serde_json::to_value(l).map_err(|e| e.to_string())),
+        AdminRequest::Backup => Err("a backup is streamed, not answered in one line".into()),
     };
     AdminResponse::from_result(result)
+}
+
+/// Writes a backup of the store's current state to `out` (one read transaction).
+pub fn write_backup(store: &Store, out: &mut impl Write) -> Result<Header, BackupError> {
+    let created = format_millis(Instant::from_system_time(std::time::SystemTime::now()));
+    store.read()?.backup(out, &created)
+}
+
+/// Asks the server on `socket` for a backup and copies it to `out`, counting its records.
+/// Returns the header and the counts found, for the caller to compare.
+pub async fn call_backup(
+    socket: &Path,
+    out: &mut (impl Write + Send),
+) -> Result<(Header, Counts), ClientError> {
+    let (mut reader, _write) = send_request(socket, &AdminRequest::Backup).await?;
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let response: AdminResponse =
+        serde_json::from_str(&line).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    if !response.ok {
+        return Err(ClientError::Protocol(response.error.unwrap_or_default()));
+    }
+    line.clear();
+    reader.read_line(&mut line).await?;
+    let header: Header = serde_json::from_str(&line)
+        .map_err(|e| ClientError::Protocol(format!("the backup header: {e}")))?;
+    out.write_all(line.as_bytes())?;
+    let mut found = Counts::default();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            break;
+        }
+        let counter = match line.get(..8).unwrap_or("") {
+            "{\"user\":" => &mut found.users,
+            "{\"group\"" => &mut found.groups,
+            "{\"member" => &mut found.members,
+            "{\"token\"" => &mut found.tokens,
+            _ => &mut found.log,
+        };
+        *counter += 1;
+        out.write_all(line.as_bytes())?;
+    }
+    out.flush()?;
+    Ok((header, found))
 }
 
 /// Why the CLI could not reach a running server.
@@ -90,6 +149,19 @@ pub enum ClientError {
 
 /// Sends `request` to the server listening on `socket`.
 pub async fn call(socket: &Path, request: &AdminRequest) -> Result<AdminResponse, ClientError> {
+    let (mut reader, _write) = send_request(socket, request).await?;
+    let mut answer = String::new();
+    reader.read_line(&mut answer).await?;
+    serde_json::from_str(&answer).map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+type AnswerReader = BufReader<tokio::net::unix::OwnedReadHalf>;
+
+/// Connects, sends `request` as one line and returns the reading side.
+async fn send_request(
+    socket: &Path,
+    request: &AdminRequest,
+) -> Result<(AnswerReader, tokio::net::unix::OwnedWriteHalf), ClientError> {
     let stream = match UnixStream::connect(socket).await {
         Ok(s) => s,
         Err(e)
@@ -110,7 +182,5 @@ pub async fn call(socket: &Path, request: &AdminRequest) -> Result<AdminResponse
     line.push(b'\n');
     write.write_all(&line).await?;
     write.shutdown().await?;
-    let mut answer = String::new();
-    BufReader::new(read).read_line(&mut answer).await?;
-    serde_json::from_str(&answer).map_err(|e| ClientError::Protocol(e.to_string()))
+    Ok((BufReader::new(read), write))
 }

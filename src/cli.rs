@@ -4,7 +4,7 @@
 //! its admin socket, and open the data file themselves when no server runs. Human text goes to
 //! stderr; data (a new token, tables) goes to stdout.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -46,6 +46,22 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Write a consistent backup of the whole directory (JSON Lines, mode 0600) to FILE; works
+    /// while the server runs
+    Backup {
+        /// Where to write it; written to FILE.partial first, then renamed
+        file: PathBuf,
+    },
+    /// Restore a backup into the data directory of a stopped server, then check it
+    Restore {
+        /// A file written by `scimd backup`
+        file: PathBuf,
+        /// Replace an existing data file (it is kept as scimd.redb.before-restore)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Shrink the data file of a stopped server to the pages it uses
+    Compact,
     /// Print the version
     Version,
 }
@@ -213,6 +229,142 @@ pub async fn log(config: &Config, limit: usize) -> Result<()> {
         }
         println!("{line}");
     }
+    Ok(())
+}
+
+/// Path with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// `scimd backup FILE`: through the running server, else from the file directly.
+pub async fn backup(config: &Config, file: PathBuf) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let partial = with_suffix(&file, ".partial");
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, created);
+    let taken = match admin::call_backup(&config.admin_socket(), &mut out).await {
+        Ok((header, found)) => Ok((header, found, "the running server")),
+        Err(ClientError::NotRunning) => open_stopped(config)
+            .and_then(|store| Ok(admin::write_backup(&store, &mut out)?))
+            .map(|header| (header.clone(), header.counts, "the data file")),
+        Err(e) => Err(e.into()),
+    };
+    let finished = taken.and_then(|(header, found, source)| {
+        if found != header.counts {
+            bail!(
+                "the backup stream ended early: the header counts {} but {} arrived",
+                header.counts,
+                found
+            );
+        }
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&partial, &file)?;
+        Ok((header, source))
+    });
+    let (header, source) = finished.inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })?;
+    eprintln!(
+        "Backed up {} from {source} to {} (schema {}).",
+        header.counts,
+        file.display(),
+        header.schema
+    );
+    Ok(())
+}
+
+/// Opens the data file of a server that must be stopped.
+fn open_stopped(config: &Config) -> Result<Store> {
+    let path = config.data_file();
+    if !path.exists() {
+        bail!("no data file at {} (pass the --config the server uses)", path.display());
+    }
+    match Store::open(&path) {
+        Ok(store) => Ok(store),
+        Err(StoreError::Locked(_)) => bail!(
+            "a scimd server holds {} but its admin socket does not answer; stop it (systemctl \
+             stop scimd) or run this as its user",
+            path.display()
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Refuses to go on while a server answers on the admin socket.
+async fn require_stopped(config: &Config, what: &str) -> Result<()> {
+    match admin::call(&config.admin_socket(), &AdminRequest::TokenList).await {
+        Err(ClientError::NotRunning) => Ok(()),
+        _ => bail!("scimd is running on {}; stop it first to {what}", config.data_dir.display()),
+    }
+}
+
+/// `scimd restore FILE [--force]`.
+pub async fn restore(config: &Config, file: PathBuf, force: bool) -> Result<()> {
+    require_stopped(config, "restore").await?;
+    let data = config.data_file();
+    let held = if data.exists() {
+        if !force {
+            bail!(
+                "{} exists; pass --force to replace it (the old file is kept as {})",
+                data.display(),
+                with_suffix(&data, ".before-restore").display()
+            );
+        }
+        Some(open_stopped(config)?)
+    } else {
+        None
+    };
+    let input =
+        std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let staging = with_suffix(&data, ".restoring");
+    let _ = std::fs::remove_file(&staging);
+    let restored = scimd::store::backup::restore(std::io::BufReader::new(input), &staging);
+    let header = match restored {
+        Ok(header) => header,
+        Err(e) => {
+            let _ = std::fs::remove_file(&staging);
+            bail!("cannot restore {}: {e}; the data directory is unchanged", file.display());
+        }
+    };
+    drop(held);
+    if data.exists() {
+        std::fs::rename(&data, with_suffix(&data, ".before-restore"))?;
+    }
+    std::fs::rename(&staging, &data)?;
+    if let Some(dir) = data.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    eprintln!(
+        "Restored {} from {} (taken {}) into {}; indexes checked.",
+        header.counts,
+        file.display(),
+        header.created,
+        data.display()
+    );
+    Ok(())
+}
+
+/// `scimd compact`.
+pub async fn compact(config: &Config) -> Result<()> {
+    require_stopped(config, "compact the data file").await?;
+    let mut store = open_stopped(config)?;
+    let (before, after) = store.compact()?;
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    eprintln!(
+        "Compacted {}: {:.1} MiB -> {:.1} MiB.",
+        config.data_file().display(),
+        mib(before),
+        mib(after)
+    );
     Ok(())
 }
 

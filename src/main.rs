@@ -40,6 +40,9 @@ fn main() -> ExitCode {
             Command::Token(TokenCommand::List) => cli::token_list(&config).await,
             Command::Token(TokenCommand::Revoke { id }) => cli::token_revoke(&config, id).await,
             Command::Log { limit } => cli::log(&config, limit).await,
+            Command::Backup { file } => cli::backup(&config, file).await,
+            Command::Restore { file, force } => cli::restore(&config, file, force).await,
+            Command::Compact => cli::compact(&config).await,
             Command::Version => {
                 println!("scimd {}", env!("CARGO_PKG_VERSION"));
                 Ok(())

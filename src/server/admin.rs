@@ -34,14 +34,20 @@ pub async fn serve(listener: UnixListener, service: Service) {
         };
         let service = service.clone();
         tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
+            let mut stream = stream;
             let mut line = String::new();
             // One request line, capped so a client cannot make us buffer without bound.
-            let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(read, 64 * 1024));
+            let mut reader = BufReader::new(tokio::io::AsyncReadExt::take(&mut stream, 64 * 1024));
             if reader.read_line(&mut line).await.is_err() {
                 return;
             }
-            let response = match serde_json::from_str::<AdminRequest>(&line) {
+            drop(reader);
+            let request = serde_json::from_str::<AdminRequest>(&line);
+            if let Ok(AdminRequest::Backup) = request {
+                stream_backup(stream, &service).await;
+                return;
+            }
+            let response = match request {
                 Ok(request) => {
                     let store = Arc::clone(service.store());
                     let svc = service.clone();
@@ -63,7 +69,33 @@ pub async fn serve(listener: UnixListener, service: Service) {
             };
             let mut bytes = serde_json::to_vec(&response).unwrap_or_default();
             bytes.push(b'\n');
-            let _ = write.write_all(&bytes).await;
+            let _ = stream.write_all(&bytes).await;
         });
+    }
+}
+
+/// Answers a backup request: an `ok` line, then the backup, written from a blocking thread
+/// straight into the socket. A failure part-way ends the stream early, which the client sees
+/// as records short of the header's counts.
+async fn stream_backup(stream: tokio::net::UnixStream, service: &Service) {
+    let store = Arc::clone(service.store());
+    let started = std::time::Instant::now();
+    let done = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        use std::io::Write;
+        let stream = stream.into_std().map_err(|e| e.to_string())?;
+        stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, stream);
+        out.write_all(b"{\"ok\":true}\n").map_err(|e| e.to_string())?;
+        crate::admin::write_backup(&store, &mut out).map_err(|e| e.to_string())
+    })
+    .await;
+    match done {
+        Ok(Ok(header)) => tracing::info!(
+            counts = %header.counts,
+            took_ms = started.elapsed().as_millis() as u64,
+            "backup sent over the admin socket"
+        ),
+        Ok(Err(e)) => tracing::error!(error = %e, "backup over the admin socket failed"),
+        Err(e) => tracing::error!(error = %e, "backup task failed"),
     }
 }

@@ -55,7 +55,7 @@ fn encode(entry: &LogEntry) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
-fn decode(seq: u64, bytes: &[u8]) -> Result<LogEntry, StoreError> {
+pub(super) fn decode(seq: u64, bytes: &[u8]) -> Result<LogEntry, StoreError> {
     let what = format!("log entry {seq}");
     let mut entry: LogEntry = match bytes.split_first() {
         Some((&FORMAT_PACKED, packed)) => {
@@ -82,6 +82,19 @@ impl Writer {
         let bytes = encode(&entry)?;
         table.insert(seq, bytes.as_slice())?;
         Ok(seq)
+    }
+}
+
+impl Writer {
+    /// Writes `entry` under its own sequence number (restoring a backup).
+    pub fn restore_log(&mut self, entry: &LogEntry) -> Result<(), StoreError> {
+        if entry.seq == 0 {
+            return Err(StoreError::Corrupt("a log entry without a sequence number".into()));
+        }
+        self.dirty = true;
+        let bytes = encode(entry)?;
+        self.tx.open_table(PROVISIONING_LOG)?.insert(entry.seq, bytes.as_slice())?;
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@
 //! together; `Store::write` is for the rest (admin commands, tokens, migrations). All functions
 //! here block: call them from a blocking thread, never hold a transaction across an `.await`.
 
+pub mod backup;
 mod codec;
 mod log;
 mod members;
@@ -124,6 +125,15 @@ impl Store {
     /// The data file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Moves every page to the front of the file and truncates it (offline: no reader or
+    /// writer may be open). Returns the file's size before and after.
+    pub fn compact(&mut self) -> Result<(u64, u64), StoreError> {
+        let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let before = size(&self.path);
+        while self.db.compact().map_err(|e| StoreError::Redb(e.into()))? {}
+        Ok((before, size(&self.path)))
     }
 
     /// A consistent snapshot for reading; it never waits for writers.

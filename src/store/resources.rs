@@ -198,6 +198,11 @@ impl Reader {
         Ok(self.tx.open_table(rows(kind))?.len()?)
     }
 
+    /// How many entries the name and externalId indexes of `kind` hold.
+    pub fn index_sizes(&self, kind: Kind) -> Result<(u64, u64), StoreError> {
+        Ok((self.tx.open_table(names(kind))?.len()?, self.tx.open_table(externals(kind))?.len()?))
+    }
+
     /// One row's bytes, to be read in place ([`RawRow::view`]).
     pub fn get_raw(&self, kind: Kind, id: ResourceId) -> Result<Option<RawRow>, StoreError> {
         let table = self.tx.open_table(rows(kind))?;

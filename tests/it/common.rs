@@ -88,6 +88,11 @@ impl TestServer {
         TestServer::boot(dir, token, extra.to_string(), None).await
     }
 
+    /// Starts on `dir/data` as it is (a restored directory, say), with `token`.
+    pub async fn start_in(dir: tempfile::TempDir, token: String) -> TestServer {
+        TestServer::boot(dir, token, String::new(), None).await
+    }
+
     async fn boot(
         dir: tempfile::TempDir,
         token: String,

@@ -13,6 +13,7 @@ mod paging;
 mod users;
 
 mod auth;
+mod backup;
 mod bad_input;
 mod cli;
 mod durability;

@@ -1,0 +1,372 @@
+//! Backup and restore: the whole directory as JSON Lines, independent of the file format.
+//!
+//! ```text
+//! {"format":"scimd-backup","version":1,"schema":4,"scimd":"0.1.0","created":"…","counts":{…}}
+//! {"user":{"id":"…","version":3,"created":"…","lastModified":"…","attributes":{…}}}
+//! {"group":{…}}
+//! {"member":{"group":"…","member":"…","type":"User"}}
+//! {"token":{"id":"…","name":"entra","scope":"read_write","hash":"$argon2id$…",…}}
+//! {"log":{"seq":1,"time":"…","token":"entra","operation":"create",…}}
+//! ```
+//!
+//! A backup is written from one read transaction, so it is one consistent state however many
+//! writes run meanwhile; the header's counts are that state's, and restore refuses a file whose
+//! records do not add up to them (a truncated copy). Restore writes a new data file through the
+//! same writer the server uses, so every index is rebuilt, then checks the counts and that every
+//! user and group is found through its name and externalId indexes. Tokens keep their argon2
+//! hashes: the IdP's Secret Token works against the restored directory.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use redb::{ReadableTable, ReadableTableMetadata};
+use serde::{Deserialize, Serialize};
+
+use super::log::LogEntry;
+use super::members::MemberKind;
+use super::migrate::SCHEMA_VERSION;
+use super::records::{Kind, ResourceId, StoredResource};
+use super::tables::{GROUP_MEMBERS, PROVISIONING_LOG, TOKENS};
+use super::tokens::StoredToken;
+use super::{Reader, Store, StoreError, codec};
+
+const FORMAT: &str = "scimd-backup";
+const VERSION: u32 = 1;
+/// Records restored per write transaction.
+const BATCH: usize = 2_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("line {line}: {reason}")]
+    Format { line: u64, reason: String },
+    #[error(
+        "the backup is incomplete or altered: its header counts {expected} but it holds {found}"
+    )]
+    Counts { expected: Counts, found: Counts },
+    #[error("the restored directory failed its check: {0}")]
+    Check(String),
+}
+
+impl From<redb::TableError> for BackupError {
+    fn from(e: redb::TableError) -> Self {
+        BackupError::Store(e.into())
+    }
+}
+
+impl From<redb::StorageError> for BackupError {
+    fn from(e: redb::StorageError) -> Self {
+        BackupError::Store(e.into())
+    }
+}
+
+/// How many of each record a backup holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub users: u64,
+    pub groups: u64,
+    pub members: u64,
+    pub tokens: u64,
+    pub log: u64,
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} users, {} groups, {} memberships, {} tokens, {} log entries",
+            self.users, self.groups, self.members, self.tokens, self.log
+        )
+    }
+}
+
+/// The first line of a backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub format: String,
+    pub version: u32,
+    /// The schema version of the data file it was taken from.
+    pub schema: u64,
+    /// The scimd version that wrote it.
+    pub scimd: String,
+    pub created: String,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResourceRecord {
+    id: String,
+    version: u64,
+    created: String,
+    last_modified: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    roles_derived: bool,
+    attributes: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct MemberRecord {
+    group: String,
+    member: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Record {
+    User(ResourceRecord),
+    Group(ResourceRecord),
+    Member(MemberRecord),
+    Token(StoredToken),
+    Log(LogEntry),
+}
+
+impl From<StoredResource> for ResourceRecord {
+    fn from(r: StoredResource) -> Self {
+        ResourceRecord {
+            id: r.id.to_string(),
+            version: r.version,
+            created: r.created,
+            last_modified: r.last_modified,
+            roles_derived: r.roles_derived,
+            attributes: r.attributes,
+        }
+    }
+}
+
+fn parse_id(text: &str, line: u64) -> Result<ResourceId, BackupError> {
+    ResourceId::parse(text)
+        .ok_or_else(|| BackupError::Format { line, reason: format!("{text:?} is not an id") })
+}
+
+impl ResourceRecord {
+    fn into_stored(self, line: u64) -> Result<StoredResource, BackupError> {
+        if !self.attributes.is_object() {
+            return Err(BackupError::Format {
+                line,
+                reason: "attributes must be an object".into(),
+            });
+        }
+        Ok(StoredResource {
+            id: parse_id(&self.id, line)?,
+            version: self.version,
+            created: self.created,
+            last_modified: self.last_modified,
+            attributes: self.attributes,
+            roles_derived: self.roles_derived,
+        })
+    }
+}
+
+fn write_line(out: &mut impl Write, value: &impl Serialize) -> Result<(), BackupError> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+impl Reader {
+    /// The counts a backup of this state holds.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        Ok(Counts {
+            users: self.count(Kind::User)?,
+            groups: self.count(Kind::Group)?,
+            members: self.tx.open_table(GROUP_MEMBERS)?.len()?,
+            tokens: self.tx.open_table(TOKENS)?.len()?,
+            log: self.tx.open_table(PROVISIONING_LOG)?.len()?,
+        })
+    }
+
+    /// Writes this read transaction's state as a backup; `created` goes into the header.
+    pub fn backup(&self, out: &mut impl Write, created: &str) -> Result<Header, BackupError> {
+        let header = Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            schema: SCHEMA_VERSION,
+            scimd: env!("CARGO_PKG_VERSION").into(),
+            created: created.into(),
+            counts: self.counts()?,
+        };
+        write_line(out, &header)?;
+        for kind in [Kind::User, Kind::Group] {
+            let mut failed = None;
+            self.scan(kind, |resource| {
+                let record = match kind {
+                    Kind::User => Record::User(resource.into()),
+                    Kind::Group => Record::Group(resource.into()),
+                };
+                match write_line(out, &record) {
+                    Ok(()) => Ok(true),
+                    Err(e) => {
+                        failed = Some(e);
+                        Ok(false)
+                    }
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
+        for entry in self.tx.open_table(GROUP_MEMBERS)?.iter()? {
+            let (key, kind) = entry?;
+            let key = key.value();
+            let id = |range: std::ops::Range<usize>| {
+                key.get(range)
+                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                    .map(|b| ResourceId(u128::from_be_bytes(b)).to_string())
+                    .ok_or_else(|| StoreError::Corrupt("membership row: short key".into()))
+            };
+            let kind = if kind.value() == MemberKind::Group as u8 { "Group" } else { "User" };
+            let record = MemberRecord { group: id(0..16)?, member: id(16..32)?, kind: kind.into() };
+            write_line(out, &Record::Member(record))?;
+        }
+        for entry in self.tx.open_table(TOKENS)?.iter()? {
+            let token: StoredToken = codec::decode(entry?.1.value(), "token")?;
+            write_line(out, &Record::Token(token))?;
+        }
+        for entry in self.tx.open_table(PROVISIONING_LOG)?.iter()? {
+            let (seq, bytes) = entry?;
+            write_line(out, &Record::Log(super::log::decode(seq.value(), bytes.value())?))?;
+        }
+        out.flush()?;
+        Ok(header)
+    }
+
+    /// Checks that every user and group is found through its name and externalId indexes, and
+    /// that the indexes hold nothing else.
+    pub fn check_indexes(&self) -> Result<(), BackupError> {
+        for kind in [Kind::User, Kind::Group] {
+            let (mut named, mut external) = (0u64, 0u64);
+            let mut problem = None;
+            self.scan(kind, |r| {
+                if let Some(name) = r.name(kind) {
+                    named += 1;
+                    if self.id_by_name(kind, name)? != Some(r.id) {
+                        problem = Some(format!("{kind:?} {} is not found by its name", r.id));
+                    }
+                }
+                if let Some(ext) = r.external_id() {
+                    external += 1;
+                    if !self.ids_by_external_id(kind, ext)?.contains(&r.id) {
+                        problem = Some(format!("{kind:?} {} is not found by externalId", r.id));
+                    }
+                }
+                Ok(problem.is_none())
+            })?;
+            if let Some(p) = problem {
+                return Err(BackupError::Check(p));
+            }
+            let (names, externals) = self.index_sizes(kind)?;
+            if (names, externals) != (named, external) {
+                return Err(BackupError::Check(format!(
+                    "{kind:?} indexes hold {names} names and {externals} externalIds for \
+                     {named} and {external}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Restores the backup read from `input` into a new data file at `target` (which must not
+/// exist), checks it, and returns the header.
+pub fn restore(input: impl BufRead, target: &Path) -> Result<Header, BackupError> {
+    if target.exists() {
+        return Err(BackupError::Check(format!("{} already exists", target.display())));
+    }
+    let mut lines = input.lines();
+    let first = lines.next().transpose()?.unwrap_or_default();
+    let header: Header = serde_json::from_str(&first).map_err(|e| BackupError::Format {
+        line: 1,
+        reason: format!("not a scimd backup header: {e}"),
+    })?;
+    if header.format != FORMAT || header.version != VERSION {
+        return Err(BackupError::Format {
+            line: 1,
+            reason: format!(
+                "format {:?} version {} (this scimd reads {FORMAT:?} version {VERSION})",
+                header.format, header.version
+            ),
+        });
+    }
+    let store = Store::open(target)?;
+    let mut found = Counts::default();
+    let mut batch: Vec<(u64, Record)> = Vec::with_capacity(BATCH);
+    let mut number = 1u64;
+    for line in lines {
+        let line = line?;
+        number += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_str(&line)
+            .map_err(|e| BackupError::Format { line: number, reason: e.to_string() })?;
+        batch.push((number, record));
+        if batch.len() == BATCH {
+            apply(&store, &mut batch, &mut found)?;
+        }
+    }
+    apply(&store, &mut batch, &mut found)?;
+    if found != header.counts {
+        return Err(BackupError::Counts { expected: header.counts, found });
+    }
+    let reader = store.read()?;
+    let stored = reader.counts()?;
+    if stored != header.counts {
+        return Err(BackupError::Check(format!(
+            "the new file holds {stored}, the backup {}",
+            header.counts
+        )));
+    }
+    reader.check_indexes()?;
+    Ok(header)
+}
+
+/// Writes `batch` in one transaction and empties it.
+fn apply(
+    store: &Store,
+    batch: &mut Vec<(u64, Record)>,
+    found: &mut Counts,
+) -> Result<(), BackupError> {
+    store.write(|w| -> Result<(), BackupError> {
+        for (line, record) in batch.drain(..) {
+            match record {
+                Record::User(r) => {
+                    w.put(Kind::User, &r.into_stored(line)?, None)?;
+                    found.users += 1;
+                }
+                Record::Group(r) => {
+                    w.put(Kind::Group, &r.into_stored(line)?, None)?;
+                    found.groups += 1;
+                }
+                Record::Member(m) => {
+                    let kind = match m.kind.as_str() {
+                        "User" => MemberKind::User,
+                        "Group" => MemberKind::Group,
+                        other => {
+                            return Err(BackupError::Format {
+                                line,
+                                reason: format!("member type {other:?}"),
+                            });
+                        }
+                    };
+                    w.add_member(parse_id(&m.group, line)?, parse_id(&m.member, line)?, kind)?;
+                    found.members += 1;
+                }
+                Record::Token(t) => {
+                    w.put_token(&t)?;
+                    found.tokens += 1;
+                }
+                Record::Log(entry) => {
+                    w.restore_log(&entry)?;
+                    found.log += 1;
+                }
+            }
+        }
+        Ok(())
+    })
+}
