@@ -273,7 +273,7 @@ impl Reader {
 }
 
 /// Restores the backup read from `input` into a new data file at `target` (which must not
-/// exist), checks it, and returns the header.
+/// exist), checks it, compacts it, and returns the header.
 pub fn restore(input: impl BufRead, target: &Path) -> Result<Header, BackupError> {
     if target.exists() {
         return Err(BackupError::Check(format!("{} already exists", target.display())));
@@ -293,7 +293,7 @@ pub fn restore(input: impl BufRead, target: &Path) -> Result<Header, BackupError
             ),
         });
     }
-    let store = Store::open(target)?;
+    let mut store = Store::open(target)?;
     let mut found = Counts::default();
     let mut batch: Vec<(u64, Record)> = Vec::with_capacity(BATCH);
     let mut number = 1u64;
@@ -323,6 +323,9 @@ pub fn restore(input: impl BufRead, target: &Path) -> Result<Header, BackupError
         )));
     }
     reader.check_indexes()?;
+    drop(reader);
+    // Batches grow the file in redb's doubling steps; a restored file starts at its real size.
+    store.compact()?;
     Ok(header)
 }
 
