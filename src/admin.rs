@@ -119,14 +119,7 @@ pub async fn call_backup(
         if reader.read_line(&mut line).await? == 0 {
             break;
         }
-        let counter = match line.get(..8).unwrap_or("") {
-            "{\"user\":" => &mut found.users,
-            "{\"group\"" => &mut found.groups,
-            "{\"member" => &mut found.members,
-            "{\"token\"" => &mut found.tokens,
-            _ => &mut found.log,
-        };
-        *counter += 1;
+        found.tally(&line);
         out.write_all(line.as_bytes())?;
     }
     out.flush()?;

@@ -47,9 +47,9 @@ impl Reloader {
             None => running.clone(),
         };
         // New certificate paths apply; a different tls.mode waits for a restart.
-        let tls = if same_mode(&running, &fresh) { &fresh.tls } else { &running.tls };
+        let tls = if same_mode(&running, &fresh) { fresh.tls.clone() } else { running.tls.clone() };
         let key = match &self.cert {
-            Some(_) => crate::server::tls::load(tls, &running.data_dir, &hosts_of(&running))
+            Some(_) => crate::server::tls::load(&tls, &running.data_dir, &hosts_of(&running))
                 .map_err(|e| format!("{e}; the certificate in use stays"))?,
             None => None,
         };
@@ -61,10 +61,8 @@ impl Reloader {
         self.service.set_roles(fresh.roles.clone());
         let certificate = self.cert.is_some();
         // What a restart would still need to apply stays visible at the next reload too.
-        let mut applied = running.clone();
-        applied.tls = tls.clone();
-        applied.roles = fresh.roles;
-        *running = applied;
+        running.tls = tls;
+        running.roles = fresh.roles;
         Ok(Reloaded { certificate, roles_changed, need_restart })
     }
 }

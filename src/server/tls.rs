@@ -43,11 +43,6 @@ impl CertSlot {
     pub fn set(&self, key: Arc<CertifiedKey>) {
         *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = key;
     }
-
-    /// The DER of the leaf certificate in use.
-    pub fn leaf(&self) -> Option<CertificateDer<'static>> {
-        self.current().cert.first().cloned()
-    }
 }
 
 impl ResolvesServerCert for CertSlot {

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::scim::schema::{self, ResourceType};
 use crate::store::{
-    Kind, MemberKind, MemberRow, Reader, ResourceId, StoreError, StoredResource, StoredView, Writer,
+    Kind, MemberRow, Reader, ResourceId, StoreError, StoredResource, StoredView, Writer,
 };
 
 /// Read access shared by read and write transactions, for rendering inside either.
@@ -179,10 +179,7 @@ fn render_members(
 /// One element of a group's `members`: `value`, `$ref` and `type`, from the row alone (no
 /// `display`: that would read every member's row).
 pub fn member_element(base_url: &str, row: MemberRow) -> Value {
-    let kind = match row.kind {
-        MemberKind::User => Kind::User,
-        MemberKind::Group => Kind::Group,
-    };
+    let kind = row.kind.kind();
     json!({
         "value": row.id.to_string(),
         "$ref": location(base_url, kind, row.id),
@@ -299,10 +296,7 @@ pub fn write_view(
                     if i > 0 {
                         out.push(b',');
                     }
-                    let member_kind = match row.kind {
-                        MemberKind::User => Kind::User,
-                        MemberKind::Group => Kind::Group,
-                    };
+                    let member_kind = row.kind.kind();
                     out.extend_from_slice(b"{\"value\":\"");
                     write_id(out, row.id);
                     out.extend_from_slice(b"\",\"$ref\":");
@@ -341,7 +335,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::Store;
+    use crate::store::{MemberKind, Store};
 
     fn stored(attributes: Value) -> StoredResource {
         StoredResource {

@@ -28,7 +28,7 @@ use super::migrate::SCHEMA_VERSION;
 use super::records::{Kind, ResourceId, StoredResource};
 use super::tables::{GROUP_MEMBERS, PROVISIONING_LOG, TOKENS};
 use super::tokens::StoredToken;
-use super::{Reader, Store, StoreError, codec};
+use super::{Reader, Store, StoreError};
 
 const FORMAT: &str = "scimd-backup";
 const VERSION: u32 = 1;
@@ -71,6 +71,22 @@ pub struct Counts {
     pub members: u64,
     pub tokens: u64,
     pub log: u64,
+}
+
+impl Counts {
+    /// Counts one record line of a backup by its type, reading only the line's start (the
+    /// CLI tallies a streamed backup this way without parsing each record).
+    pub fn tally(&mut self, line: &str) {
+        let tag = line.strip_prefix("{\"").and_then(|rest| rest.split_once('"')).map(|(t, _)| t);
+        let counter = match tag {
+            Some("user") => &mut self.users,
+            Some("group") => &mut self.groups,
+            Some("member") => &mut self.members,
+            Some("token") => &mut self.tokens,
+            _ => &mut self.log,
+        };
+        *counter += 1;
+    }
 }
 
 impl std::fmt::Display for Counts {
@@ -211,21 +227,22 @@ impl Reader {
                 return Err(e);
             }
         }
-        for entry in self.tx.open_table(GROUP_MEMBERS)?.iter()? {
-            let (key, kind) = entry?;
-            let key = key.value();
-            let id = |range: std::ops::Range<usize>| {
-                key.get(range)
-                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
-                    .map(|b| ResourceId(u128::from_be_bytes(b)).to_string())
-                    .ok_or_else(|| StoreError::Corrupt("membership row: short key".into()))
+        let mut failed = None;
+        self.each_membership(|group, member| {
+            let record = MemberRecord {
+                group: group.to_string(),
+                member: member.id.to_string(),
+                kind: member.kind.kind().resource_type().into(),
             };
-            let kind = if kind.value() == MemberKind::Group as u8 { "Group" } else { "User" };
-            let record = MemberRecord { group: id(0..16)?, member: id(16..32)?, kind: kind.into() };
-            write_line(out, &Record::Member(record))?;
+            if failed.is_none() {
+                failed = write_line(out, &Record::Member(record)).err();
+            }
+            Ok(())
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
         }
-        for entry in self.tx.open_table(TOKENS)?.iter()? {
-            let token: StoredToken = codec::decode(entry?.1.value(), "token")?;
+        for token in self.tokens()? {
             write_line(out, &Record::Token(token))?;
         }
         for entry in self.tx.open_table(PROVISIONING_LOG)?.iter()? {
@@ -347,16 +364,9 @@ fn apply(
                     found.groups += 1;
                 }
                 Record::Member(m) => {
-                    let kind = match m.kind.as_str() {
-                        "User" => MemberKind::User,
-                        "Group" => MemberKind::Group,
-                        other => {
-                            return Err(BackupError::Format {
-                                line,
-                                reason: format!("member type {other:?}"),
-                            });
-                        }
-                    };
+                    let kind = MemberKind::from_resource_type(&m.kind).ok_or_else(|| {
+                        BackupError::Format { line, reason: format!("member type {:?}", m.kind) }
+                    })?;
                     w.add_member(parse_id(&m.group, line)?, parse_id(&m.member, line)?, kind)?;
                     found.members += 1;
                 }
@@ -365,7 +375,7 @@ fn apply(
                     found.tokens += 1;
                 }
                 Record::Log(entry) => {
-                    w.restore_log(&entry)?;
+                    w.restore_log(entry)?;
                     found.log += 1;
                 }
             }

@@ -45,9 +45,10 @@ fn is_unassigned(seq: &u64) -> bool {
     *seq == 0
 }
 
+/// The row value of `entry`, whose `seq` must be 0 (the key holds it; 0 is not serialised).
 fn encode(entry: &LogEntry) -> Result<Vec<u8>, StoreError> {
-    let unnumbered = LogEntry { seq: 0, ..entry.clone() };
-    let json = serde_json::to_vec(&unnumbered)
+    debug_assert_eq!(entry.seq, 0);
+    let json = serde_json::to_vec(entry)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode a log entry: {e}")))?;
     let mut out = Vec::with_capacity(json.len() / 2 + 8);
     out.push(FORMAT_PACKED);
@@ -70,7 +71,7 @@ pub(super) fn decode(seq: u64, bytes: &[u8]) -> Result<LogEntry, StoreError> {
 }
 
 impl Writer {
-    /// Appends `entry` with the next sequence number.
+    /// Appends `entry` with the next sequence number (any `seq` it carries is ignored).
     pub fn append_log(&mut self, mut entry: LogEntry) -> Result<u64, StoreError> {
         self.dirty = true;
         let mut table = self.tx.open_table(PROVISIONING_LOG)?;
@@ -78,22 +79,21 @@ impl Writer {
             Some((key, _)) => key.value() + 1,
             None => 1,
         };
-        entry.seq = seq;
+        entry.seq = 0;
         let bytes = encode(&entry)?;
         table.insert(seq, bytes.as_slice())?;
         Ok(seq)
     }
-}
 
-impl Writer {
     /// Writes `entry` under its own sequence number (restoring a backup).
-    pub fn restore_log(&mut self, entry: &LogEntry) -> Result<(), StoreError> {
-        if entry.seq == 0 {
+    pub fn restore_log(&mut self, mut entry: LogEntry) -> Result<(), StoreError> {
+        let seq = std::mem::take(&mut entry.seq);
+        if seq == 0 {
             return Err(StoreError::Corrupt("a log entry without a sequence number".into()));
         }
         self.dirty = true;
-        let bytes = encode(entry)?;
-        self.tx.open_table(PROVISIONING_LOG)?.insert(entry.seq, bytes.as_slice())?;
+        let bytes = encode(&entry)?;
+        self.tx.open_table(PROVISIONING_LOG)?.insert(seq, bytes.as_slice())?;
         Ok(())
     }
 }
@@ -131,7 +131,7 @@ mod tests {
             detail: None,
             roles: Some("from userType 'Employee': member".into()),
         };
-        let packed = encode(&entry).unwrap();
+        let packed = encode(&LogEntry { seq: 0, ..entry.clone() }).unwrap();
         let plain = codec::encode(&entry).unwrap();
         assert!(packed.len() * 10 < plain.len() * 7, "{} vs {}", packed.len(), plain.len());
         assert_eq!(decode(7, &packed).unwrap(), entry);

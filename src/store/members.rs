@@ -6,7 +6,7 @@
 
 use redb::{ReadableTable, TableDefinition};
 
-use super::records::ResourceId;
+use super::records::{Kind, ResourceId};
 use super::tables::{GROUP_MEMBERS, MEMBER_GROUPS};
 use super::{Reader, StoreError, Writer};
 
@@ -24,6 +24,19 @@ impl MemberKind {
             2 => Ok(MemberKind::Group),
             other => Err(StoreError::Corrupt(format!("membership row: unknown kind {other}"))),
         }
+    }
+
+    /// The resource kind a member of this kind is.
+    pub fn kind(self) -> Kind {
+        match self {
+            MemberKind::User => Kind::User,
+            MemberKind::Group => Kind::Group,
+        }
+    }
+
+    /// The member kind for a SCIM resource type name (`User`, `Group`).
+    pub fn from_resource_type(name: &str) -> Option<MemberKind> {
+        [MemberKind::User, MemberKind::Group].into_iter().find(|k| k.kind().resource_type() == name)
     }
 }
 
@@ -50,12 +63,16 @@ fn prefix_range(first: ResourceId) -> ([u8; 32], [u8; 32]) {
     (start, end)
 }
 
-fn second_of(key: &[u8]) -> Result<ResourceId, StoreError> {
+fn id_at(key: &[u8], range: std::ops::Range<usize>) -> Result<ResourceId, StoreError> {
     let bytes: [u8; 16] = key
-        .get(16..32)
+        .get(range)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| StoreError::Corrupt("membership row: short key".into()))?;
     Ok(ResourceId(u128::from_be_bytes(bytes)))
+}
+
+fn second_of(key: &[u8]) -> Result<ResourceId, StoreError> {
+    id_at(key, 16..32)
 }
 
 fn rows_with_prefix(
@@ -77,6 +94,22 @@ fn rows_with_prefix(
 type PairTable = TableDefinition<'static, &'static [u8], u8>;
 
 impl Reader {
+    /// Visits every membership as (group, member row), in group then member id order.
+    pub fn each_membership(
+        &self,
+        mut visit: impl FnMut(ResourceId, MemberRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for entry in self.tx.open_table(GROUP_MEMBERS)?.iter()? {
+            let (key, kind) = entry?;
+            let member = MemberRow {
+                id: second_of(key.value())?,
+                kind: MemberKind::from_byte(kind.value())?,
+            };
+            visit(id_at(key.value(), 0..16)?, member)?;
+        }
+        Ok(())
+    }
+
     /// The members of `group`, ordered by member id.
     pub fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError> {
         rows_with_prefix(&self.tx.open_table(GROUP_MEMBERS)?, group)

@@ -79,7 +79,13 @@ pub fn pack(text: &[u8], dictionary: Dictionary, out: &mut Vec<u8>) -> Result<()
         .filter(|&len| len as usize <= MAX_UNPACKED)
         .ok_or_else(|| StoreError::Corrupt(format!("cannot store {} bytes", text.len())))?;
     out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&lz4_flex::block::compress_with_dict(text, dictionary.bytes()));
+    // Compress straight into `out` (no intermediate buffer), then trim to what was written.
+    let start = out.len();
+    out.resize(start + lz4_flex::block::get_maximum_output_size(text.len()), 0);
+    let written =
+        lz4_flex::block::compress_into_with_dict(text, &mut out[start..], dictionary.bytes())
+            .map_err(|e| StoreError::Corrupt(format!("cannot pack {} bytes: {e}", text.len())))?;
+    out.truncate(start + written);
     Ok(())
 }
 

@@ -15,8 +15,9 @@
 //! attributes are stored in response order, so a response copies their text whole
 //! ([`StoredView`]). Packing makes a typical Entra user's row less than half as large, which
 //! means fewer pages to write per change and a smaller file. Format 2 rows (scimd 0.x before
-//! packing) are read as they are and become format 3 when next written. Format 1 (the [`codec`](super::codec) JSON envelope of the whole
-//! `StoredResource`) is read only to migrate it.
+//! packing) are read as they are and become format 3 when next written. Format 1 (the
+//! [`codec`](super::codec) JSON envelope of the whole `StoredResource`) is read only to migrate
+//! it.
 
 use std::borrow::Cow;
 
