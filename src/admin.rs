@@ -15,9 +15,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use crate::scim::datetime::{Instant, format_millis};
-use crate::service::tokens::{self, TokenCache};
+use crate::scim::filter;
+use crate::scim::list::SortOrder;
+use crate::scim::projection::Projection;
+use crate::scim::schema::{GROUP, USER};
+use crate::service::{ListRequest, Service, tokens};
 use crate::store::backup::{BackupError, Counts, Header};
-use crate::store::{Store, TokenScope};
+use crate::store::{Kind, LogEntry, Store, TokenScope};
 
 /// One admin request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,11 +36,42 @@ pub enum AdminRequest {
     TokenRevoke {
         id: String,
     },
+    /// Log entries, newest first: the newest `limit` that match, or with `after`, the oldest
+    /// `limit` that match and are newer than sequence number `after` (what `--follow` polls).
     Log {
         limit: usize,
+        #[serde(default)]
+        filter: LogFilter,
+        #[serde(default)]
+        after: Option<u64>,
+    },
+    /// One page of users or groups as a SCIM ListResponse.
+    List {
+        resources: Resources,
+        filter: Option<String>,
+        /// 1-based, as in SCIM.
+        start_index: u64,
+        count: u64,
     },
     /// Answered by a stream: one response line, then the backup's lines ([`write_backup`]).
     Backup,
+}
+
+/// What `scimd users …` or `scimd groups …` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resources {
+    Users,
+    Groups,
+}
+
+impl Resources {
+    pub fn kind(self) -> Kind {
+        match self {
+            Resources::Users => Kind::User,
+            Resources::Groups => Kind::Group,
+        }
+    }
 }
 
 /// The answer: a JSON result or an error message for the admin.
@@ -58,9 +93,10 @@ impl AdminResponse {
     }
 }
 
-/// Runs a request against an open store. `cache` is the running server's token cache, so a
-/// revoke takes effect on the next request.
-pub fn execute(store: &Store, cache: Option<&TokenCache>, request: AdminRequest) -> AdminResponse {
+/// Runs a request on a blocking thread. `service` is the running server's (so a revoke clears
+/// its token cache at once), or one over the data file opened by the CLI.
+pub fn execute(service: &Service, request: AdminRequest) -> AdminResponse {
+    let store = service.store().as_ref();
     let result = match request {
         AdminRequest::TokenCreate { name, read_only, expires_in_days } => {
             let scope = if read_only { TokenScope::ReadOnly } else { TokenScope::ReadWrite };
@@ -73,19 +109,114 @@ pub fn execute(store: &Store, cache: Option<&TokenCache>, request: AdminRequest)
             .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string())),
         AdminRequest::TokenRevoke { id } => {
             let revoked = tokens::revoke(store, &id).map_err(|e| e.to_string());
-            if let (Ok(_), Some(cache)) = (&revoked, cache) {
-                cache.forget(&id);
+            if revoked.is_ok() {
+                service.token_cache().forget(&id);
             }
             revoked.and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string()))
         }
-        AdminRequest::Log { limit } => store
+        AdminRequest::Log { limit, filter, after } => store
             .read()
-            .and_then(|r| r.recent_log(limit))
+            .and_then(|r| {
+                let newest = r.last_log_seq()?;
+                let entries = match after {
+                    None => r.recent_log(limit, |e| filter.matches(e))?,
+                    Some(seq) => r.log_after(seq, limit, |e| filter.matches(e))?,
+                };
+                // Where the next `after` poll goes on from: past every entry looked at.
+                let next = match (after, entries.last()) {
+                    (Some(_), Some(last)) if entries.len() >= limit => last.seq,
+                    _ => newest,
+                };
+                Ok(LogPage { entries, next })
+            })
             .map_err(|e| e.to_string())
             .and_then(|l| serde_json::to_value(l).map_err(|e| e.to_string())),
+        AdminRequest::List { resources, filter, start_index, count } => {
+            list(service, resources, filter.as_deref(), start_index, count)
+        }
         AdminRequest::Backup => Err("a backup is streamed, not answered in one line".into()),
     };
     AdminResponse::from_result(result)
+}
+
+/// One page of users or groups, filtered with the SCIM filter grammar, in id order.
+fn list(
+    service: &Service,
+    resources: Resources,
+    filter: Option<&str>,
+    start_index: u64,
+    count: u64,
+) -> Result<Value, String> {
+    let filter = match filter.map(str::trim) {
+        None | Some("") => None,
+        Some(f) => Some(filter::parse(f).map_err(|e| format!("--filter: {e}"))?),
+    };
+    let request = ListRequest {
+        filter,
+        sort_by: None,
+        sort_order: SortOrder::Ascending,
+        start_index: start_index.max(1),
+        count,
+        user_projection: Projection::parse(&USER, None, None).map_err(|e| e.to_string())?,
+        group_projection: Projection::parse(&GROUP, None, None).map_err(|e| e.to_string())?,
+    };
+    let body = service.list_blocking(&[resources.kind()], request).map_err(|e| match e {
+        crate::service::ServiceError::Invalid(e) => format!("--filter: {e}"),
+        e => e.to_string(),
+    })?;
+    serde_json::from_slice(&body.0).map_err(|e| e.to_string())
+}
+
+/// The answer to [`AdminRequest::Log`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogPage {
+    pub entries: Vec<LogEntry>,
+    /// The `after` for the next poll: every entry up to it has been looked at.
+    pub next: u64,
+}
+
+/// Which log entries `scimd log` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogFilter {
+    /// A userName, group displayName or resource id (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// How a request ended, by its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done: 2xx.
+    Ok,
+    /// Refused as the client's mistake (4xx): a bad payload, a conflict, an unknown id.
+    Refused,
+    /// Failed on the server's side: 5xx.
+    Failed,
+}
+
+impl Outcome {
+    pub fn of(status: u16) -> Outcome {
+        match status {
+            ..400 => Outcome::Ok,
+            400..500 => Outcome::Refused,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+impl LogFilter {
+    pub fn matches(&self, entry: &LogEntry) -> bool {
+        let resource_matches = self.resource.as_deref().is_none_or(|wanted| {
+            [entry.name.as_deref(), entry.resource_id.as_deref()]
+                .into_iter()
+                .flatten()
+                .any(|have| have.eq_ignore_ascii_case(wanted))
+        });
+        resource_matches && self.outcome.is_none_or(|o| Outcome::of(entry.status) == o)
+    }
 }
 
 /// Writes a backup of the store's current state to `out` (one read transaction).

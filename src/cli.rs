@@ -5,16 +5,19 @@
 //! stderr; data (a new token, tables) goes to stdout.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
-use scimd::admin::{self, AdminRequest, AdminResponse, ClientError};
+use scimd::admin::{self, AdminRequest, AdminResponse, ClientError, Outcome};
 use scimd::config::Config;
 use scimd::server::{Server, signals};
-use scimd::service::{IssuedToken, TokenInfo};
-use scimd::store::{LogEntry, Store, StoreError};
+use scimd::service::{IssuedToken, Service, Settings, TokenInfo};
+use scimd::store::{Store, StoreError};
+
+use crate::directory::ResourceCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,11 +43,26 @@ pub enum Command {
     /// Create, list and revoke bearer tokens
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Show the provisioning log, newest first
+    /// List and show users as provisioned
+    #[command(subcommand)]
+    Users(ResourceCommand),
+    /// List and show groups as provisioned
+    #[command(subcommand)]
+    Groups(ResourceCommand),
+    /// Show the provisioning log, newest first (with --follow: oldest first, then live)
     Log {
         /// How many entries to show
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Only entries about this userName, group displayName or resource id
+        #[arg(long, value_name = "NAME|ID")]
+        user: Option<String>,
+        /// Only entries with this outcome
+        #[arg(long, value_enum)]
+        outcome: Option<Outcome>,
+        /// Keep printing new entries as they are written, until interrupted
+        #[arg(long, short = 'f')]
+        follow: bool,
     },
     /// Write a consistent backup of the whole directory (JSON Lines, mode 0600) to FILE; works
     /// while the server runs
@@ -106,7 +124,7 @@ pub fn check_config(config: &Config) -> Result<()> {
 }
 
 /// Sends an admin request to the running server, or runs it on the data file when stopped.
-async fn admin_request(config: &Config, request: AdminRequest) -> Result<Value> {
+pub async fn admin_request(config: &Config, request: AdminRequest) -> Result<Value> {
     let response = match admin::call(&config.admin_socket(), &request).await {
         Ok(response) => response,
         Err(ClientError::NotRunning) => offline(config, request)?,
@@ -139,7 +157,10 @@ fn offline(config: &Config, request: AdminRequest) -> Result<AdminResponse> {
         ),
         Err(e) => return Err(e.into()),
     };
-    Ok(admin::execute(&store, None, request))
+    let service = Service::new(Arc::new(store), Settings::from_config(config))?;
+    let response = admin::execute(&service, request);
+    service.stop_writes();
+    Ok(response)
 }
 
 pub async fn token_create(
@@ -200,35 +221,6 @@ pub async fn token_revoke(config: &Config, id: String) -> Result<()> {
     let result = admin_request(config, AdminRequest::TokenRevoke { id }).await?;
     let token: TokenInfo = serde_json::from_value(result).context("reading the revoked token")?;
     eprintln!("Revoked token '{}' (id {}).", token.name, token.id);
-    Ok(())
-}
-
-pub async fn log(config: &Config, limit: usize) -> Result<()> {
-    let result = admin_request(config, AdminRequest::Log { limit }).await?;
-    let entries: Vec<LogEntry> = serde_json::from_value(result).context("reading the log")?;
-    if entries.is_empty() {
-        eprintln!("The provisioning log is empty.");
-    }
-    for e in entries {
-        let what = e.name.as_deref().or(e.resource_id.as_deref()).unwrap_or("-");
-        let mut line = format!(
-            "{}  {:<12} {:<8} {:<6} {} {}",
-            e.time, e.token, e.operation, e.resource_type, e.status, what
-        );
-        if let Some(id) = e.resource_id.as_deref().filter(|id| Some(*id) != e.name.as_deref()) {
-            line.push_str(&format!(" ({id})"));
-        }
-        if let Some(t) = &e.scim_type {
-            line.push_str(&format!(" [{t}]"));
-        }
-        if let Some(d) = &e.detail {
-            line.push_str(&format!(": {d}"));
-        }
-        if let Some(r) = &e.roles {
-            line.push_str(&format!("; roles {r}"));
-        }
-        println!("{line}");
-    }
     Ok(())
 }
 

@@ -54,6 +54,8 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    metrics: RawMetrics,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -174,6 +176,10 @@ fn default_shutdown_grace() -> u64 {
 fn default_write_queue() -> usize {
     4096
 }
+/// Provisioning-log retention when `[log] keep_days` is not set: about 13 months, so a year of
+/// "why did this user change" questions can be answered.
+const DEFAULT_KEEP_DAYS: u32 = 400;
+
 fn default_cache_mb() -> usize {
     64
 }
@@ -182,6 +188,42 @@ fn default_cache_mb() -> usize {
 #[serde(deny_unknown_fields)]
 struct RawLog {
     level: Option<String>,
+    #[serde(default)]
+    format: LogFormat,
+    keep_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<Spanned<String>>,
+}
+
+/// How scimd writes its own log lines (stderr; journald under systemd).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// One readable line per event; no timestamp under systemd (journald adds one).
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The `[log]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+    /// Provisioning-log entries older than this many days are deleted; 0 keeps them all.
+    pub keep_days: u32,
+}
+
+/// The `[metrics]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served over plain HTTP; None: not served.
+    pub listen: Option<SocketAddr>,
 }
 
 /// What to do with a `userType` no mapping names.
@@ -264,7 +306,8 @@ pub struct Config {
     pub scim: ScimConfig,
     pub roles: RolesConfig,
     pub limits: Limits,
-    pub log_level: String,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -348,6 +391,31 @@ impl Config {
             None => SocketAddr::from(([127, 0, 0, 1], 8443)),
         };
 
+        let metrics = MetricsConfig {
+            listen: match &raw.metrics.listen {
+                None => None,
+                Some(l) if l.get_ref().trim().is_empty() => None,
+                Some(l) => Some(l.get_ref().trim().parse::<SocketAddr>().map_err(|_| {
+                    err(
+                        Some(l.span()),
+                        format!(
+                            "metrics.listen = {:?} is not an IP address and port; write e.g. \
+                             \"127.0.0.1:9464\"",
+                            l.get_ref()
+                        ),
+                    )
+                })?),
+            },
+        };
+        if metrics.listen == Some(listen) {
+            return Err(err(
+                raw.metrics.listen.as_ref().map(|l| l.span()),
+                "metrics.listen must differ from listen: metrics are served on their own \
+                 address"
+                    .into(),
+            ));
+        }
+
         let (public_url, public_url_derived) = match &raw.public_url {
             Some(u) => {
                 (validate_public_url(u.get_ref()).map_err(|m| err(Some(u.span()), m))?, false)
@@ -417,7 +485,12 @@ impl Config {
             },
             roles,
             limits,
-            log_level: raw.log.level.unwrap_or_else(|| "info".into()),
+            log: LogConfig {
+                level: raw.log.level.unwrap_or_else(|| "info".into()),
+                format: raw.log.format,
+                keep_days: raw.log.keep_days.unwrap_or(DEFAULT_KEEP_DAYS),
+            },
+            metrics,
         })
     }
 

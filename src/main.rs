@@ -3,15 +3,18 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod directory;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use scimd::config::Config;
+use scimd::admin::{LogFilter, Resources};
+use scimd::config::{Config, LogConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, TokenCommand};
+use directory::ResourceCommand;
 
 fn main() -> ExitCode {
     let args = Cli::parse();
@@ -22,7 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    init_logging(&config.log_level);
+    init_logging(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -39,7 +42,12 @@ fn main() -> ExitCode {
             }
             Command::Token(TokenCommand::List) => cli::token_list(&config).await,
             Command::Token(TokenCommand::Revoke { id }) => cli::token_revoke(&config, id).await,
-            Command::Log { limit } => cli::log(&config, limit).await,
+            Command::Users(command) => run_resources(&config, Resources::Users, command).await,
+            Command::Groups(command) => run_resources(&config, Resources::Groups, command).await,
+            Command::Log { limit, user, outcome, follow } => {
+                let filter = LogFilter { resource: user, outcome };
+                directory::log(&config, limit, filter, follow).await
+            }
             Command::Backup { file } => cli::backup(&config, file).await,
             Command::Restore { file, force } => cli::restore(&config, file, force).await,
             Command::Compact => cli::compact(&config).await,
@@ -58,20 +66,38 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr; without timestamps under systemd (journald adds its own).
-fn init_logging(level: &str) {
+async fn run_resources(
+    config: &Config,
+    resources: Resources,
+    command: ResourceCommand,
+) -> anyhow::Result<()> {
+    match command {
+        ResourceCommand::List { filter, format } => {
+            directory::list(config, resources, filter, format).await
+        }
+        ResourceCommand::Show { key, format } => {
+            directory::show(config, resources, key, format).await
+        }
+    }
+}
+
+/// Logs to stderr: readable lines (without timestamps under systemd, as journald adds its
+/// own), or one JSON object per line with `[log] format = "json"`.
+fn init_logging(log: &LogConfig) {
     // rustls warns on every client that sends an IP address as SNI (OpenSSL does: wrk,
     // curl to https://127.0.0.1); that is harmless, so only its errors are shown.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},hyper=warn,h2=warn,rustls=error")));
-    let ansi = std::io::stderr().is_terminal();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("{},hyper=warn,h2=warn,rustls=error", log.level))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.without_time().with_target(false).init();
-    } else {
-        builder.with_target(false).init();
+        .with_target(false);
+    match log.format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text if std::env::var_os("JOURNAL_STREAM").is_some() => {
+            builder.with_ansi(false).without_time().init()
+        }
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }

@@ -49,17 +49,14 @@ pub async fn serve(listener: UnixListener, service: Service) {
             }
             let response = match request {
                 Ok(request) => {
-                    let store = Arc::clone(service.store());
                     let svc = service.clone();
-                    tokio::task::spawn_blocking(move || {
-                        execute(&store, Some(svc.token_cache()), request)
-                    })
-                    .await
-                    .unwrap_or_else(|e| AdminResponse {
-                        ok: false,
-                        result: None,
-                        error: Some(format!("admin task failed: {e}")),
-                    })
+                    tokio::task::spawn_blocking(move || execute(&svc, request))
+                        .await
+                        .unwrap_or_else(|e| AdminResponse {
+                            ok: false,
+                            result: None,
+                            error: Some(format!("admin task failed: {e}")),
+                        })
                 }
                 Err(e) => AdminResponse {
                     ok: false,

@@ -56,12 +56,7 @@ impl Server {
         let store =
             Arc::new(Store::open_with_cache(&config.data_file(), config.limits.cache_bytes)?);
         let tls = tls::server_config(&config.tls, &config.data_dir, &hosts_of(&config))?;
-        let settings = Settings {
-            base_url: config.tenant_url(),
-            scim: config.scim.clone(),
-            roles: config.roles.clone(),
-            write_queue: config.limits.write_queue,
-        };
+        let settings = Settings::from_config(&config);
         Ok(Server { service: Service::new(store, settings)?, tls, config })
     }
 
@@ -95,6 +90,8 @@ impl Server {
             ServerError::AdminSocket { path: socket_path.display().to_string(), source }
         })?;
         let admin_task = tokio::spawn(admin::serve(admin_listener, self.service.clone()));
+        let retention_task =
+            tokio::spawn(prune_log_hourly(self.service.clone(), self.config.log.keep_days));
         let app = crate::http::router(
             self.service.clone(),
             self.config.limits.max_body_bytes,
@@ -115,13 +112,30 @@ impl Server {
         let served =
             listener::serve(listener, tls, app, self.config.limits.clone(), shutdown).await;
         admin_task.abort();
+        retention_task.abort();
         let _ = admin_task.await;
+        let _ = retention_task.await;
         // Commit what is queued, then let the store go (a restart may reopen the file).
         let service = self.service.clone();
         let _ = tokio::task::spawn_blocking(move || service.stop_writes()).await;
         let _ = std::fs::remove_file(&socket_path);
         tracing::info!("scimd stopped");
         served.map_err(ServerError::from)
+    }
+}
+
+/// Applies `[log] keep_days` at start and then every hour (0 keeps everything).
+async fn prune_log_hourly(service: Service, keep_days: u32) {
+    if keep_days == 0 {
+        return;
+    }
+    loop {
+        match service.prune_log(keep_days).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, keep_days, "pruned the provisioning log"),
+            Err(e) => tracing::warn!(error = %e, "pruning the provisioning log failed; retrying"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }
 }
 

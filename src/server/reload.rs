@@ -81,7 +81,8 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     check(!same_mode(old, new), "tls.mode");
     check(old.scim != new.scim, "scim");
     check(old.limits != new.limits, "limits");
-    check(old.log_level != new.log_level, "log.level");
+    check(old.log != new.log, "log");
+    check(old.metrics != new.metrics, "metrics");
     keys
 }
 

@@ -133,6 +133,32 @@ fn poisoned() -> ServiceError {
     ServiceError::Internal("a write was interrupted by a panic".into())
 }
 
+/// Log entries one prune change deletes: small enough that the batch it shares with requests'
+/// writes commits in about a millisecond more.
+const PRUNE_BATCH: usize = 500;
+
+impl Service {
+    /// Deletes provisioning-log entries older than `keep_days` days, oldest first, a few hundred
+    /// per write batch, so requests' writes never wait behind a long delete. Returns how many.
+    pub async fn prune_log(&self, keep_days: u32) -> Result<usize, ServiceError> {
+        let age = std::time::Duration::from_secs(u64::from(keep_days) * 86_400);
+        let cutoff = std::time::SystemTime::now().checked_sub(age).unwrap_or(std::time::UNIX_EPOCH);
+        let cutoff = humantime::format_rfc3339_millis(cutoff).to_string();
+        let mut deleted = 0;
+        loop {
+            let cutoff = cutoff.clone();
+            let prune =
+                move |w: &mut Writer| w.prune_log(&cutoff, PRUNE_BATCH).map_err(ServiceError::from);
+            let n =
+                wait(self.writes.submit(prune, |_: &mut Writer, _: &ServiceError| Ok(()))).await?;
+            deleted += n;
+            if n < PRUNE_BATCH {
+                return Ok(deleted);
+            }
+        }
+    }
+}
+
 /// Waits for a queued change's commit.
 async fn wait<T>(
     queued: Result<tokio::sync::oneshot::Receiver<Result<T, ServiceError>>, QueueError>,

@@ -18,7 +18,7 @@ pub mod tokens;
 
 use std::sync::{Arc, RwLock};
 
-use crate::config::{RolesConfig, ScimConfig};
+use crate::config::{Config, RolesConfig, ScimConfig};
 use crate::scim::ScimError;
 use crate::store::{Store, StoreError, TokenScope, WriteQueue};
 
@@ -87,6 +87,17 @@ pub struct Settings {
     pub roles: RolesConfig,
     /// How many writes may wait for the writer thread before requests get 429.
     pub write_queue: usize,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Settings {
+        Settings {
+            base_url: config.tenant_url(),
+            scim: config.scim.clone(),
+            roles: config.roles.clone(),
+            write_queue: config.limits.write_queue,
+        }
+    }
 }
 
 /// The use cases over one store. Cheap to clone.

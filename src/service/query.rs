@@ -63,7 +63,8 @@ impl Service {
         self.blocking(move |s| s.list_blocking(&kinds, request)).await
     }
 
-    fn list_blocking(
+    /// [`Service::list`] for a caller already on a blocking thread (the admin socket).
+    pub fn list_blocking(
         &self,
         kinds: &[Kind],
         request: ListRequest,

@@ -98,16 +98,84 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Deletes up to `max` of the oldest entries whose time is before `cutoff` (RFC 3339 UTC
+    /// with milliseconds, as every entry's time is written, so the strings order as times).
+    /// Returns how many it deleted; fewer than `max` means none older are left. The newest
+    /// entry is always kept: it carries the sequence number the next append continues from.
+    pub fn prune_log(&mut self, cutoff: &str, max: usize) -> Result<usize, StoreError> {
+        let mut table = self.tx.open_table(PROVISIONING_LOG)?;
+        let Some(newest) = table.last()?.map(|(seq, _)| seq.value()) else {
+            return Ok(0);
+        };
+        let mut expired = Vec::new();
+        for row in table.range(..newest)?.take(max) {
+            let (seq, bytes) = row?;
+            let entry = decode(seq.value(), bytes.value())?;
+            if entry.time.as_str() >= cutoff {
+                break;
+            }
+            expired.push(seq.value());
+        }
+        if !expired.is_empty() {
+            self.dirty = true;
+        }
+        for seq in &expired {
+            table.remove(seq)?;
+        }
+        Ok(expired.len())
+    }
+}
+
 impl Reader {
-    /// The newest `limit` entries, newest first.
-    pub fn recent_log(&self, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
+    /// The newest `limit` entries that `wanted` accepts, newest first.
+    pub fn recent_log(
+        &self,
+        limit: usize,
+        wanted: impl Fn(&LogEntry) -> bool,
+    ) -> Result<Vec<LogEntry>, StoreError> {
         let table = self.tx.open_table(PROVISIONING_LOG)?;
         let mut out = Vec::new();
-        for row in table.iter()?.rev().take(limit) {
+        for row in table.iter()?.rev() {
+            if out.len() >= limit {
+                break;
+            }
             let (seq, bytes) = row?;
-            out.push(decode(seq.value(), bytes.value())?);
+            let entry = decode(seq.value(), bytes.value())?;
+            if wanted(&entry) {
+                out.push(entry);
+            }
         }
         Ok(out)
+    }
+
+    /// The oldest `limit` entries after sequence number `after` that `wanted` accepts, oldest
+    /// first.
+    pub fn log_after(
+        &self,
+        after: u64,
+        limit: usize,
+        wanted: impl Fn(&LogEntry) -> bool,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let table = self.tx.open_table(PROVISIONING_LOG)?;
+        let mut out = Vec::new();
+        for row in table.range(after.saturating_add(1)..)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (seq, bytes) = row?;
+            let entry = decode(seq.value(), bytes.value())?;
+            if wanted(&entry) {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sequence number of the newest entry (0 when the log is empty).
+    pub fn last_log_seq(&self) -> Result<u64, StoreError> {
+        let table = self.tx.open_table(PROVISIONING_LOG)?;
+        Ok(table.last()?.map_or(0, |(seq, _)| seq.value()))
     }
 }
 

@@ -119,7 +119,7 @@ fn log_is_newest_first() {
         };
         store.write(|w| w.append_log(entry)).unwrap();
     }
-    let recent = store.read().unwrap().recent_log(2).unwrap();
+    let recent = store.read().unwrap().recent_log(2, |_| true).unwrap();
     assert_eq!(recent.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5, 4]);
 }
 
@@ -369,7 +369,8 @@ fn concurrent_changes_commit_as_one_batch_and_a_refusal_fails_alone() {
     assert!(r.get(Kind::User, a).unwrap().is_some() && r.get(Kind::User, b).unwrap().is_some());
     assert_eq!(r.id_by_name(Kind::User, "half-made").unwrap(), None);
     assert_eq!(r.count(Kind::User).unwrap(), 2);
-    let refusals = r.recent_log(10).unwrap().into_iter().filter(|e| e.operation == "refused");
+    let refusals =
+        r.recent_log(10, |_| true).unwrap().into_iter().filter(|e| e.operation == "refused");
     assert_eq!(refusals.count(), 2);
     // The holding job, then everything queued behind it in one batch.
     assert_eq!(queue.stats(), WriteStats { batches: 2, changes: 5 });

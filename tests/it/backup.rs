@@ -132,6 +132,39 @@ async fn an_online_backup_during_writes_restores_the_same_directory() {
     restored.post("/Users", &user_body("new@contoso.example", json!({}))).await.expect(201);
     let log = restored.provisioning_log(1000).await;
     assert!(log.len() as u64 >= header["counts"]["log"].as_u64().unwrap());
+
+    // What an admin checks: once the original loses the users created after the backup (and
+    // the one created above leaves the restored copy), `scimd users list` prints the same
+    // bytes for both directories.
+    let backed: std::collections::HashSet<String> =
+        lines.iter().filter_map(|l| l["user"]["id"].as_str()).map(str::to_string).collect();
+    let live = scimd(&config, &["users", "list", "--format", "json"]).await;
+    for user in serde_json::from_str::<Value>(&live.stdout).unwrap().as_array().unwrap() {
+        let id = user["id"].as_str().unwrap();
+        if !backed.contains(id) {
+            s.delete(&format!("/Users/{id}")).await.expect(204);
+        }
+    }
+    let extra = restored.users_named("new@contoso.example").await;
+    assert_eq!(extra, 1);
+    let new = restored.get("/Users?filter=userName%20eq%20%22new@contoso.example%22").await;
+    restored
+        .delete(&format!("/Users/{}", new.expect(200).body["Resources"][0]["id"].as_str().unwrap()))
+        .await
+        .expect(204);
+    let restored_config = restored.write_config_file();
+    for format in ["table", "csv"] {
+        let a = scimd(&config, &["users", "list", "--format", format]).await;
+        let b = scimd(&restored_config, &["users", "list", "--format", format]).await;
+        assert_eq!((a.code, b.code), (Some(0), Some(0)), "{a:?} {b:?}");
+        assert_eq!(a.stdout.lines().count(), backed.len() + 1);
+        assert!(a.stdout == b.stdout, "users list --format {format} differs after restore");
+    }
+    let (a, b) = (
+        scimd(&config, &["groups", "list"]).await,
+        scimd(&restored_config, &["groups", "list"]).await,
+    );
+    assert_eq!(a.stdout, b.stdout);
 }
 
 #[tokio::test]

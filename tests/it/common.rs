@@ -377,8 +377,13 @@ impl TestServer {
 
     /// The newest `limit` provisioning-log rows, newest first, read through the admin socket.
     pub async fn provisioning_log(&self, limit: usize) -> Vec<Value> {
-        let rows = self.admin(scimd::admin::AdminRequest::Log { limit }).await;
-        rows.as_array().expect("log rows").clone()
+        let request = scimd::admin::AdminRequest::Log {
+            limit,
+            filter: scimd::admin::LogFilter::default(),
+            after: None,
+        };
+        let page = self.admin(request).await;
+        page["entries"].as_array().expect("log rows").clone()
     }
 
     /// `totalResults` of a list request such as `/Users` or `/Groups?filter=...`.
@@ -497,55 +502,42 @@ pub struct ServeProcess {
 impl ServeProcess {
     /// Spawns `cmd` (a `serve` command) and waits until it logs that it is serving. Fails the
     /// test if the process exits or says nothing within two minutes.
-    pub async fn start(mut cmd: std::process::Command) -> ServeProcess {
+    pub async fn start(cmd: std::process::Command) -> ServeProcess {
+        let mut process = ServeProcess::spawn(cmd);
         tokio::task::spawn_blocking(move || {
-            use std::io::BufRead;
-            cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-            let mut child = cmd.spawn().expect("spawn scimd serve");
-            let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
-            let out = child.stdout.take().expect("stdout");
-            let err = child.stderr.take().expect("stderr");
-            let tx2 = tx.clone();
-            std::thread::spawn(move || {
-                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                    let _ = tx2.send((true, line));
-                }
+            let line = process.stderr_line("scimd is serving");
+            let port = line.split_once("listen=127.0.0.1:").and_then(|(_, rest)| {
+                rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u16>().ok()
             });
-            std::thread::spawn(move || {
-                for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                    let _ = tx.send((false, strip_ansi(&line)));
-                }
-            });
-            let mut process =
-                ServeProcess { child, port: 0, stdout: Vec::new(), stderr: Vec::new(), lines: rx };
-            loop {
-                let (is_stdout, line) = match process.lines.recv_timeout(Duration::from_secs(120)) {
-                    Ok(l) => l,
-                    Err(_) => panic!(
-                        "scimd serve did not report serving; stdout: {:?} stderr: {:?}",
-                        process.stdout, process.stderr
-                    ),
-                };
-                if is_stdout {
-                    process.stdout.push(line);
-                    continue;
-                }
-                let port = line
-                    .contains("scimd is serving")
-                    .then(|| line.split_once("listen=127.0.0.1:"))
-                    .flatten()
-                    .and_then(|(_, rest)| {
-                        rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u16>().ok()
-                    });
-                process.stderr.push(line);
-                if let Some(port) = port {
-                    process.port = port;
-                    return process;
-                }
-            }
+            process.port = port.unwrap_or_else(|| panic!("no port in {line:?}"));
+            process.stderr.push(line);
+            process
         })
         .await
         .expect("serve task")
+    }
+
+    /// Spawns any long-running scimd command (`serve`, `log --follow`) with its output read
+    /// line by line; `port` stays 0.
+    pub fn spawn(mut cmd: std::process::Command) -> ServeProcess {
+        use std::io::BufRead;
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn scimd");
+        let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx2.send((true, line));
+            }
+        });
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send((false, strip_ansi(&line)));
+            }
+        });
+        ServeProcess { child, port: 0, stdout: Vec::new(), stderr: Vec::new(), lines: rx }
     }
 
     /// Reads output until a stdout line contains `needle` (stdout and stderr are read by two

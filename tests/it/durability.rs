@@ -124,10 +124,10 @@ async fn a_created_user_survives_kill_9_right_after_the_201() {
     assert_eq!(user["userName"], "durable@example.org");
     assert_eq!(user["roles"], r.body["roles"]);
     // The log row committed with it survived too.
-    let log = scimd::admin::call(&data_dir.join("scimd.sock"), &AdminRequest::Log { limit: 1 })
-        .await
-        .expect("admin socket");
-    let entry = &log.result.expect("log")[0];
+    let newest = AdminRequest::Log { limit: 1, filter: Default::default(), after: None };
+    let log =
+        scimd::admin::call(&data_dir.join("scimd.sock"), &newest).await.expect("admin socket");
+    let entry = &log.result.expect("log")["entries"][0];
     assert_eq!(entry["operation"], "create");
     assert_eq!(entry["resource_id"], id.as_str());
     assert_eq!(entry["status"], 201);

@@ -16,6 +16,7 @@ mod auth;
 mod backup;
 mod bad_input;
 mod cli;
+mod directory;
 mod durability;
 mod roles_domains;
 mod systemd;

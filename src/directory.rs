@@ -1,0 +1,453 @@
+//! `scimd users …`, `scimd groups …` and `scimd log`: the directory as an admin checks it from
+//! a terminal, to see that provisioning worked and why a change was refused.
+//!
+//! Lists page through the server's SCIM list (admin socket, or the data file when the server is
+//! stopped) in id order, so two runs over the same directory print the same bytes. Data goes
+//! to stdout, explanations to stderr.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+use clap::{Subcommand, ValueEnum};
+use serde_json::Value;
+
+use scimd::admin::{self, AdminRequest, ClientError, LogFilter, LogPage, Resources};
+use scimd::config::Config;
+use scimd::store::LogEntry;
+
+use crate::cli::admin_request;
+
+/// Resources fetched per admin request while listing.
+const PAGE: u64 = 500;
+
+#[derive(Debug, Subcommand)]
+pub enum ResourceCommand {
+    /// List them in id order, optionally filtered
+    List {
+        /// A SCIM filter, e.g. 'userName sw "a"' or 'active eq false'
+        #[arg(long)]
+        filter: Option<String>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Show one, with its recent provisioning log
+    Show {
+        /// Its id, externalId, or userName (users) / displayName (groups)
+        key: String,
+        #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+        format: ShowFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns
+    Table,
+    /// A JSON array of the SCIM resources, one per line
+    Json,
+    /// RFC 4180 CSV with a header row
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ShowFormat {
+    /// The fields an admin checks, then the recent log
+    Text,
+    /// The SCIM resource as the IdP sees it
+    Json,
+}
+
+/// `scimd users|groups list`.
+pub async fn list(
+    config: &Config,
+    resources: Resources,
+    filter: Option<String>,
+    format: ListFormat,
+) -> Result<()> {
+    let columns = Columns::of(resources);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut widths: Option<Vec<usize>> = None;
+    let mut start = 1;
+    let mut shown = 0u64;
+    loop {
+        let page = list_page(config, resources, filter.clone(), start, PAGE).await?;
+        let total = page.get("totalResults").and_then(Value::as_u64).unwrap_or(0);
+        let items = page.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
+        let rows: Vec<Vec<String>> = items.iter().map(|r| columns.row(r)).collect();
+        match format {
+            ListFormat::Table => {
+                // Columns are as wide as the first page needs; later wider cells push on.
+                if widths.is_none() {
+                    let first = column_widths(columns.header(), &rows);
+                    write_table_row(&mut out, &first, columns.header())?;
+                    widths = Some(first);
+                }
+                for row in &rows {
+                    write_table_row(&mut out, widths.as_deref().unwrap_or_default(), row)?;
+                }
+            }
+            ListFormat::Csv => {
+                let mut csv = csv::Writer::from_writer(Vec::new());
+                if start == 1 {
+                    csv.write_record(columns.header())?;
+                }
+                for row in &rows {
+                    csv.write_record(row)?;
+                }
+                out.write_all(&csv.into_inner().map_err(|e| e.into_error())?)?;
+            }
+            ListFormat::Json => {
+                for item in &items {
+                    let lead = if shown == 0 { "[" } else { "," };
+                    writeln!(out, "{lead}{}", serde_json::to_string(item)?)?;
+                    shown += 1;
+                }
+            }
+        }
+        start += items.len() as u64;
+        if items.is_empty() || start > total {
+            if matches!(format, ListFormat::Json) {
+                writeln!(out, "{}", if shown == 0 { "[]" } else { "]" })?;
+            }
+            out.flush()?;
+            eprintln!("{total} {}", columns.noun(total));
+            return Ok(());
+        }
+    }
+}
+
+/// `scimd users|groups show KEY`.
+pub async fn show(
+    config: &Config,
+    resources: Resources,
+    key: String,
+    format: ShowFormat,
+) -> Result<()> {
+    let quoted = serde_json::to_string(&key)?;
+    let name = match resources {
+        Resources::Users => "userName",
+        Resources::Groups => "displayName",
+    };
+    let filter = format!("id eq {quoted} or externalId eq {quoted} or {name} eq {quoted}");
+    let page = list_page(config, resources, Some(filter), 1, 2).await?;
+    let items = page.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
+    let resource = match items.as_slice() {
+        [one] => one,
+        [] => bail!("no {} with id, externalId or {name} {quoted}", Columns::of(resources).noun(1)),
+        _ => bail!("more than one {} matches {quoted}; use the id", Columns::of(resources).noun(1)),
+    };
+    if let ShowFormat::Json = format {
+        println!("{}", serde_json::to_string_pretty(resource)?);
+        return Ok(());
+    }
+    let names = match resources {
+        Resources::Users => Default::default(),
+        Resources::Groups => member_names(config, resource).await?,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (field, value) in describe(resources, resource, &names) {
+        writeln!(out, "{field:<14}{value}")?;
+    }
+    let id = text(resource, "id");
+    let filter = LogFilter { resource: Some(id), outcome: None };
+    let recent = log_page(config, 10, filter, None).await?;
+    writeln!(out)?;
+    if recent.entries.is_empty() {
+        writeln!(out, "No provisioning log entries (they may have been pruned; see keep_days).")?;
+    } else {
+        writeln!(out, "Recent provisioning, newest first:")?;
+        for e in &recent.entries {
+            writeln!(out, "  {}", log_line(e))?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `scimd log`: the newest entries first; with `follow`, oldest first and then every new entry
+/// as it is written, until interrupted.
+pub async fn log(config: &Config, limit: usize, filter: LogFilter, follow: bool) -> Result<()> {
+    let page = log_page(config, limit, filter.clone(), None).await?;
+    if !follow {
+        if page.entries.is_empty() {
+            eprintln!("No provisioning log entries match.");
+        }
+        for e in &page.entries {
+            println!("{}", log_line(e));
+        }
+        return Ok(());
+    }
+    for e in page.entries.iter().rev() {
+        println!("{}", log_line(e));
+    }
+    let mut after = page.next;
+    let mut waiting = false;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let request = AdminRequest::Log { limit: 1000, filter: filter.clone(), after: Some(after) };
+        let response = match admin::call(&config.admin_socket(), &request).await {
+            Ok(response) => response,
+            Err(ClientError::NotRunning) => {
+                if !waiting {
+                    eprintln!("scimd is not running; waiting for it to start...");
+                    waiting = true;
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        waiting = false;
+        let result = response.result.filter(|_| response.ok).with_context(|| {
+            response.error.clone().unwrap_or_else(|| "the log request failed".into())
+        })?;
+        let page: LogPage = serde_json::from_value(result).context("reading the log")?;
+        let mut stdout = std::io::stdout().lock();
+        for e in &page.entries {
+            writeln!(stdout, "{}", log_line(e))?;
+        }
+        stdout.flush()?;
+        after = page.next;
+    }
+}
+
+/// The userName or displayName of each member of `group`, by id, read 100 at a time.
+async fn member_names(config: &Config, group: &Value) -> Result<HashMap<String, String>> {
+    let members = group.get("members").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut names = HashMap::new();
+    for (resources, name, kind) in
+        [(Resources::Users, "userName", "User"), (Resources::Groups, "displayName", "Group")]
+    {
+        let ids: Vec<String> = members
+            .iter()
+            .filter(|m| m.get("type").and_then(Value::as_str).unwrap_or("User") == kind)
+            .filter_map(|m| m.get("value").and_then(Value::as_str))
+            .map(|id| serde_json::to_string(id).unwrap_or_default())
+            .collect();
+        for chunk in ids.chunks(100) {
+            let filter = chunk.iter().map(|id| format!("id eq {id}")).collect::<Vec<_>>();
+            let page = list_page(config, resources, Some(filter.join(" or ")), 1, 100).await?;
+            let found = page.get("Resources").and_then(Value::as_array).cloned();
+            for r in found.unwrap_or_default() {
+                names.insert(text(&r, "id"), text(&r, name));
+            }
+        }
+    }
+    Ok(names)
+}
+
+async fn list_page(
+    config: &Config,
+    resources: Resources,
+    filter: Option<String>,
+    start_index: u64,
+    count: u64,
+) -> Result<Value> {
+    admin_request(config, AdminRequest::List { resources, filter, start_index, count }).await
+}
+
+async fn log_page(
+    config: &Config,
+    limit: usize,
+    filter: LogFilter,
+    after: Option<u64>,
+) -> Result<LogPage> {
+    let result = admin_request(config, AdminRequest::Log { limit, filter, after }).await?;
+    serde_json::from_value(result).context("reading the log")
+}
+
+/// One log entry on one line: time, token, operation, type, status, what, and why.
+pub fn log_line(e: &LogEntry) -> String {
+    let what = e.name.as_deref().or(e.resource_id.as_deref()).unwrap_or("-");
+    let mut line = format!(
+        "{}  {:<12} {:<8} {:<6} {} {}",
+        e.time, e.token, e.operation, e.resource_type, e.status, what
+    );
+    if let Some(id) = e.resource_id.as_deref().filter(|id| Some(*id) != e.name.as_deref()) {
+        line.push_str(&format!(" ({id})"));
+    }
+    if let Some(t) = &e.scim_type {
+        line.push_str(&format!(" [{t}]"));
+    }
+    if let Some(d) = &e.detail {
+        line.push_str(&format!(": {d}"));
+    }
+    if let Some(r) = &e.roles {
+        line.push_str(&format!("; roles {r}"));
+    }
+    line
+}
+
+/// The columns of a list, by resource type.
+struct Columns(Resources);
+
+impl Columns {
+    fn of(resources: Resources) -> Columns {
+        Columns(resources)
+    }
+
+    fn noun(&self, n: u64) -> &'static str {
+        match (self.0, n == 1) {
+            (Resources::Users, true) => "user",
+            (Resources::Users, false) => "users",
+            (Resources::Groups, true) => "group",
+            (Resources::Groups, false) => "groups",
+        }
+    }
+
+    fn header(&self) -> &'static [&'static str] {
+        match self.0 {
+            Resources::Users => &[
+                "ID",
+                "USERNAME",
+                "ACTIVE",
+                "USERTYPE",
+                "ROLES",
+                "EXTERNALID",
+                "DISPLAYNAME",
+                "LASTMODIFIED",
+            ],
+            Resources::Groups => &["ID", "DISPLAYNAME", "MEMBERS", "EXTERNALID", "LASTMODIFIED"],
+        }
+    }
+
+    fn row(&self, r: &Value) -> Vec<String> {
+        let modified = r.pointer("/meta/lastModified").and_then(Value::as_str).unwrap_or("");
+        match self.0 {
+            Resources::Users => vec![
+                text(r, "id"),
+                text(r, "userName"),
+                r.get("active").and_then(Value::as_bool).unwrap_or(true).to_string(),
+                text(r, "userType"),
+                values(r, "roles").join(","),
+                text(r, "externalId"),
+                display_name(r),
+                modified.to_string(),
+            ],
+            Resources::Groups => vec![
+                text(r, "id"),
+                text(r, "displayName"),
+                r.get("members").and_then(Value::as_array).map_or(0, Vec::len).to_string(),
+                text(r, "externalId"),
+                modified.to_string(),
+            ],
+        }
+    }
+}
+
+/// The fields `show` prints, in order.
+fn describe(
+    resources: Resources,
+    r: &Value,
+    member_names: &HashMap<String, String>,
+) -> Vec<(&'static str, String)> {
+    let meta = |name: &str| r.pointer(&format!("/meta/{name}")).and_then(Value::as_str);
+    let mut fields = vec![("id", text(r, "id")), ("externalId", text(r, "externalId"))];
+    match resources {
+        Resources::Users => {
+            fields.push(("userName", text(r, "userName")));
+            fields.push(("displayName", display_name(r)));
+            let active = r.get("active").and_then(Value::as_bool).unwrap_or(true);
+            fields.push(("active", active.to_string()));
+            fields.push(("userType", text(r, "userType")));
+            fields.push(("roles", values(r, "roles").join(", ")));
+            fields.push(("emails", values(r, "emails").join(", ")));
+            let manager = r.pointer(&format!("/{}/manager/value", ENTERPRISE));
+            fields.push(("manager", manager.and_then(Value::as_str).unwrap_or("").into()));
+            let groups = elements(r, "groups");
+            fields.push(("groups", groups.join(", ")));
+        }
+        Resources::Groups => {
+            fields.push(("displayName", text(r, "displayName")));
+            let members = r.get("members").and_then(Value::as_array).cloned();
+            let members = members.unwrap_or_default();
+            fields.push(("members", members.len().to_string()));
+            for m in &members {
+                let id = m.get("value").and_then(Value::as_str).unwrap_or("");
+                let kind = m.get("type").and_then(Value::as_str).unwrap_or("User");
+                let name = member_names.get(id).map_or("(not found)", String::as_str);
+                fields.push(("", format!("{name} ({kind} {id})")));
+            }
+        }
+    }
+    fields.push(("created", meta("created").unwrap_or("").into()));
+    fields.push(("lastModified", meta("lastModified").unwrap_or("").into()));
+    fields.push(("version", meta("version").unwrap_or("").into()));
+    fields
+}
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+fn text(r: &Value, name: &str) -> String {
+    r.get(name).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// displayName, else name.formatted, else given and family name.
+fn display_name(r: &Value) -> String {
+    let name = |part: &str| r.pointer(&format!("/name/{part}")).and_then(Value::as_str);
+    r.get("displayName")
+        .and_then(Value::as_str)
+        .or_else(|| name("formatted"))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            [name("givenName"), name("familyName")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+}
+
+/// The `value`s of a multi-valued attribute.
+fn values(r: &Value, name: &str) -> Vec<String> {
+    let items = r.get(name).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|v| v.get("value").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A user's groups as "display (value)".
+fn elements(r: &Value, name: &str) -> Vec<String> {
+    let items = r.get(name).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .map(|m| {
+            let value = m.get("value").and_then(Value::as_str).unwrap_or("");
+            match m.get("display").and_then(Value::as_str) {
+                Some(display) => format!("{display} ({value})"),
+                None => value.to_string(),
+            }
+        })
+        .collect()
+}
+
+fn column_widths(header: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let cells = rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count());
+            cells.chain([h.len()]).max().unwrap_or(0)
+        })
+        .collect()
+}
+
+fn write_table_row(
+    out: &mut impl Write,
+    widths: &[usize],
+    cells: &[impl AsRef<str>],
+) -> std::io::Result<()> {
+    let last = cells.len().saturating_sub(1);
+    for (i, cell) in cells.iter().enumerate() {
+        let cell = cell.as_ref();
+        if i == last {
+            writeln!(out, "{cell}")?;
+        } else {
+            let width = widths.get(i).copied().unwrap_or(0);
+            write!(out, "{cell:<width$}  ")?;
+        }
+    }
+    Ok(())
+}
