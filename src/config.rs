@@ -407,7 +407,7 @@ impl Config {
                 })?),
             },
         };
-        if metrics.listen == Some(listen) {
+        if metrics.listen == Some(listen) && listen.port() != 0 {
             return Err(err(
                 raw.metrics.listen.as_ref().map(|l| l.span()),
                 "metrics.listen must differ from listen: metrics are served on their own \

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod scim;
 pub mod server;
 pub mod service;

@@ -12,10 +12,11 @@ mod query;
 mod resources;
 mod scim_json;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +24,7 @@ use http::StatusCode;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::metrics::Metrics;
 use crate::service::Service;
 
 pub use error::HttpError;
@@ -36,7 +38,12 @@ pub struct AppState {
 }
 
 /// Builds the application.
-pub fn router(service: Service, max_body_bytes: usize, request_timeout: Duration) -> Router {
+pub fn router(
+    service: Service,
+    metrics: Arc<Metrics>,
+    max_body_bytes: usize,
+    request_timeout: Duration,
+) -> Router {
     let state = AppState { service, max_body_bytes };
     let scim = Router::new()
         .route("/ServiceProviderConfig", get(discovery::service_provider_config))
@@ -59,10 +66,11 @@ pub fn router(service: Service, max_body_bytes: usize, request_timeout: Duration
             get(groups::get_one).put(groups::replace).delete(groups::delete).patch(groups::patch),
         )
         .route("/.search", post(resources::search_all))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token))
+        .route_layer(middleware::from_fn(name_route));
 
     Router::new()
-        .route("/healthz", get(health))
+        .route("/healthz", get(health).route_layer(middleware::from_fn(name_route)))
         .nest("/scim/v2", scim)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -76,7 +84,7 @@ pub fn router(service: Service, max_body_bytes: usize, request_timeout: Duration
             )
             .into_response()
         }))
-        .layer(middleware::from_fn(access_log))
+        .layer(middleware::from_fn_with_state(metrics, access_log))
 }
 
 /// `/healthz`: unauthenticated; answers 200 when the store can be read.
@@ -131,17 +139,29 @@ async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Re
 
 /// One line per request: method, path, status, latency, token name. Never the token, never
 /// the query string (it can hold user names).
-async fn access_log(req: Request, next: Next) -> Response {
+async fn access_log(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let response = next.run(req).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
     let token = response.extensions().get::<auth::TokenName>().map_or("-", |t| t.0.as_str());
-    tracing::info!(
-        target: "scimd::access",
-        "{method} {path} {} {:.1}ms token={token}",
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    // One line per request, as fields: readable in the journal, structured in JSON logs.
+    let ms = (elapsed.as_secs_f64() * 10_000.0).round() / 10.0;
+    tracing::info!(target: "scimd::access", %method, path, status, ms, token, "request");
+    let route = response.extensions().get::<RouteName>().map_or("unmatched", |r| r.0.as_str());
+    metrics.record_request(route, method.as_str(), status, elapsed);
+    response
+}
+
+/// The route a response answered, as declared (`/scim/v2/Users/{id}`): the metrics' label.
+#[derive(Clone)]
+struct RouteName(String);
+
+/// Notes the matched route on the response for `access_log`, which runs outside routing.
+async fn name_route(matched: MatchedPath, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    response.extensions_mut().insert(RouteName(matched.as_str().to_string()));
     response
 }

@@ -7,6 +7,7 @@
 
 mod admin;
 mod listener;
+mod metrics;
 pub mod reload;
 mod request_line;
 pub mod signals;
@@ -33,6 +34,10 @@ pub enum ServerError {
     DataDir { path: String, source: std::io::Error },
     #[error("cannot bind the admin socket {path}: {source}")]
     AdminSocket { path: String, source: std::io::Error },
+    #[error(
+        "cannot listen for metrics on {addr} (metrics.listen; is another program using it?): {source}"
+    )]
+    MetricsListen { addr: SocketAddr, source: std::io::Error },
     #[error("cannot issue the first token: {0}")]
     FirstToken(String),
     #[error("serving failed: {0}")]
@@ -85,6 +90,18 @@ impl Server {
     ) -> Result<(), ServerError> {
         let local = listener.local_addr()?;
         warn_if_plain_http(&self.config.tls, local);
+        let metrics = Arc::new(crate::metrics::Metrics::new(&self.service));
+        let metrics_task = match self.config.metrics.listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::MetricsListen { addr, source })?;
+                tracing::info!(listen = %listener.local_addr()?, "serving /metrics");
+                let task = metrics::serve(listener, Arc::clone(&metrics), self.service.clone());
+                Some(tokio::spawn(task))
+            }
+            None => None,
+        };
         let socket_path = self.config.admin_socket();
         let admin_listener = admin::bind(&socket_path).map_err(|source| {
             ServerError::AdminSocket { path: socket_path.display().to_string(), source }
@@ -94,6 +111,7 @@ impl Server {
             tokio::spawn(prune_log_hourly(self.service.clone(), self.config.log.keep_days));
         let app = crate::http::router(
             self.service.clone(),
+            metrics,
             self.config.limits.max_body_bytes,
             self.config.limits.request_timeout,
         );
@@ -113,6 +131,9 @@ impl Server {
             listener::serve(listener, tls, app, self.config.limits.clone(), shutdown).await;
         admin_task.abort();
         retention_task.abort();
+        if let Some(task) = metrics_task {
+            task.abort();
+        }
         let _ = admin_task.await;
         let _ = retention_task.await;
         // Commit what is queued, then let the store go (a restart may reopen the file).

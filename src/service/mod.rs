@@ -143,6 +143,11 @@ impl Service {
         *self.roles.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(roles);
     }
 
+    /// The writer thread's histograms of batch sizes and commit times.
+    pub fn write_timings(&self) -> crate::store::BatchTimings {
+        self.writes.timings()
+    }
+
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }

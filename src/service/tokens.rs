@@ -7,7 +7,8 @@
 //! work on a `Store` directly, so the CLI uses the same code when the server is stopped.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -176,6 +177,8 @@ fn parse(token: &str) -> Option<(&str, &str)> {
 struct Verified {
     principal: Principal,
     expires: Option<i64>,
+    /// Unix seconds of the latest request that bore the token (shared by the cache's copies).
+    last_seen: Arc<AtomicI64>,
 }
 
 /// Verified tokens, keyed by the SHA-256 of the whole token string.
@@ -193,6 +196,19 @@ impl TokenCache {
         if let Ok(mut map) = self.verified.write() {
             map.insert(digest, verified);
         }
+    }
+
+    /// When each token verified by this process was last presented, by token id.
+    pub fn last_seen(&self) -> HashMap<String, i64> {
+        let mut seen = HashMap::new();
+        if let Ok(map) = self.verified.read() {
+            for v in map.values() {
+                let at = v.last_seen.load(Ordering::Relaxed);
+                let entry = seen.entry(v.principal.token_id.clone()).or_insert(at);
+                *entry = (*entry).max(at);
+            }
+        }
+        seen
     }
 
     /// Forgets every cached verification of token `id`.
@@ -213,6 +229,7 @@ pub fn verify(store: &Store, cache: &TokenCache, token: &str) -> Result<Principa
             cache.forget(&hit.principal.token_id);
             return Err(AuthError::Expired);
         }
+        hit.last_seen.store(now, Ordering::Relaxed);
         return Ok(hit.principal);
     }
     let (id, secret) = parse(token).ok_or(AuthError::Invalid)?;
@@ -237,7 +254,11 @@ pub fn verify(store: &Store, cache: &TokenCache, token: &str) -> Result<Principa
         }
         Ok::<_, StoreError>(())
     });
-    cache.remember(digest, Verified { principal: principal.clone(), expires: row.expires });
+    let last_seen = Arc::new(AtomicI64::new(now));
+    cache.remember(
+        digest,
+        Verified { principal: principal.clone(), expires: row.expires, last_seen },
+    );
     Ok(principal)
 }
 

@@ -257,9 +257,10 @@ impl Reader {
     /// that the indexes hold nothing else.
     pub fn check_indexes(&self) -> Result<(), BackupError> {
         for kind in [Kind::User, Kind::Group] {
-            let (mut named, mut external) = (0u64, 0u64);
+            let (mut named, mut external, mut inactive) = (0u64, 0u64, 0u64);
             let mut problem = None;
             self.scan(kind, |r| {
+                inactive += u64::from(kind == Kind::User && r.is_inactive());
                 if let Some(name) = r.name(kind) {
                     named += 1;
                     if self.id_by_name(kind, name)? != Some(r.id) {
@@ -282,6 +283,12 @@ impl Reader {
                 return Err(BackupError::Check(format!(
                     "{kind:?} indexes hold {names} names and {externals} externalIds for \
                      {named} and {external}"
+                )));
+            }
+            let indexed = if kind == Kind::User { self.inactive_users()? } else { 0 };
+            if indexed != inactive {
+                return Err(BackupError::Check(format!(
+                    "the inactive-user index holds {indexed} users for {inactive}"
                 )));
             }
         }

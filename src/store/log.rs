@@ -5,7 +5,7 @@
 //! with [`Dictionary::LogV1`] behind the format byte 2. Rows of format 1 (the plain
 //! [`codec`] envelope, written before packing) are read as they are.
 
-use redb::ReadableTable;
+use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use super::pack::{self, Dictionary};
@@ -170,6 +170,11 @@ impl Reader {
             }
         }
         Ok(out)
+    }
+
+    /// How many entries the log holds.
+    pub fn log_len(&self) -> Result<u64, StoreError> {
+        Ok(self.tx.open_table(PROVISIONING_LOG)?.len()?)
     }
 
     /// The sequence number of the newest entry (0 when the log is empty).

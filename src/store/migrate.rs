@@ -9,22 +9,22 @@ use redb::ReadableTable;
 use super::records::{Kind, StoredResource};
 use super::resources::external_key;
 use super::tables::{
-    GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX, GROUPS, MEMBER_GROUPS, META,
-    PROVISIONING_LOG, ROW_BUCKETS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
+    GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX, GROUPS, INACTIVE_USERS, MEMBER_GROUPS,
+    META, PROVISIONING_LOG, ROW_BUCKETS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
     USER_NAME_INDEX, USERS,
 };
 use super::{Store, StoreError, Writer, codec, row};
 
 /// The layout this binary writes. 2: `user_manager_idx.v1`. 3: `row_buckets.v1`. 4: user and
-/// group rows in format 2 (`row.rs`).
-pub const SCHEMA_VERSION: u64 = 4;
+/// group rows in format 2 (`row.rs`). 5: `inactive_users.v1`.
+pub const SCHEMA_VERSION: u64 = 5;
 
 const VERSION_KEY: &str = "schema_version";
 
 /// Migration `i` takes a file from version `i + 1` to `i + 2`.
 type Migration = fn(&mut Writer) -> Result<(), StoreError>;
 const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] =
-    [index_managers, count_rows, rewrite_rows];
+    [index_managers, count_rows, rewrite_rows, index_inactive];
 
 /// 1 → 2: fills the manager index from the users already stored.
 fn index_managers(w: &mut Writer) -> Result<(), StoreError> {
@@ -61,6 +61,23 @@ fn rewrite_rows(w: &mut Writer) -> Result<(), StoreError> {
         for (id, bytes) in rows {
             table.insert(id, bytes.as_slice())?;
         }
+    }
+    Ok(())
+}
+
+/// 4 → 5: fills the inactive-user index from the users already stored.
+fn index_inactive(w: &mut Writer) -> Result<(), StoreError> {
+    let mut inactive = Vec::new();
+    for entry in w.tx.open_table(USERS)?.iter()? {
+        let (_, value) = entry?;
+        let user: StoredResource = row::decode(value.value(), Kind::User.resource_type())?;
+        if user.is_inactive() {
+            inactive.push(user.id.0);
+        }
+    }
+    let mut index = w.tx.open_table(INACTIVE_USERS)?;
+    for id in inactive {
+        index.insert(id, ())?;
     }
     Ok(())
 }
@@ -102,6 +119,7 @@ fn create_tables(w: &mut Writer) -> Result<(), StoreError> {
     w.tx.open_table(TOKENS)?;
     w.tx.open_table(PROVISIONING_LOG)?;
     w.tx.open_table(ROW_BUCKETS)?;
+    w.tx.open_table(INACTIVE_USERS)?;
     Ok(())
 }
 

@@ -77,6 +77,11 @@ impl StoredResource {
         self.attributes.get("externalId").and_then(|v| v.as_str())
     }
 
+    /// Whether a user is deactivated (`active` false; a user without `active` is active).
+    pub fn is_inactive(&self) -> bool {
+        self.attributes.get("active").and_then(|v| v.as_bool()) == Some(false)
+    }
+
     /// The enterprise extension's `manager.value`, for users.
     pub fn manager(&self) -> Option<&str> {
         self.attributes

@@ -9,8 +9,8 @@ use redb::{AccessGuard, ReadableTable, ReadableTableMetadata, TableDefinition};
 use super::records::{Kind, ResourceId, StoredResource};
 use super::row::{self, StoredView};
 use super::tables::{
-    GROUP_EXTERNAL_INDEX, GROUP_NAME_INDEX, GROUPS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
-    USER_NAME_INDEX, USERS,
+    GROUP_EXTERNAL_INDEX, GROUP_NAME_INDEX, GROUPS, INACTIVE_USERS, USER_EXTERNAL_INDEX,
+    USER_MANAGER_INDEX, USER_NAME_INDEX, USERS,
 };
 use super::{Reader, StoreError, Writer};
 
@@ -198,6 +198,11 @@ impl Reader {
         Ok(self.tx.open_table(rows(kind))?.len()?)
     }
 
+    /// How many users are deactivated.
+    pub fn inactive_users(&self) -> Result<u64, StoreError> {
+        Ok(self.tx.open_table(INACTIVE_USERS)?.len()?)
+    }
+
     /// How many entries the name and externalId indexes of `kind` hold.
     pub fn index_sizes(&self, kind: Kind) -> Result<(u64, u64), StoreError> {
         Ok((self.tx.open_table(names(kind))?.len()?, self.tx.open_table(externals(kind))?.len()?))
@@ -291,6 +296,15 @@ impl Writer {
             }
         }
 
+        if kind == Kind::User && old.is_some_and(StoredResource::is_inactive) != new.is_inactive() {
+            let mut table = self.tx.open_table(INACTIVE_USERS)?;
+            if new.is_inactive() {
+                table.insert(new.id.0, ())?;
+            } else {
+                table.remove(new.id.0)?;
+            }
+        }
+
         if kind == Kind::User {
             let (old_mgr, new_mgr) = (old.and_then(|o| o.manager()), new.manager());
             if old_mgr != new_mgr {
@@ -338,6 +352,9 @@ impl Writer {
         }
         if let (Kind::User, Some(m)) = (kind, old.manager()) {
             self.tx.open_table(USER_MANAGER_INDEX)?.remove(external_key(m, id).as_slice())?;
+        }
+        if kind == Kind::User && old.is_inactive() {
+            self.tx.open_table(INACTIVE_USERS)?.remove(id.0)?;
         }
         self.remove_all_memberships_of(id)?;
         Ok(Some(old))

@@ -36,6 +36,10 @@ pub const GROUP_EXTERNAL_INDEX: TableDefinition<&[u8], ()> =
 pub const USER_MANAGER_INDEX: TableDefinition<&[u8], ()> =
     TableDefinition::new("user_manager_idx.v1");
 
+/// Index: the ids of deactivated users (`active` false) -> (). Its length is the inactive
+/// count the metrics report, without reading a row.
+pub const INACTIVE_USERS: TableDefinition<u128, ()> = TableDefinition::new("inactive_users.v1");
+
 /// Membership rows. Key: group id (16 bytes BE) ++ member id (16 bytes BE).
 /// Value: the member's kind (`MemberKind` as u8). One row per member, so adding or removing a
 /// member touches O(1) rows whatever the group's size.

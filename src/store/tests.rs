@@ -277,6 +277,49 @@ fn migration_to_v4_rewrites_rows_in_format_2() {
     assert_eq!(raw.view().unwrap().attributes, r#"{"userName":"u","externalId":"e"}"#);
 }
 
+#[test]
+fn inactive_users_are_counted_through_puts_deletes_and_the_v5_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scimd.redb");
+    let inactive = |name: &str| {
+        let mut user = resource(name, None);
+        user.attributes["active"] = json!(false);
+        user
+    };
+    let (a, b, c) = (inactive("a"), inactive("b"), resource("c", None));
+    {
+        let store = Store::open(&file).unwrap();
+        store
+            .write(|w| {
+                for u in [&a, &b, &c] {
+                    w.put(Kind::User, u, None)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        assert_eq!(store.read().unwrap().inactive_users().unwrap(), 2);
+        // Reactivating one and deleting the other leave none; deactivating c counts it.
+        let mut a_active = a.clone();
+        a_active.attributes["active"] = json!(true);
+        let c_inactive = inactive("c");
+        let c_inactive = StoredResource { id: c.id, ..c_inactive };
+        store.write(|w| w.put(Kind::User, &a_active, Some(&a))).unwrap();
+        store.write(|w| w.delete(Kind::User, b.id).map(|_| ())).unwrap();
+        store.write(|w| w.put(Kind::User, &c_inactive, Some(&c))).unwrap();
+        assert_eq!(store.read().unwrap().inactive_users().unwrap(), 1);
+        // As a version-4 file would be: no index.
+        store
+            .write(|w| {
+                w.tx.open_table(tables::INACTIVE_USERS)?.retain(|_, _| false)?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        migrate::force_version(&store, 4).unwrap();
+    }
+    let store = Store::open(&file).unwrap();
+    assert_eq!(store.read().unwrap().inactive_users().unwrap(), 1);
+}
+
 // ---- the writer thread (group commit) -------------------------------------------------
 
 /// A store whose writer thread is held busy until the returned sender is used, so that the

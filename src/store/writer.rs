@@ -16,6 +16,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use tokio::sync::oneshot;
 
 use super::{Store, StoreError, Writer};
@@ -45,10 +46,29 @@ struct Inner {
 }
 
 /// What the writer has done so far.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Counters {
     batches: AtomicU64,
     changes: AtomicU64,
+    timings: BatchTimings,
+}
+
+/// Histograms of committed batches, shared with whoever reports them (the metrics endpoint).
+#[derive(Debug, Clone)]
+pub struct BatchTimings {
+    /// Changes per committed batch.
+    pub sizes: Histogram,
+    /// Seconds from taking a batch to its durable commit (the changes, then the fsync).
+    pub seconds: Histogram,
+}
+
+impl Default for BatchTimings {
+    fn default() -> Self {
+        BatchTimings {
+            sizes: Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+            seconds: Histogram::new(exponential_buckets(0.000_25, 2.0, 14)),
+        }
+    }
 }
 
 /// Committed batches and the changes they held (a batch of one is a plain commit).
@@ -62,7 +82,11 @@ impl WriteQueue {
     /// Starts the writer thread for `store` with room for `capacity` waiting changes.
     pub fn start(store: Arc<Store>, capacity: usize) -> Result<WriteQueue, StoreError> {
         let (sender, receiver) = sync_channel::<Box<dyn Job>>(capacity.max(1));
-        let stats = Arc::new(Counters::default());
+        let stats = Arc::new(Counters {
+            batches: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
+            timings: BatchTimings::default(),
+        });
         let counters = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
             .name("scimd-writer".into())
@@ -83,6 +107,11 @@ impl WriteQueue {
             batches: self.inner.stats.batches.load(Ordering::Relaxed),
             changes: self.inner.stats.changes.load(Ordering::Relaxed),
         }
+    }
+
+    /// The histograms of committed batches (sizes and commit times).
+    pub fn timings(&self) -> BatchTimings {
+        self.inner.stats.timings.clone()
     }
 
     /// Queues `change` for the next batch. `change` may run more than once (when another
@@ -194,9 +223,12 @@ fn run(store: &Store, receiver: &Receiver<Box<dyn Job>>, counters: &Counters) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let committed = commit_batch(store, &mut batch);
         match &committed {
             Ok(()) => {
+                counters.timings.seconds.observe(started.elapsed().as_secs_f64());
+                counters.timings.sizes.observe(batch.len() as f64);
                 counters.batches.fetch_add(1, Ordering::Relaxed);
                 counters.changes.fetch_add(batch.len() as u64, Ordering::Relaxed);
             }

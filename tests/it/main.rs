@@ -18,6 +18,7 @@ mod bad_input;
 mod cli;
 mod directory;
 mod durability;
+mod observability;
 mod roles_domains;
 mod systemd;
 

@@ -1,0 +1,168 @@
+//! Prometheus metrics: what `GET /metrics` reports, in the OpenMetrics text format (the
+//! Prometheus exposition format's standard form, served as [`CONTENT_TYPE`]; Prometheus,
+//! VictoriaMetrics, Grafana Agent and Telegraf read it).
+//!
+//! Request counts and latencies are recorded by the HTTP layer as requests finish; write batch
+//! sizes and commit times by the writer thread. The directory's own numbers (users active and
+//! inactive, groups, log entries, file size, when each token was last used) are read from the
+//! store when scraped: each is a table length or a small table, so a scrape costs the same at
+//! ten users or a million.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::service::{Service, tokens};
+use crate::store::Kind;
+
+/// The content type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    /// The route as declared (`/scim/v2/Users/{id}`), so ids do not make new series.
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UserStateLabels {
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    id: String,
+    name: String,
+}
+
+/// Every metric scimd reports. Cheap to share (`Arc`); recording takes no lock.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    users: Family<UserStateLabels, Gauge>,
+    groups: Gauge,
+    log_entries: Gauge,
+    file_bytes: Gauge,
+    token_last_used: Family<TokenLabels, Gauge>,
+}
+
+impl Metrics {
+    /// The metrics of `service`'s server, with its writer's batch histograms registered.
+    pub fn new(service: &Service) -> Metrics {
+        let mut registry = Registry::with_prefix("scimd");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            // 100 µs to about 3 s.
+            Histogram::new(exponential_buckets(0.000_1, 2.0, 16))
+        });
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time from request to response",
+            Unit::Seconds,
+            latency.clone(),
+        );
+        let timings = service.write_timings();
+        registry.register(
+            "write_batch_size",
+            "Changes committed together in one write transaction",
+            timings.sizes,
+        );
+        registry.register_with_unit(
+            "write_batch_commit_duration",
+            "Time to apply a batch of changes and fsync it",
+            Unit::Seconds,
+            timings.seconds,
+        );
+        let users = Family::<UserStateLabels, Gauge>::default();
+        registry.register("users", "Users in the directory, by state", users.clone());
+        let groups = Gauge::default();
+        registry.register("groups", "Groups in the directory", groups.clone());
+        let log_entries = Gauge::default();
+        registry.register("provisioning_log_entries", "Entries kept", log_entries.clone());
+        let file_bytes = Gauge::default();
+        registry.register_with_unit(
+            "data_file_size",
+            "Size of the data file (scimd compact shrinks it)",
+            Unit::Bytes,
+            file_bytes.clone(),
+        );
+        let token_last_used = Family::<TokenLabels, Gauge>::default();
+        registry.register_with_unit(
+            "token_last_used_timestamp",
+            "Unix time a token was last presented (tokens never used are absent)",
+            Unit::Seconds,
+            token_last_used.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            users,
+            groups,
+            log_entries,
+            file_bytes,
+            token_last_used,
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn record_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let (route, method) = (route.to_string(), method.to_string());
+        self.latency
+            .get_or_create(&RouteLabels { route: route.clone(), method: method.clone() })
+            .observe(elapsed.as_secs_f64());
+        self.requests.get_or_create(&RequestLabels { route, method, status }).inc();
+    }
+
+    /// The text exposition of every metric, with the directory's numbers read now. Blocking:
+    /// it reads the store.
+    pub fn render(&self, service: &Service) -> Result<String, String> {
+        let reader = service.store().read().map_err(|e| e.to_string())?;
+        let count = |r: Result<u64, _>| {
+            r.map(|n| n as i64).map_err(|e: crate::store::StoreError| e.to_string())
+        };
+        let users = count(reader.count(Kind::User))?;
+        let inactive = count(reader.inactive_users())?;
+        self.users.get_or_create(&UserStateLabels { state: "active" }).set(users - inactive);
+        self.users.get_or_create(&UserStateLabels { state: "inactive" }).set(inactive);
+        self.groups.set(count(reader.count(Kind::Group))?);
+        self.log_entries.set(count(reader.log_len())?);
+        drop(reader);
+        let file = std::fs::metadata(service.store().path()).map(|m| m.len() as i64);
+        self.file_bytes.set(file.unwrap_or(0));
+
+        let seen = service.token_cache().last_seen();
+        self.token_last_used.clear();
+        for token in tokens::list(service.store()).map_err(|e| e.to_string())? {
+            if token.revoked.is_some() {
+                continue;
+            }
+            let last = [token.last_used, seen.get(&token.id).copied()].into_iter().flatten().max();
+            if let Some(at) = last {
+                self.token_last_used
+                    .get_or_create(&TokenLabels { id: token.id, name: token.name })
+                    .set(at);
+            }
+        }
+
+        let mut out = String::new();
+        encode(&mut out, &self.registry).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+}
