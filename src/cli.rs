@@ -333,6 +333,7 @@ pub async fn restore(config: &Config, file: PathBuf, force: bool) -> Result<()> 
     }
     std::fs::rename(&staging, &data)?;
     if let Some(dir) = data.parent() {
+        give_to_directory_owner(&data, dir);
         std::fs::File::open(dir)?.sync_all()?;
     }
     eprintln!(
@@ -343,6 +344,23 @@ pub async fn restore(config: &Config, file: PathBuf, force: bool) -> Result<()> 
         data.display()
     );
     Ok(())
+}
+
+/// Makes `file` owned like the data directory holding it, so a restore run as root leaves a
+/// file the service user can open.
+fn give_to_directory_owner(file: &Path, dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(d), Ok(f)) = (std::fs::metadata(dir), std::fs::metadata(file)) else { return };
+    if (d.uid(), d.gid()) == (f.uid(), f.gid()) {
+        return;
+    }
+    if let Err(e) = std::os::unix::fs::chown(file, Some(d.uid()), Some(d.gid())) {
+        eprintln!(
+            "warning: cannot give {} to the owner of {} ({e}); chown it to the service user",
+            file.display(),
+            dir.display()
+        );
+    }
 }
 
 /// `scimd compact`.

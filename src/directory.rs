@@ -147,7 +147,7 @@ pub async fn show(
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (field, value) in describe(resources, resource, &names) {
-        writeln!(out, "{field:<14}{value}")?;
+        writeln!(out, "{}", format!("{field:<14}{value}").trim_end())?;
     }
     let id = text(resource, "id");
     let filter = LogFilter { resource: Some(id), outcome: None };

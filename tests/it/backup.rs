@@ -246,3 +246,30 @@ async fn backup_of_a_stopped_server_and_compact() {
     assert_eq!(s.total("/Users").await, 20);
     s.get(&format!("/Users/{}", users[3])).await.expect(200);
 }
+
+#[tokio::test]
+async fn a_restore_run_as_root_leaves_the_file_to_the_data_directory_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let mut s = TestServer::start().await;
+    populate(&s).await;
+    let config = s.write_config_file();
+    let file = s.dir.path().join("backup.jsonl");
+    assert_eq!(scimd(&config, &["backup", file.to_str().unwrap()]).await.code, Some(0));
+    s.stop().await;
+
+    let target = tempfile::tempdir().expect("tempdir");
+    let data = target.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mine = std::fs::metadata(&data).unwrap();
+    // As the packaged service has it: the data directory belongs to the service user. Only
+    // root can give it away; anyone else restores into their own directory.
+    let owner = if mine.uid() == 0 { (65534, 65534) } else { (mine.uid(), mine.gid()) };
+    if mine.uid() == 0 {
+        std::os::unix::fs::chown(&data, Some(owner.0), Some(owner.1)).unwrap();
+    }
+    let out = scimd(&config_for(target.path()), &["restore", file.to_str().unwrap()]).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let restored = std::fs::metadata(data.join("scimd.redb")).unwrap();
+    assert_eq!((restored.uid(), restored.gid()), owner);
+    assert_eq!(restored.mode() & 0o777, 0o600);
+}
