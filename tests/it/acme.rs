@@ -3,7 +3,8 @@
 //! `tlsPort` is scimd's port, and it resolves names with the system resolver), so the test
 //! sees what an admin would: issuance, a verified HTTPS connection serving SCIM, renewal
 //! without a restart (an open keep-alive connection carries on), and a restart that serves the
-//! stored certificate without ordering again.
+//! stored certificate without ordering again (nor on a SIGHUP, which leaves the ACME
+//! certificate alone). `check-config` accepts and reports the mode first.
 //!
 //! Pebble issues certificates valid for 20 days here. The first run renews when fewer than 30
 //! days remain, so every check (each second) renews; the restart renews at 10 days, so the
@@ -19,7 +20,7 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::client::TlsStream;
 
-use crate::common::{ServeProcess, issue_token, scimd_command, send};
+use crate::common::{ServeProcess, issue_token, run_scimd, scimd_command, send};
 
 const PEBBLE: &str = "/usr/bin/pebble";
 /// The name certified: pebble's VA resolves it through /etc/hosts.
@@ -256,6 +257,12 @@ async fn acme_issues_serves_renews_and_keeps_a_certificate_from_pebble() {
     let token = issue_token(&dir.path().join("data"), "entra", scimd::store::TokenScope::ReadWrite);
     let config_path = dir.path().join("config.toml");
     std::fs::write(&config_path, scimd_config(dir.path(), port, api_port, 30)).expect("config");
+    let mut check = scimd_command();
+    check.arg("--config").arg(&config_path).arg("check-config");
+    let checked = run_scimd(check).await;
+    assert_eq!(checked.code, Some(0), "{}", checked.stderr);
+    assert!(checked.stderr.contains("tls         acme"), "{}", checked.stderr);
+    assert!(checked.stderr.contains("domains     localhost"), "{}", checked.stderr);
 
     let mut cmd = scimd_command();
     cmd.arg("--config").arg(&config_path).arg("serve");
@@ -333,6 +340,18 @@ async fn acme_issues_serves_renews_and_keeps_a_certificate_from_pebble() {
     let reused = process.stderr_line("ACME: serving the stored certificate");
     assert!(reused.contains(&stored_serial), "{reused}");
     assert_eq!(served_serial(port, &pebble.root).await, stored_serial);
+    // A reload leaves the ACME certificate alone; a changed acme setting waits for a restart
+    // (renewing at 30 days would order at once).
+    std::fs::write(&config_path, scimd_config(dir.path(), port, api_port, 30)).expect("config");
+    let status = Command::new("kill")
+        .args(["-HUP", &process.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let warned = process.stderr_line("takes effect after a restart");
+    assert!(warned.contains("tls.acme_*"), "{warned}");
+    let reloaded = process.stderr_line("config reloaded");
+    assert!(reloaded.contains("certificate=false"), "{reloaded}");
     // Several checks (one a second) later: still the same certificate, no order.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(served_serial(port, &pebble.root).await, stored_serial);
