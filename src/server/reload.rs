@@ -2,11 +2,12 @@
 //!
 //! A reload reads the config file again and applies the two things that can change without a
 //! restart: the TLS certificate (new handshakes get the new one; open connections keep theirs)
-//! and the `[roles]` mapping (writes that start afterwards use it). In ACME mode the certificate
-//! is the ACME task's to change, so a reload leaves it, and changed `tls.acme_*` settings wait
-//! for a restart. It is all or nothing: when
+//! and the `[roles]` mapping (writes that start afterwards use it). It is all or nothing: when
 //! the file does not parse or the certificate does not load, everything stays as it was and the
 //! error says why. Changed settings that need a restart are named in the outcome.
+//!
+//! In ACME mode the certificate is the ACME task's to change, so a reload leaves it, and changed
+//! `tls.acme_*` settings wait for a restart.
 
 use std::sync::{Arc, Mutex};
 
