@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use serde_json::Value;
 
 use scimd::admin::{self, AdminRequest, AdminResponse, ClientError, Outcome};
-use scimd::config::Config;
+use scimd::config::{Config, TlsMode};
 use scimd::server::{Server, signals};
 use scimd::service::{IssuedToken, Service, Settings, TokenInfo};
 use scimd::store::{Store, StoreError};
@@ -110,8 +110,17 @@ pub enum TokenCommand {
 /// `scimd check-config`: the same validation `serve` does, without opening the data file.
 pub fn check_config(config: &Config) -> Result<()> {
     let hosts = vec![];
-    if let scimd::config::TlsMode::Files { .. } = config.tls {
-        scimd::server::tls::server_config(&config.tls, &config.data_dir, &hosts)?;
+    let mut acme_roots = None;
+    match &config.tls {
+        TlsMode::Files { .. } => {
+            scimd::server::tls::server_config(&config.tls, &config.data_dir, &hosts)?;
+        }
+        TlsMode::Acme(acme) => {
+            let roots = scimd::server::acme::check_settings(acme)
+                .context("tls.mode = \"acme\" cannot reach its CA safely")?;
+            acme_roots = Some(roots);
+        }
+        TlsMode::SelfSigned | TlsMode::Off => {}
     }
     let source =
         config.source.as_ref().map_or("built-in defaults".to_string(), |p| p.display().to_string());
@@ -119,7 +128,32 @@ pub fn check_config(config: &Config) -> Result<()> {
     eprintln!("  listen      {}", config.listen);
     eprintln!("  Tenant URL  {}", config.tenant_url());
     eprintln!("  data file   {}", config.data_file().display());
-    eprintln!("  tls         {:?}", config.tls);
+    match &config.tls {
+        TlsMode::Acme(acme) => {
+            eprintln!("  tls         acme (certificate from an ACME CA, TLS-ALPN-01)");
+            eprintln!("    domains     {}", acme.domains.join(", "));
+            eprintln!("    directory   {}", acme.directory);
+            eprintln!("    contact     {}", acme.email.as_deref().unwrap_or("(none)"));
+            eprintln!(
+                "    trusted     {} root certificates{}",
+                acme_roots.unwrap_or(0),
+                acme.ca_root.as_ref().map_or(String::new(), |p| format!(" (with {})", p.display()))
+            );
+            eprintln!(
+                "    renewal     when fewer than {} days remain (checked every {} s)",
+                acme.renew_days,
+                acme.check_interval.as_secs()
+            );
+            eprintln!("    stored in   {}", config.data_dir.join("acme").display());
+            if config.listen.port() != 443 {
+                eprintln!(
+                    "    note        the CA connects to port 443: forward it to {}",
+                    config.listen
+                );
+            }
+        }
+        tls => eprintln!("  tls         {tls:?}"),
+    }
     Ok(())
 }
 

@@ -91,7 +91,16 @@ pub async fn serve(
                                 return;
                             }
                         };
-                    let http1 = stream.get_ref().1.alpn_protocol() != Some(b"h2");
+                    let alpn = stream.get_ref().1.alpn_protocol();
+                    if alpn == Some(super::acme::ACME_TLS_ALPN) {
+                        // A CA validating a name (TLS-ALPN-01): the handshake was the answer,
+                        // and such a connection carries no HTTP.
+                        tracing::debug!(%peer, "answered an ACME TLS-ALPN-01 validation");
+                        let mut stream = stream;
+                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+                        return;
+                    }
+                    let http1 = alpn != Some(b"h2");
                     let io = TokioIo::new(QuoteTolerant::new(stream, http1));
                     let conn = builder.serve_connection_with_upgrades(io, service);
                     if let Err(e) = watcher.watch(conn.into_owned()).await {

@@ -5,6 +5,7 @@
 //! unreadable) before anything listens; `Server::run` serves until the shutdown future
 //! completes, then drains. Tests bind `127.0.0.1:0` and call both in-process.
 
+pub mod acme;
 mod admin;
 mod listener;
 mod metrics;
@@ -126,9 +127,19 @@ impl Server {
             signals::notify_stopping();
         };
         signals::notify_ready();
-        let tls = self.tls.map(|t| t.config);
+        let (tls, acme) = match self.tls {
+            Some(t) => (Some(t.config), t.acme),
+            None => (None, None),
+        };
+        // The listener is bound, so a CA validating a name while the accept loop starts finds
+        // the connection queued.
+        let acme_task = acme.map(|acme| tokio::spawn(acme.maintain()));
         let served =
             listener::serve(listener, tls, app, self.config.limits.clone(), shutdown).await;
+        if let Some(task) = acme_task {
+            task.abort();
+            let _ = task.await;
+        }
         admin_task.abort();
         retention_task.abort();
         if let Some(task) = metrics_task {

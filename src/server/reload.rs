@@ -5,18 +5,21 @@
 //! and the `[roles]` mapping (writes that start afterwards use it). It is all or nothing: when
 //! the file does not parse or the certificate does not load, everything stays as it was and the
 //! error says why. Changed settings that need a restart are named in the outcome.
+//!
+//! In ACME mode the certificate is the ACME task's to change, so a reload leaves it, and changed
+//! `tls.acme_*` settings wait for a restart.
 
 use std::sync::{Arc, Mutex};
 
 use super::hosts_of;
 use super::tls::CertSlot;
-use crate::config::Config;
+use crate::config::{Config, TlsMode};
 use crate::service::Service;
 
 /// What a reload changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reloaded {
-    /// Whether a certificate was loaded (false when serving plain HTTP).
+    /// Whether a certificate was loaded (false when serving plain HTTP or in ACME mode).
     pub certificate: bool,
     /// Whether the role mapping differs from the one before.
     pub roles_changed: bool,
@@ -46,20 +49,28 @@ impl Reloader {
             Some(path) => Config::load(Some(path)).map_err(|e| e.to_string())?,
             None => running.clone(),
         };
-        // New certificate paths apply; a different tls.mode waits for a restart.
-        let tls = if same_mode(&running, &fresh) { fresh.tls.clone() } else { running.tls.clone() };
+        // New certificate paths apply; a different tls.mode (or ACME setting) waits for a
+        // restart.
+        let acme = matches!(running.tls, TlsMode::Acme(_));
+        let tls = if same_mode(&running, &fresh) && !acme {
+            fresh.tls.clone()
+        } else {
+            running.tls.clone()
+        };
         let key = match &self.cert {
-            Some(_) => crate::server::tls::load(&tls, &running.data_dir, &hosts_of(&running))
-                .map_err(|e| format!("{e}; the certificate in use stays"))?,
-            None => None,
+            Some(_) if !acme => {
+                crate::server::tls::load(&tls, &running.data_dir, &hosts_of(&running))
+                    .map_err(|e| format!("{e}; the certificate in use stays"))?
+            }
+            _ => None,
         };
         let need_restart = restart_only_changes(&running, &fresh);
         let roles_changed = fresh.roles != running.roles;
-        if let (Some(slot), Some(key)) = (&self.cert, key) {
-            slot.set(key);
+        if let (Some(slot), Some(key)) = (&self.cert, &key) {
+            slot.set(Arc::clone(key));
         }
         self.service.set_roles(fresh.roles.clone());
-        let certificate = self.cert.is_some();
+        let certificate = key.is_some();
         // What a restart would still need to apply stays visible at the next reload too.
         running.tls = tls;
         running.roles = fresh.roles;
@@ -79,6 +90,10 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     check(old.public_url != new.public_url, "public_url");
     check(old.data_dir != new.data_dir, "data_dir");
     check(!same_mode(old, new), "tls.mode");
+    check(
+        same_mode(old, new) && matches!(old.tls, TlsMode::Acme(_)) && old.tls != new.tls,
+        "tls.acme_*",
+    );
     check(old.scim != new.scim, "scim");
     check(old.limits != new.limits, "limits");
     check(old.log != new.log, "log");

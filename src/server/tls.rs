@@ -1,9 +1,11 @@
 //! TLS: loading a PEM certificate chain and key, or generating a self-signed certificate into
 //! the data directory on first start, and building the rustls server config (TLS 1.2 and 1.3
-//! only, the `ring` provider, ALPN h2 and http/1.1).
+//! only, the `ring` provider, ALPN h2 and http/1.1, plus acme-tls/1 in ACME mode).
 //!
-//! The config takes its certificate from a [`CertSlot`], so a reload (SIGHUP) swaps the
-//! certificate for new handshakes while connections already open keep theirs.
+//! The config takes its certificate from a [`CertSlot`], so a reload (SIGHUP) or a renewed ACME
+//! certificate swaps the certificate for new handshakes while connections already open keep
+//! theirs. In ACME mode the slot starts with the stored (or a temporary) certificate and
+//! [`acme::Acme`] keeps it; see that module.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::acme;
 use crate::config::TlsMode;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,8 @@ pub enum TlsError {
     Config(String),
     #[error("cannot create the self-signed certificate in {path}: {reason}")]
     Generate { path: PathBuf, reason: String },
+    #[error("tls.mode = \"acme\": {0}")]
+    Acme(#[from] acme::AcmeError),
 }
 
 /// The certificate served to new handshakes, replaceable while serving.
@@ -51,10 +56,12 @@ impl ResolvesServerCert for CertSlot {
     }
 }
 
-/// TLS as configured: the rustls config and the slot its certificate comes from.
+/// TLS as configured: the rustls config, the slot its certificate comes from, and in ACME mode
+/// the keeper of that certificate (to run on its own task).
 pub struct Tls {
     pub config: Arc<ServerConfig>,
     pub cert: Arc<CertSlot>,
+    pub acme: Option<acme::Acme>,
 }
 
 /// The rustls config for `mode`, or None for plain HTTP. `hosts` go into a generated
@@ -68,17 +75,29 @@ pub fn server_config(
         return Ok(None);
     };
     let cert = Arc::new(CertSlot(RwLock::new(key)));
+    let mut alpn = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let (resolver, acme): (Arc<dyn ResolvesServerCert>, _) = match mode {
+        TlsMode::Acme(settings) => {
+            let acme = acme::Acme::new(settings, data_dir, Arc::clone(&cert))?;
+            // Last: rustls picks the first of ours the client offers, and only a CA validating
+            // a name offers this one.
+            alpn.push(acme::ACME_TLS_ALPN.to_vec());
+            (acme.resolver() as Arc<dyn ResolvesServerCert>, Some(acme))
+        }
+        _ => (Arc::clone(&cert) as Arc<dyn ResolvesServerCert>, None),
+    };
     let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError::Config(e.to_string()))?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::clone(&cert) as Arc<dyn ResolvesServerCert>);
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some(Tls { config: Arc::new(config), cert }))
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = alpn;
+    Ok(Some(Tls { config: Arc::new(config), cert, acme }))
 }
 
 /// Reads (or, self-signed, first creates) the certificate chain and key `mode` names and checks
-/// that they belong together. None for plain HTTP.
+/// that they belong together. None for plain HTTP. In ACME mode: the stored certificate, or a
+/// temporary one until the CA issues one.
 pub fn load(
     mode: &TlsMode,
     data_dir: &Path,
@@ -86,6 +105,7 @@ pub fn load(
 ) -> Result<Option<Arc<CertifiedKey>>, TlsError> {
     let (cert, key) = match mode {
         TlsMode::Off => return Ok(None),
+        TlsMode::Acme(settings) => return Ok(Some(acme::initial_certificate(settings, data_dir)?)),
         TlsMode::Files { cert, key } => (cert.clone(), key.clone()),
         TlsMode::SelfSigned => ensure_self_signed(&data_dir.join("tls"), hosts)?,
     };

@@ -575,6 +575,13 @@ impl ServeProcess {
         }
     }
 
+    /// Moves every line printed so far into `stdout` and `stderr`, without waiting.
+    pub fn read_printed(&mut self) {
+        while let Ok((is_stdout, line)) = self.lines.try_recv() {
+            if is_stdout { self.stdout.push(line) } else { self.stderr.push(line) }
+        }
+    }
+
     /// Kills the process with SIGKILL (no graceful shutdown) and reaps it.
     pub fn kill(&mut self) -> std::process::ExitStatus {
         self.child.kill().expect("kill scimd");

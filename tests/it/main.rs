@@ -12,6 +12,7 @@ mod idp_payloads;
 mod paging;
 mod users;
 
+mod acme;
 mod auth;
 mod backup;
 mod bad_input;
