@@ -184,6 +184,14 @@ def main():
         c.check(".debug_line" not in sections, "/usr/bin/scimd is stripped (symbols are in the -dbgsym .ddeb)")
         out = subprocess.run([binary, "--version"], capture_output=True, text=True)
         c.equal(out.stdout.strip(), f"scimd {version}", "/usr/bin/scimd runs and prints its version")
+        # The hand-written man page names every command `scimd --help` lists.
+        out = subprocess.run([binary, "--help"], capture_output=True, text=True)
+        listed = re.search(r"Commands:\n((?:  \S.*\n)+)", out.stdout)
+        commands = [line.split()[0] for line in listed.group(1).splitlines()] if listed else []
+        man = gzip.decompress(open(os.path.join(root, "usr/share/man/man8/scimd.8.gz"), "rb").read()).decode()
+        missing = [cmd for cmd in commands if cmd != "help" and cmd.replace("-", "\\-") not in man]
+        c.check(commands and not missing, "scimd.8 documents every command of `scimd --help`",
+                f"missing: {missing}")
         config = os.path.join(root, "etc/scimd/config.toml")
         out = subprocess.run([binary, "--config", config, "check-config"], capture_output=True, text=True)
         c.check(out.returncode == 0 and "config OK" in out.stderr,
