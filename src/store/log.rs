@@ -5,7 +5,7 @@
 //! with [`Dictionary::LogV1`] behind the format byte 2. Rows of format 1 (the plain
 //! [`codec`] envelope, written before packing) are read as they are.
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use redb::{AccessGuard, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use super::pack::{self, Dictionary};
@@ -135,18 +135,7 @@ impl Reader {
         wanted: impl Fn(&LogEntry) -> bool,
     ) -> Result<Vec<LogEntry>, StoreError> {
         let table = self.tx.open_table(PROVISIONING_LOG)?;
-        let mut out = Vec::new();
-        for row in table.iter()?.rev() {
-            if out.len() >= limit {
-                break;
-            }
-            let (seq, bytes) = row?;
-            let entry = decode(seq.value(), bytes.value())?;
-            if wanted(&entry) {
-                out.push(entry);
-            }
-        }
-        Ok(out)
+        first_matching(table.iter()?.rev(), limit, wanted)
     }
 
     /// The oldest `limit` entries after sequence number `after` that `wanted` accepts, oldest
@@ -158,18 +147,7 @@ impl Reader {
         wanted: impl Fn(&LogEntry) -> bool,
     ) -> Result<Vec<LogEntry>, StoreError> {
         let table = self.tx.open_table(PROVISIONING_LOG)?;
-        let mut out = Vec::new();
-        for row in table.range(after.saturating_add(1)..)? {
-            if out.len() >= limit {
-                break;
-            }
-            let (seq, bytes) = row?;
-            let entry = decode(seq.value(), bytes.value())?;
-            if wanted(&entry) {
-                out.push(entry);
-            }
-        }
-        Ok(out)
+        first_matching(table.range(after.saturating_add(1)..)?, limit, wanted)
     }
 
     /// How many entries the log holds.
@@ -182,6 +160,28 @@ impl Reader {
         let table = self.tx.open_table(PROVISIONING_LOG)?;
         Ok(table.last()?.map_or(0, |(seq, _)| seq.value()))
     }
+}
+
+/// The first `limit` entries of `rows`, in its order, that `wanted` accepts.
+fn first_matching<'a>(
+    rows: impl Iterator<
+        Item = Result<(AccessGuard<'a, u64>, AccessGuard<'a, &'static [u8]>), redb::StorageError>,
+    >,
+    limit: usize,
+    wanted: impl Fn(&LogEntry) -> bool,
+) -> Result<Vec<LogEntry>, StoreError> {
+    let mut out = Vec::new();
+    for row in rows {
+        if out.len() >= limit {
+            break;
+        }
+        let (seq, bytes) = row?;
+        let entry = decode(seq.value(), bytes.value())?;
+        if wanted(&entry) {
+            out.push(entry);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -17,10 +17,9 @@ use std::time::{Duration, Instant};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::client::TlsStream;
 
-use crate::common::{ServeProcess, issue_token, run_scimd, scimd_command, send};
+use crate::common::{ServeProcess, health_on, issue_token, run_scimd, scimd_command, send};
 
 const PEBBLE: &str = "/usr/bin/pebble";
 /// The name certified: pebble's VA resolves it through /etc/hosts.
@@ -196,32 +195,6 @@ async fn served_serial(port: u16, root: &CertificateDer<'static>) -> String {
     serial_of(&connect(port, root).await)
 }
 
-/// `GET /healthz` on an open keep-alive connection; returns the status code.
-async fn health_on(tls: &mut TlsStream<tokio::net::TcpStream>) -> u16 {
-    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await.expect("write");
-    tls.flush().await.expect("flush");
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = tls.read(&mut buf).await.expect("read response");
-        assert!(n > 0, "the connection closed: {:?}", String::from_utf8_lossy(&raw));
-        raw.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&raw);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length: usize = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase().strip_prefix("content-length:").map(str::to_string)
-                })
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if raw.len() >= end + 4 + length {
-                return text[9..12].parse().expect("status code");
-            }
-        }
-    }
-}
-
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
@@ -303,7 +276,7 @@ async fn acme_issues_serves_renews_and_keeps_a_certificate_from_pebble() {
             .await;
     assert_eq!(users.status.as_u16(), 200, "{}", users.text);
     assert_eq!(users.body["totalResults"], 0);
-    assert_eq!(health_on(&mut open).await, 200);
+    assert_eq!(health_on(&mut open, "localhost").await, 200);
 
     // (4) Renewal without a restart: new handshakes get a new certificate (a new serial),
     // and the keep-alive connection opened before it keeps working.
@@ -317,7 +290,7 @@ async fn acme_issues_serves_renews_and_keeps_a_certificate_from_pebble() {
         assert!(Instant::now() < deadline, "the served certificate never changed from {first}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(health_on(&mut open).await, 200);
+    assert_eq!(health_on(&mut open, "localhost").await, 200);
     assert_eq!(serial_of(&open), first, "the open connection keeps its certificate");
     let users =
         send(client.get(format!("https://{DOMAIN}:{port}/scim/v2/Users")).bearer_auth(&token))

@@ -8,13 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::common::{CliOutput, TestServer, run_scimd, scimd_command, user_body};
-
-async fn scimd(config: &Path, args: &[&str]) -> CliOutput {
-    let mut cmd = scimd_command();
-    cmd.arg("--config").arg(config).args(args);
-    run_scimd(cmd).await
-}
+use crate::common::{TestServer, scimd_at as scimd, user_body};
 
 /// A config whose data directory is `dir/data`.
 fn config_for(dir: &Path) -> PathBuf {

@@ -9,16 +9,9 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::{
-    CliOutput, ServeProcess, TestServer, client_trusting, is_token, run_scimd, scimd_command, send,
-    token_id, user_body,
+    CliOutput, ServeProcess, TestServer, client_trusting, is_token, run_scimd, scimd_at as scimd,
+    scimd_command, send, token_id, user_body,
 };
-
-/// Runs `scimd --config <config> <args…>`.
-async fn scimd(config: &Path, args: &[&str]) -> CliOutput {
-    let mut cmd = scimd_command();
-    cmd.arg("--config").arg(config).args(args);
-    run_scimd(cmd).await
-}
 
 /// Runs a command that must succeed.
 async fn scimd_ok(config: &Path, args: &[&str]) -> CliOutput {

@@ -835,3 +835,42 @@ pub fn okta_create_user(user_name: &str, external_id: &str) -> Value {
      "password":"1mz050nq",
      "active":true})
 }
+
+/// `GET /healthz` on an open keep-alive connection (HTTP/1.1, `Host: host`); returns the
+/// status code.
+pub async fn health_on(
+    tls: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin),
+    host: &str,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    tls.write_all(request.as_bytes()).await.expect("write");
+    tls.flush().await.expect("flush");
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tls.read(&mut buf).await.expect("read response");
+        assert!(n > 0, "the connection closed: {:?}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(str::to_string)
+                })
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if raw.len() >= end + 4 + length {
+                return text[9..12].parse().expect("status code");
+            }
+        }
+    }
+}
+
+/// Runs `scimd --config <config> <args…>` to completion.
+pub async fn scimd_at(config: &Path, args: &[&str]) -> CliOutput {
+    let mut cmd = scimd_command();
+    cmd.arg("--config").arg(config).args(args);
+    run_scimd(cmd).await
+}

@@ -8,13 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{CliOutput, ServeProcess, TestServer, run_scimd, scimd_command, user_body};
-
-async fn scimd(config: &Path, args: &[&str]) -> CliOutput {
-    let mut cmd = scimd_command();
-    cmd.arg("--config").arg(config).args(args);
-    run_scimd(cmd).await
-}
+use crate::common::{
+    CliOutput, ServeProcess, TestServer, scimd_at as scimd, scimd_command, user_body,
+};
 
 async fn scimd_ok(config: &Path, args: &[&str]) -> CliOutput {
     let out = scimd(config, args).await;

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::client::TlsStream;
 
-use crate::common::{ServeProcess, client_trusting, issue_token, scimd_command, send, user_body};
+use crate::common::{
+    ServeProcess, client_trusting, health_on, issue_token, scimd_command, send, user_body,
+};
 
 /// A certificate for 127.0.0.1 written as PEM files; returns its DER and PEM.
 fn write_certificate(dir: &Path, label: &str) -> (CertificateDer<'static>, String) {
@@ -78,32 +79,6 @@ async fn served_certificate(
     session.peer_certificates().expect("peer certificates")[0].clone()
 }
 
-/// `GET /healthz` on an open keep-alive connection; returns the status code.
-async fn health_on(tls: &mut TlsStream<tokio::net::TcpStream>) -> u16 {
-    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.expect("write");
-    tls.flush().await.expect("flush");
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = tls.read(&mut buf).await.expect("read response");
-        assert!(n > 0, "the connection closed: {:?}", String::from_utf8_lossy(&raw));
-        raw.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&raw);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length: usize = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase().strip_prefix("content-length:").map(str::to_string)
-                })
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if raw.len() >= end + 4 + length {
-                return text[9..12].parse().expect("status code");
-            }
-        }
-    }
-}
-
 fn signal(process: &ServeProcess, name: &str) {
     let status = std::process::Command::new("kill")
         .args([&format!("-{name}"), &process.child.id().to_string()])
@@ -132,7 +107,7 @@ async fn notifies_systemd_and_reloads_certificate_and_roles_on_sighup() {
     let port = process.port;
     assert_eq!(served_certificate(port, &[&first]).await, first);
     let mut open = connect(port, &[&first]).await;
-    assert_eq!(health_on(&mut open).await, 200);
+    assert_eq!(health_on(&mut open, "127.0.0.1").await, 200);
 
     // A new certificate and a new role mapping, then `systemctl reload`.
     let (second, second_pem) = write_certificate(&tls_dir, "second");
@@ -149,7 +124,7 @@ async fn notifies_systemd_and_reloads_certificate_and_roles_on_sighup() {
 
     // New handshakes get the new certificate; the connection opened before keeps working.
     assert_eq!(served_certificate(port, &[&first, &second]).await, second);
-    assert_eq!(health_on(&mut open).await, 200);
+    assert_eq!(health_on(&mut open, "127.0.0.1").await, 200);
     let client = client_trusting(second_pem.as_bytes());
     let base = process.base();
     let body = user_body("kim@contoso.example", json!({"userType": "Contractor"}));
