@@ -12,14 +12,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 use tokio_rustls::client::TlsStream;
 
-use crate::common::{ServeProcess, health_on, issue_token, run_scimd, scimd_command, send};
+use crate::common::{
+    ServeProcess, health_on, issue_token, run_scimd, scimd_command, send, tls_connect,
+};
 
 const PEBBLE: &str = "/usr/bin/pebble";
 /// The name certified: pebble's VA resolves it through /etc/hosts.
@@ -165,18 +166,7 @@ fn scimd_config(dir: &Path, port: u16, api_port: u16, renew_days: u32) -> String
 /// A TLS connection to scimd for `localhost`, trusting only pebble's root: it succeeds only
 /// when scimd serves a certificate pebble issued for the name.
 async fn connect(port: u16, root: &CertificateDer<'static>) -> TlsStream<tokio::net::TcpStream> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(root.clone()).expect("root certificate");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    let name = ServerName::try_from(DOMAIN).expect("server name");
-    connector.connect(name, tcp).await.expect("a TLS handshake verified against pebble's root")
+    tls_connect(port, DOMAIN, &[root]).await
 }
 
 /// The serial number of the leaf certificate of a connection.

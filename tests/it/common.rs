@@ -874,3 +874,26 @@ pub async fn scimd_at(config: &Path, args: &[&str]) -> CliOutput {
     cmd.arg("--config").arg(config).args(args);
     run_scimd(cmd).await
 }
+
+/// A TLS connection to 127.0.0.1:`port` for `server_name`, trusting only `trusted`: the
+/// handshake verifies the served chain and name as an IdP's client would.
+pub async fn tls_connect(
+    port: u16,
+    server_name: &str,
+    trusted: &[&rustls_pki_types::CertificateDer<'static>],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in trusted {
+        roots.add((*cert).clone()).expect("root certificate");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from(server_name.to_string()).expect("name");
+    connector.connect(name, tcp).await.expect("a verified TLS handshake")
+}

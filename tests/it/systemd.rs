@@ -5,15 +5,15 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::CertificateDer;
 use serde_json::json;
 use tokio_rustls::client::TlsStream;
 
 use crate::common::{
-    ServeProcess, client_trusting, health_on, issue_token, scimd_command, send, user_body,
+    ServeProcess, client_trusting, health_on, issue_token, scimd_command, send, tls_connect,
+    user_body,
 };
 
 /// A certificate for 127.0.0.1 written as PEM files; returns its DER and PEM.
@@ -53,20 +53,7 @@ async fn connect(
     port: u16,
     trusted: &[&CertificateDer<'static>],
 ) -> TlsStream<tokio::net::TcpStream> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in trusted {
-        roots.add((*cert).clone()).expect("root certificate");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    let name = ServerName::try_from("127.0.0.1").expect("server name");
-    connector.connect(name, tcp).await.expect("TLS handshake")
+    tls_connect(port, "127.0.0.1", trusted).await
 }
 
 /// The leaf certificate a new handshake gets.
