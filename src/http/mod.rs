@@ -150,18 +150,15 @@ async fn access_log(State(metrics): State<Arc<Metrics>>, req: Request, next: Nex
     // One line per request, as fields: readable in the journal, structured in JSON logs.
     let ms = (elapsed.as_secs_f64() * 10_000.0).round() / 10.0;
     tracing::info!(target: "scimd::access", %method, path, status, ms, token, "request");
-    let route = response.extensions().get::<RouteName>().map_or("unmatched", |r| r.0.as_str());
+    let route = response.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
     metrics.record_request(route, method.as_str(), status, elapsed);
     response
 }
 
-/// The route a response answered, as declared (`/scim/v2/Users/{id}`): the metrics' label.
-#[derive(Clone)]
-struct RouteName(String);
-
-/// Notes the matched route on the response for `access_log`, which runs outside routing.
+/// Copies the matched route (`/scim/v2/Users/{id}`, the metrics' label) onto the response for
+/// `access_log`, which runs outside routing and so never sees it on the request.
 async fn name_route(matched: MatchedPath, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
-    response.extensions_mut().insert(RouteName(matched.as_str().to_string()));
+    response.extensions_mut().insert(matched);
     response
 }
