@@ -211,7 +211,10 @@ pub async fn log(config: &Config, limit: usize, filter: LogFilter, follow: bool)
     }
 }
 
-/// The userName or displayName of each member of `group`, by id, read 100 at a time.
+/// Member ids looked up per request: their `id eq` filter stays under the 4 KiB filter limit.
+const NAMES_PER_REQUEST: usize = 64;
+
+/// The userName or displayName of each member of `group`, by id, a few dozen per request.
 async fn member_names(config: &Config, group: &Value) -> Result<HashMap<String, String>> {
     let members = group.get("members").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut names = HashMap::new();
@@ -224,9 +227,10 @@ async fn member_names(config: &Config, group: &Value) -> Result<HashMap<String, 
             .filter_map(|m| m.get("value").and_then(Value::as_str))
             .map(|id| serde_json::to_string(id).unwrap_or_default())
             .collect();
-        for chunk in ids.chunks(100) {
+        for chunk in ids.chunks(NAMES_PER_REQUEST) {
             let filter = chunk.iter().map(|id| format!("id eq {id}")).collect::<Vec<_>>();
-            let page = list_page(config, resources, Some(filter.join(" or ")), 1, 100).await?;
+            let count = chunk.len() as u64;
+            let page = list_page(config, resources, Some(filter.join(" or ")), 1, count).await?;
             let found = page.get("Resources").and_then(Value::as_array).cloned();
             for r in found.unwrap_or_default() {
                 names.insert(text(&r, "id"), text(&r, name));

@@ -272,3 +272,22 @@ async fn the_provisioning_log_keeps_only_keep_days() {
     let newest = &s.provisioning_log(1).await[0];
     assert_eq!(newest["seq"].as_u64().unwrap(), before as u64 + 1, "{newest}");
 }
+
+#[tokio::test]
+async fn groups_show_names_every_member_of_a_large_group() {
+    let s = TestServer::start().await;
+    let mut ids = Vec::new();
+    for i in 0..150 {
+        ids.push(s.create_user(&format!("member{i:03}@contoso.example")).await);
+    }
+    let members: Vec<&str> = ids.iter().map(String::as_str).collect();
+    s.create_group("Everyone", &members).await;
+    let config = s.write_config_file();
+    let shown = scimd_ok(&config, &["groups", "show", "Everyone"]).await;
+    assert!(shown.stdout.contains("members       150"), "{}", shown.stdout);
+    for (i, id) in ids.iter().enumerate() {
+        let line = format!("member{i:03}@contoso.example (User {id})");
+        assert!(shown.stdout.contains(&line), "{line} missing");
+    }
+    assert!(!shown.stdout.contains("(not found)"));
+}
