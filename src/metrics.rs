@@ -28,15 +28,19 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 struct RequestLabels {
     /// The route as declared (`/scim/v2/Users/{id}`), so ids do not make new series.
     route: String,
-    method: String,
+    /// One of [`METHODS`]: a client cannot mint series by inventing methods.
+    method: &'static str,
     status: u16,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: String,
-    method: String,
+    method: &'static str,
 }
+
+/// The method labels; any other method is counted as `other`.
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UserStateLabels {
@@ -59,6 +63,13 @@ pub struct Metrics {
     log_entries: Gauge,
     file_bytes: Gauge,
     token_last_used: Family<TokenLabels, Gauge>,
+    rendering: std::sync::Mutex<()>,
+}
+
+/// A label value as the text format needs it: prometheus-client writes values as given, and a
+/// token name is the admin's free text (a `"` in it would break the whole scrape).
+fn escape_label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -118,14 +129,17 @@ impl Metrics {
             log_entries,
             file_bytes,
             token_last_used,
+            rendering: std::sync::Mutex::new(()),
         }
     }
 
     /// Counts one answered request.
+    /// `route` is a declared route or `unmatched`, so the label sets stay few whatever is sent.
     pub fn record_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        let (route, method) = (route.to_string(), method.to_string());
+        let method = METHODS.into_iter().find(|m| *m == method).unwrap_or("other");
+        let route = route.to_string();
         self.latency
-            .get_or_create(&RouteLabels { route: route.clone(), method: method.clone() })
+            .get_or_create(&RouteLabels { route: route.clone(), method })
             .observe(elapsed.as_secs_f64());
         self.requests.get_or_create(&RequestLabels { route, method, status }).inc();
     }
@@ -133,6 +147,9 @@ impl Metrics {
     /// The text exposition of every metric, with the directory's numbers read now. Blocking:
     /// it reads the store.
     pub fn render(&self, service: &Service) -> Result<String, String> {
+        // One scrape at a time: the token gauges are cleared and refilled below.
+        let _one_at_a_time =
+            self.rendering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let reader = service.store().read().map_err(|e| e.to_string())?;
         let count = |r: Result<u64, _>| {
             r.map(|n| n as i64).map_err(|e: crate::store::StoreError| e.to_string())
@@ -155,14 +172,24 @@ impl Metrics {
             }
             let last = [token.last_used, seen.get(&token.id).copied()].into_iter().flatten().max();
             if let Some(at) = last {
-                self.token_last_used
-                    .get_or_create(&TokenLabels { id: token.id, name: token.name })
-                    .set(at);
+                let labels = TokenLabels { id: token.id, name: escape_label(&token.name) };
+                self.token_last_used.get_or_create(&labels).set(at);
             }
         }
 
         let mut out = String::new();
         encode(&mut out, &self.registry).map_err(|e| e.to_string())?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_label;
+
+    #[test]
+    fn label_values_are_escaped_for_the_text_format() {
+        assert_eq!(escape_label("entra-prod"), "entra-prod");
+        assert_eq!(escape_label("Entra \"prod\"\\x\ny"), "Entra \\\"prod\\\"\\\\x\\ny");
     }
 }

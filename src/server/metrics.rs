@@ -20,10 +20,13 @@ use crate::service::Service;
 /// Scrapes served at once; more wait in the kernel's accept queue.
 const MAX_CONNECTIONS: usize = 16;
 
-/// Answers scrapes on `listener` until the task is dropped.
+/// Answers scrapes on `listener` until the task is dropped, which also ends the scrapes in
+/// progress (they hold the service, and so the data file).
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, service: Service) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
         let (tcp, _) = match listener.accept().await {
             Ok(conn) => conn,
@@ -34,7 +37,7 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, service: Servic
             }
         };
         let (metrics, service) = (Arc::clone(&metrics), service.clone());
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let _permit = permit;
             let answer = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let (metrics, service) = (Arc::clone(&metrics), service.clone());

@@ -92,21 +92,26 @@ impl Server {
         let local = listener.local_addr()?;
         warn_if_plain_http(&self.config.tls, local);
         let metrics = Arc::new(crate::metrics::Metrics::new(&self.service));
-        let metrics_task = match self.config.metrics.listen {
-            Some(addr) => {
-                let listener = TcpListener::bind(addr)
+        let metrics_listener = match self.config.metrics.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
                     .await
-                    .map_err(|source| ServerError::MetricsListen { addr, source })?;
-                tracing::info!(listen = %listener.local_addr()?, "serving /metrics");
-                let task = metrics::serve(listener, Arc::clone(&metrics), self.service.clone());
-                Some(tokio::spawn(task))
-            }
+                    .map_err(|source| ServerError::MetricsListen { addr, source })?,
+            ),
             None => None,
         };
         let socket_path = self.config.admin_socket();
         let admin_listener = admin::bind(&socket_path).map_err(|source| {
             ServerError::AdminSocket { path: socket_path.display().to_string(), source }
         })?;
+        let metrics_task = match metrics_listener {
+            Some(listener) => {
+                tracing::info!(listen = %listener.local_addr()?, "serving /metrics");
+                let task = metrics::serve(listener, Arc::clone(&metrics), self.service.clone());
+                Some(tokio::spawn(task))
+            }
+            None => None,
+        };
         let admin_task = tokio::spawn(admin::serve(admin_listener, self.service.clone()));
         let retention_task =
             tokio::spawn(prune_log_hourly(self.service.clone(), self.config.log.keep_days));
@@ -144,6 +149,7 @@ impl Server {
         retention_task.abort();
         if let Some(task) = metrics_task {
             task.abort();
+            let _ = task.await;
         }
         let _ = admin_task.await;
         let _ = retention_task.await;

@@ -38,6 +38,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 async fn metrics_report_requests_writes_the_directory_and_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let token = issue_token(&dir.path().join("data"), "entra-prod", TokenScope::ReadWrite);
+    let quoted = issue_token(&dir.path().join("data"), "Okta \"test\"", TokenScope::ReadOnly);
     let config = write_config(dir.path(), "[metrics]\nlisten = \"127.0.0.1:0\"\n");
     let mut cmd = scimd_command();
     cmd.arg("--config").arg(&config).arg("serve");
@@ -66,6 +67,12 @@ async fn metrics_report_requests_writes_the_directory_and_tokens() {
     assert_eq!(r.status, 404);
     let r = send(client.get(format!("{base}/Users"))).await;
     assert_eq!(r.status, 401);
+    // A name with a quote and an invented method must not break the page or mint series.
+    let r = send(client.get(format!("{base}/Groups")).bearer_auth(&quoted)).await;
+    assert_eq!(r.status, 200);
+    let brew = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let r = send(client.request(brew, format!("{base}/Users")).bearer_auth(&token)).await;
+    assert_eq!(r.status, 405);
     let started = scimd::service::now_unix();
 
     let url = format!("http://127.0.0.1:{metrics_port}/metrics");
@@ -110,6 +117,13 @@ async fn metrics_report_requests_writes_the_directory_and_tokens() {
         format!("scimd_token_last_used_timestamp_seconds{{id=\"{token_id}\",name=\"entra-prod\"}}");
     let at = sample(&text, &last_used).unwrap_or_else(|| panic!("{last_used} missing: {text}"));
     assert!((at - started as f64).abs() <= 60.0, "{at} vs {started}");
+    let quoted_id = crate::common::token_id(&quoted);
+    let escaped = format!(
+        "scimd_token_last_used_timestamp_seconds{{id=\"{quoted_id}\",name=\"Okta \\\"test\\\"\"}}"
+    );
+    assert!(sample(&text, &escaped).is_some(), "{escaped} missing: {text}");
+    assert_eq!(requests("unmatched", "other", 405), Some(1.0), "{text}");
+    assert!(!text.contains("BREW"), "{text}");
 
     // Deactivating moves a user between the states at the next scrape.
     let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
