@@ -63,6 +63,9 @@ const ORDER_TIMEOUT: Duration = Duration::from_secs(120);
 /// never more than the check interval).
 const FIRST_RETRY: Duration = Duration::from_secs(60);
 const MAX_RETRY: Duration = Duration::from_secs(3600);
+/// The most one check may take from start to a stored certificate: a CA that answers and then
+/// stalls (a body that never ends) counts as a failure and is retried, not waited on for ever.
+const CHECK_DEADLINE: Duration = Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AcmeError {
@@ -86,6 +89,8 @@ pub enum AcmeError {
     Certificate(String),
     #[error("cannot store the ACME state: {0}")]
     Store(String),
+    #[error("the order took longer than {} s; the CA stopped answering", CHECK_DEADLINE.as_secs())]
+    Deadline,
 }
 
 impl AcmeError {
@@ -221,7 +226,8 @@ impl Acme {
     pub async fn maintain(mut self) {
         let mut failures: u32 = 0;
         loop {
-            let wait = match self.check().await {
+            let checked = tokio::time::timeout(CHECK_DEADLINE, self.check()).await;
+            let wait = match checked.unwrap_or(Err(AcmeError::Deadline)) {
                 Ok(()) => {
                     failures = 0;
                     self.settings.check_interval
@@ -248,8 +254,16 @@ impl Acme {
         let renewal = match read_stored(&self.dir, &self.settings.domains) {
             Ok(Some(stored)) => {
                 let left = stored.not_after.saturating_sub(now_unix());
-                let renew_at =
-                    stored.not_after.saturating_sub(i64::from(self.settings.renew_days) * 86_400);
+                let ahead = i64::from(self.settings.renew_days) * 86_400;
+                if ahead >= stored.not_after.saturating_sub(stored.not_before) {
+                    tracing::warn!(
+                        renew_days = self.settings.renew_days,
+                        lifetime_days = (stored.not_after - stored.not_before) / 86_400,
+                        "ACME: tls.acme_renew_days is not shorter than the CA's certificates \
+                         live, so every check renews; lower it (CAs limit repeated orders)"
+                    );
+                }
+                let renew_at = stored.not_after.saturating_sub(ahead);
                 if now_unix() < renew_at {
                     tracing::debug!(
                         serial = %stored.serial,
@@ -285,8 +299,12 @@ impl Acme {
 
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
-            write_atomic(&dir, "key.pem", key_pem.as_bytes())?;
-            write_atomic(&dir, "cert.pem", chain_pem.as_bytes())
+            // The new key waits beside the old one until its chain is in place, so a crash
+            // between the two leaves a pair that start-up can put together again
+            // ([`read_stored`]), never an unusable one.
+            write_atomic(&dir, NEXT_KEY, key_pem.as_bytes())?;
+            write_atomic(&dir, "cert.pem", chain_pem.as_bytes())?;
+            promote_next_key(&dir)
         })
         .await
         .map_err(|e| AcmeError::Store(format!("the writing task failed: {e}")))??;
@@ -448,7 +466,8 @@ struct StoredAccount {
 /// A stored (or just issued) certificate, checked and ready to serve.
 struct Stored {
     key: Arc<CertifiedKey>,
-    /// The leaf's notAfter, Unix seconds.
+    /// The leaf's notBefore and notAfter, Unix seconds.
+    not_before: i64,
     not_after: i64,
     serial: String,
 }
@@ -465,7 +484,20 @@ fn read_stored(dir: &Path, domains: &[String]) -> Result<Option<Stored>, String>
         .and_then(|certs| certs.collect::<Result<_, _>>())
         .map_err(|e| format!("{}: {e}", cert_path.display()))?;
     let key = std::fs::read(&key_path).map_err(|e| format!("{}: {e}", key_path.display()))?;
-    let stored = stored_certificate(chain, &key).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let stored = match stored_certificate(chain.clone(), &key) {
+        Ok(stored) => stored,
+        // A renewal stopped after writing the new chain but before its key took the name.
+        Err(e) => match std::fs::read(dir.join(NEXT_KEY))
+            .ok()
+            .map(|next| stored_certificate(chain, &next))
+        {
+            Some(Ok(stored)) => {
+                promote_next_key(dir).map_err(|e| e.to_string())?;
+                stored
+            }
+            _ => return Err(format!("{}: {e}", dir.display())),
+        },
+    };
     let leaf = stored.key.cert.first().ok_or("no certificate")?;
     let names = dns_names(leaf)?;
     if let Some(missing) = domains.iter().find(|d| !names.contains(d)) {
@@ -485,12 +517,13 @@ fn stored_certificate(
     let leaf = chain.first().ok_or("no certificate in the chain")?;
     let (_, parsed) = x509_parser::parse_x509_certificate(leaf.as_ref())
         .map_err(|e| format!("the certificate does not parse: {e}"))?;
+    let not_before = parsed.validity().not_before.timestamp();
     let not_after = parsed.validity().not_after.timestamp();
     let serial = parsed.raw_serial_as_string();
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("the key: {e}"))?;
     let certified = CertifiedKey::from_der(chain, key, &ring::default_provider())
         .map_err(|e| format!("the certificate and key do not match: {e}"))?;
-    Ok(Stored { key: Arc::new(certified), not_after, serial })
+    Ok(Stored { key: Arc::new(certified), not_before, not_after, serial })
 }
 
 /// The DNS names in a certificate's subjectAltName, lower-cased.
@@ -557,6 +590,17 @@ fn self_signed(params: rcgen::CertificateParams) -> Result<Arc<CertifiedKey>, Ac
 
 /// Writes `dir/name` (mode 0600) so that a reader sees the old or the new content, never a mix:
 /// a temporary file, fsynced, renamed over the old one, then the directory fsynced.
+/// Where a renewal writes the new private key until its chain is stored.
+const NEXT_KEY: &str = "key.pem.next";
+
+/// Renames [`NEXT_KEY`] to `key.pem` and makes the rename durable.
+fn promote_next_key(dir: &Path) -> Result<(), AcmeError> {
+    let path = dir.join("key.pem");
+    std::fs::rename(dir.join(NEXT_KEY), &path)
+        .and_then(|()| std::fs::File::open(dir)?.sync_all())
+        .map_err(AcmeError::io("cannot write", &path))
+}
+
 fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), AcmeError> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if !dir.exists() {
@@ -718,6 +762,22 @@ mod tests {
         write_atomic(&dir, "key.pem", key.as_bytes()).unwrap();
         let why = read_stored(&dir, &names).err().expect("mismatched key");
         assert!(why.contains("do not match"), "{why}");
+    }
+
+    #[test]
+    fn a_renewal_cut_short_between_chain_and_key_is_put_together_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().join("acme");
+        let names = vec!["scim.example.org".to_string()];
+        let old_key = store(&dir, &["scim.example.org"], (2200, 1, 1));
+        // The renewal wrote its new key aside and its new chain, then stopped.
+        let new_key = store(&dir, &["scim.example.org"], (2201, 1, 1));
+        write_atomic(&dir, NEXT_KEY, new_key.as_bytes()).unwrap();
+        write_atomic(&dir, "key.pem", old_key.as_bytes()).unwrap();
+        let stored = read_stored(&dir, &names).unwrap().expect("the new pair");
+        assert_eq!(unix_to_text(stored.not_after), "2201-01-01T00:00:00Z");
+        assert_eq!(std::fs::read_to_string(dir.join("key.pem")).unwrap(), new_key);
+        assert!(!dir.join(NEXT_KEY).exists());
     }
 
     #[test]
