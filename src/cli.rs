@@ -361,13 +361,18 @@ pub async fn restore(config: &Config, file: PathBuf, force: bool) -> Result<()> 
             bail!("cannot restore {}: {e}; the data directory is unchanged", file.display());
         }
     };
+    if let Some(dir) = data.parent()
+        && let Err(e) = give_to_directory_owner(&staging, dir)
+    {
+        let _ = std::fs::remove_file(&staging);
+        bail!("cannot hand the restored file over: {e}; the data directory is unchanged");
+    }
     drop(held);
     if data.exists() {
         std::fs::rename(&data, with_suffix(&data, ".before-restore"))?;
     }
     std::fs::rename(&staging, &data)?;
     if let Some(dir) = data.parent() {
-        give_to_directory_owner(&data, dir);
         std::fs::File::open(dir)?.sync_all()?;
     }
     eprintln!(
@@ -380,21 +385,27 @@ pub async fn restore(config: &Config, file: PathBuf, force: bool) -> Result<()> 
     Ok(())
 }
 
-/// Makes `file` owned like the data directory holding it, so a restore run as root leaves a
-/// file the service user can open.
-fn give_to_directory_owner(file: &Path, dir: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    let (Ok(d), Ok(f)) = (std::fs::metadata(dir), std::fs::metadata(file)) else { return };
-    if (d.uid(), d.gid()) == (f.uid(), f.gid()) {
-        return;
+/// Makes `file` mode 0600 and owned like the data directory holding it, so a restore run as
+/// root leaves a file the service user can open. It works on the open file, after checking that
+/// the name still is that plain file: the directory belongs to the service user, who must not
+/// be able to point root's chown at another file with a symlink or a hard link.
+fn give_to_directory_owner(file: &Path, dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let owner = std::fs::metadata(dir)?;
+    let handle = std::fs::File::open(file)?;
+    let (opened, named) = (handle.metadata()?, std::fs::symlink_metadata(file)?);
+    if !named.file_type().is_file()
+        || (opened.dev(), opened.ino()) != (named.dev(), named.ino())
+        || opened.nlink() != 1
+    {
+        bail!("{} changed while it was restored", file.display());
     }
-    if let Err(e) = std::os::unix::fs::chown(file, Some(d.uid()), Some(d.gid())) {
-        eprintln!(
-            "warning: cannot give {} to the owner of {} ({e}); chown it to the service user",
-            file.display(),
-            dir.display()
-        );
+    handle.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    if (opened.uid(), opened.gid()) != (owner.uid(), owner.gid()) {
+        std::os::unix::fs::fchown(&handle, Some(owner.uid()), Some(owner.gid()))
+            .with_context(|| format!("cannot give it to the owner of {}", dir.display()))?;
     }
+    Ok(())
 }
 
 /// `scimd compact`.
