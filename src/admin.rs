@@ -178,9 +178,10 @@ pub struct LogPage {
 /// Which log entries `scimd log` shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogFilter {
-    /// A userName, group displayName or resource id (case-insensitive).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<String>,
+    /// Usernames, group displayNames or resource ids (case-insensitive); an entry about any
+    /// of them matches. Empty: every entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
 }
@@ -209,12 +210,11 @@ impl Outcome {
 
 impl LogFilter {
     pub fn matches(&self, entry: &LogEntry) -> bool {
-        let resource_matches = self.resource.as_deref().is_none_or(|wanted| {
-            [entry.name.as_deref(), entry.resource_id.as_deref()]
+        let resource_matches = self.resources.is_empty()
+            || [entry.name.as_deref(), entry.resource_id.as_deref()]
                 .into_iter()
                 .flatten()
-                .any(|have| have.eq_ignore_ascii_case(wanted))
-        });
+                .any(|have| self.resources.iter().any(|wanted| have.eq_ignore_ascii_case(wanted)));
         resource_matches && self.outcome.is_none_or(|o| Outcome::of(entry.status) == o)
     }
 }

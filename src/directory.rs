@@ -18,8 +18,9 @@ use scimd::store::LogEntry;
 
 use crate::cli::admin_request;
 
-/// Resources fetched per admin request while listing.
-const PAGE: u64 = 500;
+/// Resources fetched per admin request while listing. Large, because a filter no index
+/// answers scans the whole table for each page.
+const PAGE: u64 = 5000;
 
 #[derive(Debug, Subcommand)]
 pub enum ResourceCommand {
@@ -93,7 +94,7 @@ pub async fn list(
                     csv.write_record(columns.header())?;
                 }
                 for row in &rows {
-                    csv.write_record(row)?;
+                    csv.write_record(row.iter().map(|cell| spreadsheet_safe(cell)))?;
                 }
                 out.write_all(&csv.into_inner().map_err(|e| e.into_error())?)?;
             }
@@ -149,8 +150,9 @@ pub async fn show(
     for (field, value) in describe(resources, resource, &names) {
         writeln!(out, "{}", format!("{field:<14}{value}").trim_end())?;
     }
-    let id = text(resource, "id");
-    let filter = LogFilter { resource: Some(id), outcome: None };
+    // By id, and by name too: a refused create names the user but has no id.
+    let filter =
+        LogFilter { resources: vec![text(resource, "id"), text(resource, name)], outcome: None };
     let recent = log_page(config, 10, filter, None).await?;
     writeln!(out)?;
     if recent.entries.is_empty() {
@@ -425,6 +427,15 @@ fn elements(r: &Value, name: &str) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// A CSV cell a spreadsheet will not run: text the IdP sent that starts like a formula
+/// (`=`, `+`, `-`, `@`, tab, CR) gets a leading `'`, as OWASP advises for CSV exports.
+fn spreadsheet_safe(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_string(),
+    }
 }
 
 fn column_widths(header: &[&str], rows: &[Vec<String>]) -> Vec<usize> {

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             Command::Users(command) => run_resources(&config, Resources::Users, command).await,
             Command::Groups(command) => run_resources(&config, Resources::Groups, command).await,
             Command::Log { limit, user, outcome, follow } => {
-                let filter = LogFilter { resource: user, outcome };
+                let filter = LogFilter { resources: user.into_iter().collect(), outcome };
                 directory::log(&config, limit, filter, follow).await
             }
             Command::Backup { file } => cli::backup(&config, file).await,

@@ -291,3 +291,28 @@ async fn groups_show_names_every_member_of_a_large_group() {
     }
     assert!(!shown.stdout.contains("(not found)"));
 }
+
+#[tokio::test]
+async fn csv_cells_do_not_run_as_formulas_and_show_lists_refusals_by_name() {
+    let s = TestServer::start().await;
+    let body = user_body("formula@contoso.example", json!({"displayName": "=HYPERLINK(\"x\")"}));
+    s.post("/Users", &body).await.expect(201);
+    // A second create of the same name: refused before any id is involved.
+    let again = user_body("formula@contoso.example", json!({}));
+    s.post("/Users", &again).await.expect(409);
+    let config = s.write_config_file();
+
+    let csv = scimd_ok(&config, &["users", "list", "--format", "csv"]).await;
+    let mut reader = csv::Reader::from_reader(csv.stdout.as_bytes());
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[6], "'=HYPERLINK(\"x\")", "{}", csv.stdout);
+    // The table and JSON show the value as stored.
+    let table = scimd_ok(&config, &["users", "list"]).await;
+    assert!(table.stdout.contains(" =HYPERLINK(\"x\")"), "{}", table.stdout);
+
+    // The refused create names the user but carries no id; show lists it all the same.
+    let shown = scimd_ok(&config, &["users", "show", "formula@contoso.example"]).await;
+    let log: Vec<&str> = shown.stdout.lines().skip_while(|l| !l.contains("Recent")).collect();
+    assert_eq!(log.len(), 3, "{}", shown.stdout);
+    assert!(log[1].contains("409") && log[2].contains("201"), "{log:?}");
+}
