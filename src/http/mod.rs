@@ -139,10 +139,12 @@ async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Re
 
 /// One line per request: method, path, status, latency, token name. Never the token, never
 /// the query string (it can hold user names).
-async fn access_log(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+async fn access_log(State(metrics): State<Arc<Metrics>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let route = RouteSlot::default();
+    req.extensions_mut().insert(route.clone());
     let response = next.run(req).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
@@ -150,15 +152,20 @@ async fn access_log(State(metrics): State<Arc<Metrics>>, req: Request, next: Nex
     // One line per request, as fields: readable in the journal, structured in JSON logs.
     let ms = (elapsed.as_secs_f64() * 10_000.0).round() / 10.0;
     tracing::info!(target: "scimd::access", %method, path, status, ms, token, "request");
-    let route = response.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+    let route = route.0.get().map_or("unmatched", MatchedPath::as_str);
     metrics.record_request(route, method.as_str(), status, elapsed);
     response
 }
 
-/// Copies the matched route (`/scim/v2/Users/{id}`, the metrics' label) onto the response for
-/// `access_log`, which runs outside routing and so never sees it on the request.
+/// Where routing leaves the matched route (`/scim/v2/Users/{id}`, the metrics' label) for
+/// `access_log`, which runs outside routing: filled before the handler runs, so a request cut
+/// short by the deadline or a panic still counts under its route.
+#[derive(Clone, Default)]
+struct RouteSlot(Arc<std::sync::OnceLock<MatchedPath>>);
+
 async fn name_route(matched: MatchedPath, req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
-    response.extensions_mut().insert(matched);
-    response
+    if let Some(slot) = req.extensions().get::<RouteSlot>() {
+        let _ = slot.0.set(matched);
+    }
+    next.run(req).await
 }
