@@ -251,7 +251,11 @@ impl Acme {
 
     /// One check: order when needed, then store and serve the new certificate.
     async fn check(&mut self) -> Result<(), AcmeError> {
-        let renewal = match read_stored(&self.dir, &self.settings.domains) {
+        let (dir, domains) = (self.dir.clone(), self.settings.domains.clone());
+        let found = tokio::task::spawn_blocking(move || read_stored(&dir, &domains))
+            .await
+            .map_err(|e| AcmeError::Store(format!("the reading task failed: {e}")))?;
+        let renewal = match found {
             Ok(Some(stored)) => {
                 let left = stored.not_after.saturating_sub(now_unix());
                 let ahead = i64::from(self.settings.renew_days) * 86_400;
@@ -325,7 +329,7 @@ impl Acme {
             return Ok(account.clone());
         }
         let path = self.dir.join("account.json");
-        let stored = match std::fs::read(&path) {
+        let stored = match tokio::fs::read(&path).await {
             Ok(bytes) => match serde_json::from_slice::<StoredAccount>(&bytes) {
                 Ok(stored) if stored.directory == self.settings.directory => Some(stored),
                 Ok(stored) => {
