@@ -19,7 +19,7 @@ use crate::scim::filter;
 use crate::scim::list::SortOrder;
 use crate::scim::projection::Projection;
 use crate::scim::schema::{GROUP, USER};
-use crate::service::{ListRequest, Service, tokens};
+use crate::service::{ListRequest, Service, ServiceError, tokens};
 use crate::store::backup::{BackupError, Counts, Header};
 use crate::store::{Kind, LogEntry, Store, TokenScope};
 
@@ -55,6 +55,21 @@ pub enum AdminRequest {
     },
     /// Answered by a stream: one response line, then the backup's lines ([`write_backup`]).
     Backup,
+    /// Every user or group a filter matches, from one read transaction. Answered by a
+    /// stream: one response line, one line per resource (SCIM JSON, id order), then an
+    /// [`ExportEnd`] line.
+    Export {
+        resources: Resources,
+        filter: Option<String>,
+    },
+}
+
+/// The last line of an export: the count, or why it stopped. A stream without it was cut.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportEnd {
+    Total(u64),
+    Error(String),
 }
 
 /// What `scimd users …` or `scimd groups …` reads.
@@ -134,9 +149,68 @@ pub fn execute(service: &Service, request: AdminRequest) -> AdminResponse {
         AdminRequest::List { resources, filter, start_index, count } => {
             list(service, resources, filter.as_deref(), start_index, count)
         }
-        AdminRequest::Backup => Err("a backup is streamed, not answered in one line".into()),
+        AdminRequest::Backup | AdminRequest::Export { .. } => {
+            Err("this request is streamed, not answered in one line".into())
+        }
     };
     AdminResponse::from_result(result)
+}
+
+/// Every user or group `filter` matches, in id order, each handed to `emit` as `GET` renders
+/// it; returns how many. Blocking. `emit` failing (the reader went away) stops the export.
+pub fn export(
+    service: &Service,
+    resources: Resources,
+    filter: Option<&str>,
+    mut emit: impl FnMut(Value) -> std::io::Result<()>,
+) -> Result<u64, String> {
+    let filter = match filter.map(str::trim) {
+        None | Some("") => None,
+        Some(f) => Some(filter::parse(f).map_err(|e| format!("--filter: {e}"))?),
+    };
+    let emit = |v: Value| emit(v).map_err(|e| ServiceError::Internal(e.to_string()));
+    service.export(resources.kind(), filter.as_ref(), emit).map_err(|e| match e {
+        ServiceError::Invalid(e) => format!("--filter: {e}"),
+        e => e.to_string(),
+    })
+}
+
+/// Asks the server on `socket` for an export and hands each resource to `on_resource`; returns
+/// the count the server sent at the end.
+pub async fn call_export(
+    socket: &Path,
+    request: &AdminRequest,
+    mut on_resource: impl FnMut(Value) -> std::io::Result<()>,
+) -> Result<u64, ClientError> {
+    let (mut reader, _write) = send_request(socket, request).await?;
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let response: AdminResponse =
+        serde_json::from_str(&line).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    if !response.ok {
+        return Err(ClientError::Refused(response.error.unwrap_or_default()));
+    }
+    let mut received = 0;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            return Err(ClientError::Protocol(format!("the list ended after {received} items")));
+        }
+        let value: Value =
+            serde_json::from_str(&line).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        if let Some(end) = value.get("end") {
+            return match serde_json::from_value::<ExportEnd>(end.clone()) {
+                Ok(ExportEnd::Total(n)) if n == received => Ok(n),
+                Ok(ExportEnd::Total(n)) => Err(ClientError::Protocol(format!(
+                    "{received} items arrived of the {n} announced"
+                ))),
+                Ok(ExportEnd::Error(e)) => Err(ClientError::Refused(e)),
+                Err(e) => Err(ClientError::Protocol(e.to_string())),
+            };
+        }
+        received += 1;
+        on_resource(value)?;
+    }
 }
 
 /// One page of users or groups, filtered with the SCIM filter grammar, in id order.
@@ -161,7 +235,7 @@ fn list(
         group_projection: Projection::parse(&GROUP, None, None).map_err(|e| e.to_string())?,
     };
     let body = service.list_blocking(&[resources.kind()], request).map_err(|e| match e {
-        crate::service::ServiceError::Invalid(e) => format!("--filter: {e}"),
+        ServiceError::Invalid(e) => format!("--filter: {e}"),
         e => e.to_string(),
     })?;
     serde_json::from_slice(&body.0).map_err(|e| e.to_string())
@@ -269,6 +343,9 @@ pub enum ClientError {
     Io(#[from] std::io::Error),
     #[error("the running scimd sent an answer this binary cannot read: {0}")]
     Protocol(String),
+    /// The server understood the request and said no (a bad filter, say).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Sends `request` to the server listening on `socket`.

@@ -181,6 +181,16 @@ fn offline(config: &Config, request: AdminRequest) -> Result<AdminResponse> {
             path.display()
         );
     }
+    let service = offline_service(config)?;
+    let response = admin::execute(&service, request);
+    service.stop_writes();
+    Ok(response)
+}
+
+/// The use cases over the data file of a stopped server (created if missing). The caller
+/// stops its writer thread when done.
+pub fn offline_service(config: &Config) -> Result<Service> {
+    let path = config.data_file();
     let store = match Store::open(&path) {
         Ok(store) => store,
         Err(StoreError::Locked(_)) => bail!(
@@ -191,10 +201,7 @@ fn offline(config: &Config, request: AdminRequest) -> Result<AdminResponse> {
         ),
         Err(e) => return Err(e.into()),
     };
-    let service = Service::new(Arc::new(store), Settings::from_config(config))?;
-    let response = admin::execute(&service, request);
-    service.stop_writes();
-    Ok(response)
+    Ok(Service::new(Arc::new(store), Settings::from_config(config))?)
 }
 
 pub async fn token_create(

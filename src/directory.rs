@@ -16,11 +16,7 @@ use scimd::admin::{self, AdminRequest, ClientError, LogFilter, LogPage, Resource
 use scimd::config::Config;
 use scimd::store::LogEntry;
 
-use crate::cli::admin_request;
-
-/// Resources fetched per admin request while listing. Large, because a filter no index
-/// answers scans the whole table for each page.
-const PAGE: u64 = 5000;
+use crate::cli::{admin_request, offline_service};
 
 #[derive(Debug, Subcommand)]
 pub enum ResourceCommand {
@@ -59,7 +55,7 @@ pub enum ShowFormat {
     Json,
 }
 
-/// `scimd users|groups list`.
+/// `scimd users|groups list`: one export (one read transaction), printed as it arrives.
 pub async fn list(
     config: &Config,
     resources: Resources,
@@ -67,54 +63,109 @@ pub async fn list(
     format: ListFormat,
 ) -> Result<()> {
     let columns = Columns::of(resources);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut widths: Option<Vec<usize>> = None;
-    let mut start = 1;
-    let mut shown = 0u64;
-    loop {
-        let page = list_page(config, resources, filter.clone(), start, PAGE).await?;
-        let total = page.get("totalResults").and_then(Value::as_u64).unwrap_or(0);
-        let items = page.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
-        let rows: Vec<Vec<String>> = items.iter().map(|r| columns.row(r)).collect();
-        match format {
+    let mut printer = ListPrinter::new(Columns::of(resources), format);
+    let request = AdminRequest::Export { resources, filter: filter.clone() };
+    let socket = config.admin_socket();
+    let total = match admin::call_export(&socket, &request, |v| printer.push(&v)).await {
+        Ok(total) => total,
+        Err(ClientError::NotRunning) => {
+            if !config.data_file().exists() {
+                bail!("no data file at {} and no running server", config.data_file().display());
+            }
+            let service = offline_service(config)?;
+            let exported =
+                admin::export(&service, resources, filter.as_deref(), |v| printer.push(&v));
+            service.stop_writes();
+            exported.map_err(anyhow::Error::msg)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    printer.finish()?;
+    eprintln!("{total} {}", columns.noun(total));
+    Ok(())
+}
+
+/// Prints list rows in one format as they come.
+struct ListPrinter {
+    columns: Columns,
+    format: ListFormat,
+    out: std::io::BufWriter<std::io::Stdout>,
+    csv: csv::Writer<std::io::Stdout>,
+    /// Table rows held until [`TABLE_SAMPLE`] have come, to size the columns.
+    pending: Vec<Vec<String>>,
+    widths: Option<Vec<usize>>,
+    printed: u64,
+}
+
+/// Rows a table is sized by; later wider cells push their line on.
+const TABLE_SAMPLE: usize = 5000;
+
+impl ListPrinter {
+    fn new(columns: Columns, format: ListFormat) -> ListPrinter {
+        ListPrinter {
+            columns,
+            format,
+            out: std::io::BufWriter::new(std::io::stdout()),
+            csv: csv::Writer::from_writer(std::io::stdout()),
+            pending: Vec::new(),
+            widths: None,
+            printed: 0,
+        }
+    }
+
+    fn push(&mut self, resource: &Value) -> std::io::Result<()> {
+        let first = self.printed == 0;
+        self.printed += 1;
+        match self.format {
             ListFormat::Table => {
-                // Columns are as wide as the first page needs; later wider cells push on.
-                if widths.is_none() {
-                    let first = column_widths(columns.header(), &rows);
-                    write_table_row(&mut out, &first, columns.header())?;
-                    widths = Some(first);
-                }
-                for row in &rows {
-                    write_table_row(&mut out, widths.as_deref().unwrap_or_default(), row)?;
+                let row = self.columns.row(resource);
+                match &self.widths {
+                    Some(widths) => write_table_row(&mut self.out, widths, &row)?,
+                    None => {
+                        self.pending.push(row);
+                        if self.pending.len() >= TABLE_SAMPLE {
+                            self.print_pending()?;
+                        }
+                    }
                 }
             }
             ListFormat::Csv => {
-                let mut csv = csv::Writer::from_writer(Vec::new());
-                if start == 1 {
-                    csv.write_record(columns.header())?;
+                if first {
+                    self.csv.write_record(self.columns.header())?;
                 }
-                for row in &rows {
-                    csv.write_record(row.iter().map(|cell| spreadsheet_safe(cell)))?;
-                }
-                out.write_all(&csv.into_inner().map_err(|e| e.into_error())?)?;
+                let row = self.columns.row(resource);
+                self.csv.write_record(row.iter().map(|cell| spreadsheet_safe(cell)))?;
             }
             ListFormat::Json => {
-                for item in &items {
-                    let lead = if shown == 0 { "[" } else { "," };
-                    writeln!(out, "{lead}{}", serde_json::to_string(item)?)?;
-                    shown += 1;
-                }
+                let lead = if first { "[" } else { "," };
+                writeln!(self.out, "{lead}{}", serde_json::to_string(resource)?)?;
             }
         }
-        start += items.len() as u64;
-        if items.is_empty() || start > total {
-            if matches!(format, ListFormat::Json) {
-                writeln!(out, "{}", if shown == 0 { "[]" } else { "]" })?;
-            }
-            out.flush()?;
-            eprintln!("{total} {}", columns.noun(total));
-            return Ok(());
+        Ok(())
+    }
+
+    /// Sizes the table by the rows held, then prints the header and them.
+    fn print_pending(&mut self) -> std::io::Result<()> {
+        let widths = column_widths(self.columns.header(), &self.pending);
+        write_table_row(&mut self.out, &widths, self.columns.header())?;
+        for row in std::mem::take(&mut self.pending) {
+            write_table_row(&mut self.out, &widths, &row)?;
         }
+        self.widths = Some(widths);
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        match self.format {
+            ListFormat::Table if self.widths.is_none() => self.print_pending()?,
+            ListFormat::Table => {}
+            ListFormat::Csv if self.printed == 0 => self.csv.write_record(self.columns.header())?,
+            ListFormat::Csv => {}
+            ListFormat::Json if self.printed == 0 => writeln!(self.out, "[]")?,
+            ListFormat::Json => writeln!(self.out, "]")?,
+        }
+        self.csv.flush()?;
+        self.out.flush()
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
-use crate::admin::{AdminRequest, AdminResponse, execute};
+use crate::admin::{AdminRequest, AdminResponse, ExportEnd, Resources, execute};
 use crate::service::Service;
 
 /// Binds the socket (replacing a stale one: the caller holds the data file's lock, so no other
@@ -43,9 +43,12 @@ pub async fn serve(listener: UnixListener, service: Service) {
             }
             drop(reader);
             let request = serde_json::from_str::<AdminRequest>(&line);
-            if let Ok(AdminRequest::Backup) = request {
-                stream_backup(stream, &service).await;
-                return;
+            match request {
+                Ok(AdminRequest::Backup) => return stream_backup(stream, &service).await,
+                Ok(AdminRequest::Export { resources, filter }) => {
+                    return stream_export(stream, service, resources, filter).await;
+                }
+                _ => {}
             }
             let response = match request {
                 Ok(request) => {
@@ -68,6 +71,55 @@ pub async fn serve(listener: UnixListener, service: Service) {
             bytes.push(b'\n');
             let _ = stream.write_all(&bytes).await;
         });
+    }
+}
+
+/// Answers an export: an `ok` line, then each resource as the store yields it, then the
+/// [`ExportEnd`] line, written from a blocking thread straight into the socket. A filter that
+/// does not parse is answered with an error line instead.
+async fn stream_export(
+    stream: tokio::net::UnixStream,
+    service: Service,
+    resources: Resources,
+    filter: Option<String>,
+) {
+    let done = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use std::io::Write;
+        let stream = stream.into_std()?;
+        stream.set_nonblocking(false)?;
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, stream);
+        let mut started = false;
+        let line = |out: &mut std::io::BufWriter<_>, v: &serde_json::Value| {
+            serde_json::to_writer(&mut *out, v)?;
+            out.write_all(b"\n")
+        };
+        let exported = crate::admin::export(&service, resources, filter.as_deref(), |v| {
+            if !started {
+                started = true;
+                out.write_all(b"{\"ok\":true}\n")?;
+            }
+            line(&mut out, &v)
+        });
+        let end = match (exported, started) {
+            (Err(e), false) => {
+                let refused = AdminResponse { ok: false, result: None, error: Some(e) };
+                line(&mut out, &serde_json::to_value(refused)?)?;
+                return out.flush();
+            }
+            (Ok(total), _) => ExportEnd::Total(total),
+            (Err(e), true) => ExportEnd::Error(e),
+        };
+        if !started {
+            out.write_all(b"{\"ok\":true}\n")?;
+        }
+        line(&mut out, &serde_json::json!({ "end": end }))?;
+        out.flush()
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "an export over the admin socket ended early"),
+        Err(e) => tracing::error!(error = %e, "export task failed"),
     }
 }
 

@@ -191,6 +191,57 @@ impl Service {
         Ok(JsonBody(out.finish()))
     }
 
+    /// Every resource of `kind` that `filter` matches, in id order, from one read transaction,
+    /// each rendered as `GET` returns it and handed to `emit` (the admin `users list`). An
+    /// indexed filter reads only its candidates; any other reads each row once. Blocking.
+    pub fn export(
+        &self,
+        kind: Kind,
+        filter: Option<&Filter>,
+        mut emit: impl FnMut(Value) -> Result<(), ServiceError>,
+    ) -> Result<u64, ServiceError> {
+        let rt = resource_type(kind);
+        if let Some(f) = filter {
+            filter::validate(f, rt)?;
+        }
+        let reader = self.store.read()?;
+        let base = &self.settings.base_url;
+        let mut total = 0;
+        let mut consider = |stored: StoredResource| -> Result<(), ServiceError> {
+            let full = render_owned(&reader, base, kind, stored, true)?;
+            if filter.is_none_or(|f| filter::matches(f, &full, rt)) {
+                total += 1;
+                emit(full)?;
+            }
+            Ok(())
+        };
+        match filter.map(|f| candidates(&reader, kind, f)).transpose()?.flatten() {
+            Some(mut ids) => {
+                ids.sort();
+                ids.dedup();
+                for id in ids {
+                    if let Some(stored) = reader.get(kind, id)? {
+                        consider(stored)?;
+                    }
+                }
+            }
+            None => {
+                let mut failure = None;
+                reader.scan(kind, |stored| match consider(stored) {
+                    Ok(()) => Ok(true),
+                    Err(e) => {
+                        failure = Some(e);
+                        Ok(false)
+                    }
+                })?;
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(total)
+    }
+
     /// Writes the rows of a page, projected: straight from the stored text with the default
     /// projection, through the rendered value with any other.
     fn write_rows(
