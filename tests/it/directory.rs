@@ -316,3 +316,33 @@ async fn csv_cells_do_not_run_as_formulas_and_show_lists_refusals_by_name() {
     assert_eq!(log.len(), 3, "{}", shown.stdout);
     assert!(log[1].contains("409") && log[2].contains("201"), "{log:?}");
 }
+
+#[tokio::test]
+async fn a_list_taken_while_users_are_created_is_one_consistent_snapshot() {
+    let s = TestServer::start().await;
+    for i in 0..300 {
+        s.create_user(&format!("before{i}@contoso.example")).await;
+    }
+    let config = s.write_config_file();
+    let writer = {
+        let (client, base, token) = (s.client.clone(), s.base.clone(), s.token.clone());
+        tokio::spawn(async move {
+            for i in 0.. {
+                let body = user_body(&format!("during{i}@contoso.example"), json!({}));
+                let r = client.post(format!("{base}/Users")).bearer_auth(&token).json(&body).send();
+                assert_eq!(r.await.expect("POST").status(), 201);
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let listed = scimd_ok(&config, &["users", "list", "--format", "json"]).await;
+    writer.abort();
+    let users: Vec<Value> = serde_json::from_str(&listed.stdout).expect("one JSON array");
+    let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, ids, "in id order, each once");
+    assert!(ids.len() >= 300, "{}", ids.len());
+    assert_eq!(listed.stderr.trim(), format!("{} users", ids.len()));
+}
