@@ -609,25 +609,15 @@ impl TestServer {
     /// this is the only way to send what Entra's legacy engine sends:
     /// `?filter=externalId+eq+"x"`. HTTP/1.1 over TLS, one request per connection.
     pub async fn raw_target(&self, method: &str, target: &str) -> Reply {
+        use rustls_pki_types::CertificateDer;
         use rustls_pki_types::pem::PemObject;
-        use rustls_pki_types::{CertificateDer, ServerName};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
         let pem = std::fs::read(self.data_dir().join("tls/cert.pem")).expect("generated cert");
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            roots.add(cert.expect("pem certificate")).expect("root certificate");
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.expect("connect");
-        let name = ServerName::try_from("127.0.0.1").expect("server name");
-        let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(&pem).map(|c| c.expect("pem certificate")).collect();
+        let trusted: Vec<&CertificateDer<'static>> = certs.iter().collect();
+        let mut tls = tls_connect(self.port, "127.0.0.1", &trusted).await;
         let request = format!(
             "{method} /scim/v2{target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
              Authorization: Bearer {token}\r\nAccept: application/scim+json\r\n\
