@@ -358,26 +358,35 @@ pub async fn call(socket: &Path, request: &AdminRequest) -> Result<AdminResponse
 
 type AnswerReader = BufReader<tokio::net::unix::OwnedReadHalf>;
 
-/// Connects, sends `request` as one line and returns the reading side.
-async fn send_request(
-    socket: &Path,
-    request: &AdminRequest,
-) -> Result<(AnswerReader, tokio::net::unix::OwnedWriteHalf), ClientError> {
-    let stream = match UnixStream::connect(socket).await {
-        Ok(s) => s,
+/// Whether a server answers on `socket` (a connection is made and dropped; nothing is asked).
+pub async fn probe(socket: &Path) -> Result<(), ClientError> {
+    connect(socket).await.map(drop)
+}
+
+async fn connect(socket: &Path) -> Result<UnixStream, ClientError> {
+    match UnixStream::connect(socket).await {
+        Ok(s) => Ok(s),
         Err(e)
             if matches!(
                 e.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
             ) =>
         {
-            return Err(ClientError::NotRunning);
+            Err(ClientError::NotRunning)
         }
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            return Err(ClientError::Denied { path: socket.display().to_string(), source: e });
+            Err(ClientError::Denied { path: socket.display().to_string(), source: e })
         }
-        Err(e) => return Err(e.into()),
-    };
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Connects, sends `request` as one line and returns the reading side.
+async fn send_request(
+    socket: &Path,
+    request: &AdminRequest,
+) -> Result<(AnswerReader, tokio::net::unix::OwnedWriteHalf), ClientError> {
+    let stream = connect(socket).await?;
     let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_vec(request).map_err(|e| ClientError::Protocol(e.to_string()))?;
     line.push(b'\n');

@@ -334,7 +334,7 @@ fn open_stopped(config: &Config) -> Result<Store> {
 
 /// Refuses to go on while a server answers on the admin socket.
 async fn require_stopped(config: &Config, what: &str) -> Result<()> {
-    match admin::call(&config.admin_socket(), &AdminRequest::TokenList).await {
+    match admin::probe(&config.admin_socket()).await {
         Err(ClientError::NotRunning) => Ok(()),
         _ => bail!("scimd is running on {}; stop it first to {what}", config.data_dir.display()),
     }
