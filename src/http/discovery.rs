@@ -23,7 +23,7 @@ pub async fn service_provider_config(State(state): State<AppState>) -> Response 
         "documentationUri": "https://github.com/scimd/scimd#readme",
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": true, "maxResults": settings.scim.max_page_size},
+        "filter": {"supported": true, "maxResults": state.service.scim().max_page_size},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},

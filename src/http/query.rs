@@ -6,13 +6,14 @@
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
+use crate::config::ScimConfig;
 use crate::scim::ScimError;
 use crate::scim::filter;
 use crate::scim::list::{Paging, SortOrder};
 use crate::scim::path::parse_attr_path;
 use crate::scim::projection::Projection;
 use crate::scim::schema::{GROUP, ResourceType, USER};
-use crate::service::{ListRequest, Settings};
+use crate::service::ListRequest;
 
 use super::error::HttpError;
 
@@ -118,7 +119,7 @@ impl ListParams {
     }
 
     /// Parses everything; the projection is read against each resource type's schema.
-    pub fn into_request(self, settings: &Settings) -> Result<ListRequest, HttpError> {
+    pub fn into_request(self, scim: &ScimConfig) -> Result<ListRequest, HttpError> {
         let number = |name: &str, value: Option<String>| -> Result<Option<i64>, HttpError> {
             value
                 .map(|v| {
@@ -133,8 +134,8 @@ impl ListParams {
         let paging = Paging::from_query(
             number("startIndex", self.start_index)?,
             number("count", self.count)?,
-            settings.scim.default_page_size,
-            settings.scim.max_page_size,
+            scim.default_page_size,
+            scim.max_page_size,
         );
         let filter = match self.filter.as_deref().map(str::trim) {
             None | Some("") => None,

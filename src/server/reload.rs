@@ -1,8 +1,8 @@
 //! Reloading the config while serving (SIGHUP, `systemctl reload scimd`).
 //!
-//! A reload reads the config file again and applies the two things that can change without a
-//! restart: the TLS certificate (new handshakes get the new one; open connections keep theirs)
-//! and the `[roles]` mapping (writes that start afterwards use it). It is all or nothing: when
+//! A reload reads the config file again and applies what can change without a restart: the
+//! TLS certificate (new handshakes get the new one; open connections keep theirs), the
+//! `[roles]` mapping and the `[scim]` settings (requests that start afterwards use them). It is all or nothing: when
 //! the file does not parse or the certificate does not load, everything stays as it was and the
 //! error says why. Changed settings that need a restart are named in the outcome.
 //!
@@ -23,6 +23,8 @@ pub struct Reloaded {
     pub certificate: bool,
     /// Whether the role mapping differs from the one before.
     pub roles_changed: bool,
+    /// Whether the `[scim]` settings differ from the ones before.
+    pub scim_changed: bool,
     /// Settings whose new value is ignored until a restart, by config key.
     pub need_restart: Vec<&'static str>,
 }
@@ -66,15 +68,18 @@ impl Reloader {
         };
         let need_restart = restart_only_changes(&running, &fresh);
         let roles_changed = fresh.roles != running.roles;
+        let scim_changed = fresh.scim != running.scim;
         if let (Some(slot), Some(key)) = (&self.cert, &key) {
             slot.set(Arc::clone(key));
         }
         self.service.set_roles(fresh.roles.clone());
+        self.service.set_scim(fresh.scim.clone());
         let certificate = key.is_some();
         // What a restart would still need to apply stays visible at the next reload too.
         running.tls = tls;
         running.roles = fresh.roles;
-        Ok(Reloaded { certificate, roles_changed, need_restart })
+        running.scim = fresh.scim;
+        Ok(Reloaded { certificate, roles_changed, scim_changed, need_restart })
     }
 }
 
@@ -94,7 +99,6 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         same_mode(old, new) && matches!(old.tls, TlsMode::Acme(_)) && old.tls != new.tls,
         "tls.acme_*",
     );
-    check(old.scim != new.scim, "scim");
     check(old.limits != new.limits, "limits");
     check(old.log != new.log, "log");
     check(old.metrics != new.metrics, "metrics");

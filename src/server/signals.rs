@@ -67,6 +67,7 @@ pub fn reload_on_hangup(reloader: Reloader) -> std::io::Result<impl Future<Outpu
                     tracing::info!(
                         certificate = done.certificate,
                         roles_changed = done.roles_changed,
+                        scim_changed = done.scim_changed,
                         "config reloaded"
                     );
                 }

@@ -82,6 +82,7 @@ impl From<ScimError> for ServiceError {
 pub struct Settings {
     /// `public_url + "/scim/v2"`: the base of every `meta.location` and `$ref`.
     pub base_url: String,
+    /// The `[scim]` settings at start; [`Service::set_scim`] replaces them while serving.
     pub scim: ScimConfig,
     /// The role mapping at start; [`Service::set_roles`] replaces it while serving.
     pub roles: RolesConfig,
@@ -108,6 +109,8 @@ pub struct Service {
     settings: Arc<Settings>,
     /// The role mapping in force: read once per write that decides roles, swapped on reload.
     roles: Arc<RwLock<Arc<RolesConfig>>>,
+    /// The `[scim]` settings in force (enabled, allowed domains, page sizes), swapped on reload.
+    scim: Arc<RwLock<Arc<ScimConfig>>>,
     tokens: Arc<tokens::TokenCache>,
 }
 
@@ -119,6 +122,7 @@ impl Service {
             store,
             writes,
             roles: Arc::new(RwLock::new(Arc::new(settings.roles.clone()))),
+            scim: Arc::new(RwLock::new(Arc::new(settings.scim.clone()))),
             settings: Arc::new(settings),
             tokens: Arc::new(tokens::TokenCache::default()),
         })
@@ -146,6 +150,16 @@ impl Service {
     /// The writer thread's histograms of batch sizes and commit times.
     pub fn write_timings(&self) -> crate::store::BatchTimings {
         self.writes.timings()
+    }
+
+    /// The `[scim]` settings in force.
+    pub fn scim(&self) -> Arc<ScimConfig> {
+        Arc::clone(&self.scim.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Replaces the `[scim]` settings; requests that start afterwards use them.
+    pub fn set_scim(&self, scim: ScimConfig) {
+        *self.scim.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(scim);
     }
 
     pub fn store(&self) -> &Arc<Store> {

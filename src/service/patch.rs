@@ -67,7 +67,7 @@ impl Service {
             let touched = |name: &str| patched.changed.contains(&name);
             if kind == Kind::User {
                 if touched("userName") || touched("emails") {
-                    domains::check_user(&service.settings.scim.allowed_domains, &attributes)?;
+                    domains::check_user(&service.scim().allowed_domains, &attributes)?;
                 }
                 if touched("userType") || touched("roles") {
                     let decision = roles::decide(&service.roles(), &attributes)?;

@@ -94,7 +94,7 @@ impl Service {
         })?;
         let roles = match kind {
             Kind::User => {
-                domains::check_user(&self.settings.scim.allowed_domains, &attributes)?;
+                domains::check_user(&self.scim().allowed_domains, &attributes)?;
                 Some(roles::decide(&self.roles(), &attributes)?)
             }
             Kind::Group => None,

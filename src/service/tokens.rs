@@ -265,7 +265,7 @@ pub fn verify(store: &Store, cache: &TokenCache, token: &str) -> Result<Principa
 impl super::Service {
     /// Authenticates a request's bearer token (argon2 on a blocking thread on a cache miss).
     pub async fn authenticate(&self, token: Option<String>) -> Result<Principal, AuthError> {
-        if !self.settings.scim.enabled {
+        if !self.scim().enabled {
             return Err(AuthError::Disabled);
         }
         let token = token.ok_or(AuthError::Missing)?;

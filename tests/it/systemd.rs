@@ -1,7 +1,8 @@
 //! Running under systemd, with the real binary: the `sd_notify` protocol (READY, RELOADING with
 //! its monotonic time, STOPPING) read from a datagram socket as systemd would, SIGHUP swapping
 //! the certificate and the role mapping while an open connection keeps working, a bad file on
-//! reload changing nothing, and the shipped unit checked by `systemd-analyze`.
+//! reload changing nothing, and the shipped unit checked by `systemd-analyze`. A reload also
+//! applies `[roles]` and `[scim]`.
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -96,10 +97,11 @@ async fn notifies_systemd_and_reloads_certificate_and_roles_on_sighup() {
     let mut open = connect(port, &[&first]).await;
     assert_eq!(health_on(&mut open, "127.0.0.1").await, 200);
 
-    // A new certificate and a new role mapping, then `systemctl reload`.
+    // A new certificate, a new role mapping and allowed domains, then `systemctl reload`.
     let (second, second_pem) = write_certificate(&tls_dir, "second");
-    std::fs::write(&config_path, config(dir.path(), "[\"member\", \"contractors\"]"))
-        .expect("config");
+    let reloaded = config(dir.path(), "[\"member\", \"contractors\"]")
+        + "[scim]\nallowed_domains = [\"contoso.example\"]\n";
+    std::fs::write(&config_path, reloaded).expect("config");
     signal(&process, "HUP");
     let reloading = notification(&notify);
     let mut lines = reloading.lines();
@@ -124,6 +126,9 @@ async fn notifies_systemd_and_reloads_certificate_and_roles_on_sighup() {
         .filter_map(|r| r["value"].as_str())
         .collect();
     assert_eq!(roles, ["member", "contractors"]);
+    let outside = user_body("lee@fabrikam.example", json!({}));
+    let refused = send(client.post(format!("{base}/Users")).bearer_auth(&token).json(&outside));
+    assert_eq!(refused.await.expect(400).scim_type(), "invalidValue");
 
     // A broken key: the reload fails, says why, and the certificate in use stays.
     std::fs::write(tls_dir.join("key.pem"), "not a key").expect("break key");
