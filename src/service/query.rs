@@ -149,28 +149,7 @@ impl Service {
                 total += 1;
                 Ok(())
             };
-            match request.filter.as_ref().and_then(|f| candidates(&reader, kind, f).transpose()) {
-                Some(ids) => {
-                    for id in ids? {
-                        if let Some(stored) = reader.get(kind, id)? {
-                            consider(stored)?;
-                        }
-                    }
-                }
-                None => {
-                    let mut failure = None;
-                    reader.scan(kind, |stored| {
-                        if let Err(e) = consider(stored) {
-                            failure = Some(e);
-                            return Ok(false);
-                        }
-                        Ok(true)
-                    })?;
-                    if let Some(e) = failure {
-                        return Err(e);
-                    }
-                }
-            }
+            each_candidate(&reader, kind, request.filter.as_ref(), false, &mut consider)?;
         }
 
         if request.sort_by.is_some() {
@@ -207,7 +186,7 @@ impl Service {
         let reader = self.store.read()?;
         let base = &self.settings.base_url;
         let mut total = 0;
-        let mut consider = |stored: StoredResource| -> Result<(), ServiceError> {
+        let consider = |stored: StoredResource| -> Result<(), ServiceError> {
             let full = render_owned(&reader, base, kind, stored, true)?;
             if filter.is_none_or(|f| filter::matches(f, &full, rt)) {
                 total += 1;
@@ -215,30 +194,7 @@ impl Service {
             }
             Ok(())
         };
-        match filter.map(|f| candidates(&reader, kind, f)).transpose()?.flatten() {
-            Some(mut ids) => {
-                ids.sort();
-                ids.dedup();
-                for id in ids {
-                    if let Some(stored) = reader.get(kind, id)? {
-                        consider(stored)?;
-                    }
-                }
-            }
-            None => {
-                let mut failure = None;
-                reader.scan(kind, |stored| match consider(stored) {
-                    Ok(()) => Ok(true),
-                    Err(e) => {
-                        failure = Some(e);
-                        Ok(false)
-                    }
-                })?;
-                if let Some(e) = failure {
-                    return Err(e);
-                }
-            }
-        }
+        each_candidate(&reader, kind, filter, true, consider)?;
         Ok(total)
     }
 
@@ -264,6 +220,33 @@ impl Service {
             }
         }
         Ok(())
+    }
+}
+
+/// Hands `visit` each resource of `kind` that `filter`'s index narrows it to (in id order when
+/// `id_order`, else in the index's order), or every resource, in id order, when no index
+/// narrows it. `visit` still has to evaluate the filter.
+fn each_candidate(
+    reader: &Reader,
+    kind: Kind,
+    filter: Option<&Filter>,
+    id_order: bool,
+    mut visit: impl FnMut(StoredResource) -> Result<(), ServiceError>,
+) -> Result<(), ServiceError> {
+    match filter.map(|f| candidates(reader, kind, f)).transpose()?.flatten() {
+        Some(mut ids) => {
+            if id_order {
+                ids.sort();
+                ids.dedup();
+            }
+            for id in ids {
+                if let Some(stored) = reader.get(kind, id)? {
+                    visit(stored)?;
+                }
+            }
+            Ok(())
+        }
+        None => reader.scan(kind, |stored| visit(stored).map(|()| true)),
     }
 }
 

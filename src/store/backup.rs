@@ -209,23 +209,13 @@ impl Reader {
         };
         write_line(out, &header)?;
         for kind in [Kind::User, Kind::Group] {
-            let mut failed = None;
             self.scan(kind, |resource| {
                 let record = match kind {
                     Kind::User => Record::User(resource.into()),
                     Kind::Group => Record::Group(resource.into()),
                 };
-                match write_line(out, &record) {
-                    Ok(()) => Ok(true),
-                    Err(e) => {
-                        failed = Some(e);
-                        Ok(false)
-                    }
-                }
+                write_line(out, &record).map(|()| true)
             })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
         }
         let mut failed = None;
         self.each_membership(|group, member| {
@@ -258,26 +248,24 @@ impl Reader {
     pub fn check_indexes(&self) -> Result<(), BackupError> {
         for kind in [Kind::User, Kind::Group] {
             let (mut named, mut external, mut inactive) = (0u64, 0u64, 0u64);
-            let mut problem = None;
             self.scan(kind, |r| {
                 inactive += u64::from(kind == Kind::User && r.is_inactive());
                 if let Some(name) = r.name(kind) {
                     named += 1;
                     if self.id_by_name(kind, name)? != Some(r.id) {
-                        problem = Some(format!("{kind:?} {} is not found by its name", r.id));
+                        let problem = format!("{kind:?} {} is not found by its name", r.id);
+                        return Err(BackupError::Check(problem));
                     }
                 }
                 if let Some(ext) = r.external_id() {
                     external += 1;
                     if !self.ids_by_external_id(kind, ext)?.contains(&r.id) {
-                        problem = Some(format!("{kind:?} {} is not found by externalId", r.id));
+                        let problem = format!("{kind:?} {} is not found by externalId", r.id);
+                        return Err(BackupError::Check(problem));
                     }
                 }
-                Ok(problem.is_none())
+                Ok(true)
             })?;
-            if let Some(p) = problem {
-                return Err(BackupError::Check(p));
-            }
             let (names, externals) = self.index_sizes(kind)?;
             if (names, externals) != (named, external) {
                 return Err(BackupError::Check(format!(

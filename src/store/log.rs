@@ -96,9 +96,7 @@ impl Writer {
         self.tx.open_table(PROVISIONING_LOG)?.insert(seq, bytes.as_slice())?;
         Ok(())
     }
-}
 
-impl Writer {
     /// Deletes up to `max` of the oldest entries whose time is before `cutoff` (RFC 3339 UTC
     /// with milliseconds, as every entry's time is written, so the strings order as times).
     /// Returns how many it deleted; fewer than `max` means none older are left. The newest

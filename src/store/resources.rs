@@ -230,15 +230,16 @@ impl Reader {
         Ok(out)
     }
 
-    /// Visits every resource of `kind` in id order (a stable order) until `visit` returns false.
-    pub fn scan(
+    /// Visits every resource of `kind` in id order (a stable order) until `visit` returns false
+    /// or fails; its error, of the caller's own type, is returned as it is.
+    pub fn scan<E: From<StoreError>>(
         &self,
         kind: Kind,
-        mut visit: impl FnMut(StoredResource) -> Result<bool, StoreError>,
-    ) -> Result<(), StoreError> {
-        let table = self.tx.open_table(rows(kind))?;
-        for entry in table.iter()? {
-            let (_, value) = entry?;
+        mut visit: impl FnMut(StoredResource) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let table = self.tx.open_table(rows(kind)).map_err(StoreError::from)?;
+        for entry in table.iter().map_err(StoreError::from)? {
+            let (_, value) = entry.map_err(StoreError::from)?;
             if !visit(decode_row(kind, value.value())?)? {
                 break;
             }
