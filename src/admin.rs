@@ -1,10 +1,12 @@
-//! The admin protocol: what `scimd token …` and `scimd log` ask, and how it is answered.
+//! The admin protocol: what `scimd token …`, `log`, `users`/`groups`, and `backup` ask, and
+//! how it is answered.
 //!
 //! redb lets one process open the data file, so while the server runs the CLI sends its
 //! request over the server's Unix socket (`<data_dir>/scimd.sock`, mode 0600: only the
-//! service's user, or root, can talk to it) as one JSON line and reads one JSON line back.
-//! When the server is stopped the CLI opens the file itself. Both paths run `execute`, so they
-//! behave the same.
+//! service's user, or root, can talk to it) as one JSON line and reads one JSON line back, or,
+//! for a backup or an export, a stream of lines. When the server is stopped the CLI opens the
+//! file itself. Both paths run the same functions (`execute`, `export`, `write_backup`), so
+//! they behave the same.
 
 use std::io::Write;
 use std::path::Path;
@@ -16,10 +18,7 @@ use tokio::net::UnixStream;
 
 use crate::scim::datetime::{Instant, format_millis};
 use crate::scim::filter;
-use crate::scim::list::SortOrder;
-use crate::scim::projection::Projection;
-use crate::scim::schema::{GROUP, USER};
-use crate::service::{ListRequest, Service, ServiceError, tokens};
+use crate::service::{Service, ServiceError, tokens};
 use crate::store::backup::{BackupError, Counts, Header};
 use crate::store::{Kind, LogEntry, Store, TokenScope};
 
@@ -44,14 +43,6 @@ pub enum AdminRequest {
         filter: LogFilter,
         #[serde(default)]
         after: Option<u64>,
-    },
-    /// One page of users or groups as a SCIM ListResponse.
-    List {
-        resources: Resources,
-        filter: Option<String>,
-        /// 1-based, as in SCIM.
-        start_index: u64,
-        count: u64,
     },
     /// Answered by a stream: one response line, then the backup's lines ([`write_backup`]).
     Backup,
@@ -146,9 +137,6 @@ pub fn execute(service: &Service, request: AdminRequest) -> AdminResponse {
             })
             .map_err(|e| e.to_string())
             .and_then(|l| serde_json::to_value(l).map_err(|e| e.to_string())),
-        AdminRequest::List { resources, filter, start_index, count } => {
-            list(service, resources, filter.as_deref(), start_index, count)
-        }
         AdminRequest::Backup | AdminRequest::Export { .. } => {
             Err("this request is streamed, not answered in one line".into())
         }
@@ -211,34 +199,6 @@ pub async fn call_export(
         received += 1;
         on_resource(value)?;
     }
-}
-
-/// One page of users or groups, filtered with the SCIM filter grammar, in id order.
-fn list(
-    service: &Service,
-    resources: Resources,
-    filter: Option<&str>,
-    start_index: u64,
-    count: u64,
-) -> Result<Value, String> {
-    let filter = match filter.map(str::trim) {
-        None | Some("") => None,
-        Some(f) => Some(filter::parse(f).map_err(|e| format!("--filter: {e}"))?),
-    };
-    let request = ListRequest {
-        filter,
-        sort_by: None,
-        sort_order: SortOrder::Ascending,
-        start_index: start_index.max(1),
-        count,
-        user_projection: Projection::parse(&USER, None, None).map_err(|e| e.to_string())?,
-        group_projection: Projection::parse(&GROUP, None, None).map_err(|e| e.to_string())?,
-    };
-    let body = service.list_blocking(&[resources.kind()], request).map_err(|e| match e {
-        ServiceError::Invalid(e) => format!("--filter: {e}"),
-        e => e.to_string(),
-    })?;
-    serde_json::from_slice(&body.0).map_err(|e| e.to_string())
 }
 
 /// The answer to [`AdminRequest::Log`].

@@ -173,35 +173,40 @@ pub async fn admin_request(config: &Config, request: AdminRequest) -> Result<Val
 }
 
 fn offline(config: &Config, request: AdminRequest) -> Result<AdminResponse> {
-    let path = config.data_file();
-    if !path.exists() && !matches!(request, AdminRequest::TokenCreate { .. }) {
-        bail!(
-            "no data file at {} and no running server; start `scimd serve` first (or pass the \
-             same --config the server uses)",
-            path.display()
-        );
-    }
-    let service = offline_service(config)?;
+    let first_token = matches!(request, AdminRequest::TokenCreate { .. });
+    let service = offline_service(config, first_token)?;
     let response = admin::execute(&service, request);
     service.stop_writes();
     Ok(response)
 }
 
-/// The use cases over the data file of a stopped server (created if missing). The caller
-/// stops its writer thread when done.
-pub fn offline_service(config: &Config) -> Result<Service> {
+/// The use cases over the data file of a stopped server (`create`: made when missing, for a
+/// first token). The caller stops its writer thread when done.
+pub fn offline_service(config: &Config, create: bool) -> Result<Service> {
+    let store = open_data_file(config, create)?;
+    Ok(Service::new(Arc::new(store), Settings::from_config(config))?)
+}
+
+/// Opens the data file of a stopped server (`create`: made when missing).
+fn open_data_file(config: &Config, create: bool) -> Result<Store> {
     let path = config.data_file();
-    let store = match Store::open(&path) {
-        Ok(store) => store,
+    if !create && !path.exists() {
+        bail!(
+            "no data file at {} and no running server; start `scimd serve` first (or pass the \
+             --config the server uses)",
+            path.display()
+        );
+    }
+    match Store::open(&path) {
+        Ok(store) => Ok(store),
         Err(StoreError::Locked(_)) => bail!(
-            "a scimd server holds {} but its admin socket {} does not answer; check that you \
-             run this as the server's user and with its --config",
+            "a scimd server holds {} but its admin socket {} does not answer; stop it \
+             (systemctl stop scimd), or run this as the server's user with its --config",
             path.display(),
             config.admin_socket().display()
         ),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Service::new(Arc::new(store), Settings::from_config(config))?)
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn token_create(
@@ -286,7 +291,7 @@ pub async fn backup(config: &Config, file: PathBuf) -> Result<()> {
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, created);
     let taken = match admin::call_backup(&config.admin_socket(), &mut out).await {
         Ok((header, found)) => Ok((header, found, "the running server")),
-        Err(ClientError::NotRunning) => open_stopped(config)
+        Err(ClientError::NotRunning) => open_data_file(config, false)
             .and_then(|store| Ok(admin::write_backup(&store, &mut out)?))
             .map(|header| (header.clone(), header.counts, "the data file")),
         Err(e) => Err(e.into()),
@@ -315,23 +320,6 @@ pub async fn backup(config: &Config, file: PathBuf) -> Result<()> {
     Ok(())
 }
 
-/// Opens the data file of a server that must be stopped.
-fn open_stopped(config: &Config) -> Result<Store> {
-    let path = config.data_file();
-    if !path.exists() {
-        bail!("no data file at {} (pass the --config the server uses)", path.display());
-    }
-    match Store::open(&path) {
-        Ok(store) => Ok(store),
-        Err(StoreError::Locked(_)) => bail!(
-            "a scimd server holds {} but its admin socket does not answer; stop it (systemctl \
-             stop scimd) or run this as its user",
-            path.display()
-        ),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Refuses to go on while a server answers on the admin socket.
 async fn require_stopped(config: &Config, what: &str) -> Result<()> {
     match admin::probe(&config.admin_socket()).await {
@@ -352,7 +340,7 @@ pub async fn restore(config: &Config, file: PathBuf, force: bool) -> Result<()> 
                 with_suffix(&data, ".before-restore").display()
             );
         }
-        Some(open_stopped(config)?)
+        Some(open_data_file(config, false)?)
     } else {
         None
     };
@@ -418,7 +406,7 @@ fn give_to_directory_owner(file: &Path, dir: &Path) -> Result<()> {
 /// `scimd compact`.
 pub async fn compact(config: &Config) -> Result<()> {
     require_stopped(config, "compact the data file").await?;
-    let mut store = open_stopped(config)?;
+    let mut store = open_data_file(config, false)?;
     let (before, after) = store.compact()?;
     let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     eprintln!(

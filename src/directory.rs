@@ -1,9 +1,10 @@
 //! `scimd users …`, `scimd groups …` and `scimd log`: the directory as an admin checks it from
 //! a terminal, to see that provisioning worked and why a change was refused.
 //!
-//! Lists page through the server's SCIM list (admin socket, or the data file when the server is
-//! stopped) in id order, so two runs over the same directory print the same bytes. Data goes
-//! to stdout, explanations to stderr.
+//! Users and groups come from an export: every match of a SCIM filter, read in one transaction
+//! by the running server (over its admin socket) or from the data file when it is stopped, in
+//! id order, so two runs over the same directory print the same bytes. Data goes to stdout,
+//! explanations to stderr.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -64,25 +65,42 @@ pub async fn list(
 ) -> Result<()> {
     let columns = Columns::of(resources);
     let mut printer = ListPrinter::new(Columns::of(resources), format);
-    let request = AdminRequest::Export { resources, filter: filter.clone() };
-    let socket = config.admin_socket();
-    let total = match admin::call_export(&socket, &request, |v| printer.push(&v)).await {
-        Ok(total) => total,
-        Err(ClientError::NotRunning) => {
-            if !config.data_file().exists() {
-                bail!("no data file at {} and no running server", config.data_file().display());
-            }
-            let service = offline_service(config)?;
-            let exported =
-                admin::export(&service, resources, filter.as_deref(), |v| printer.push(&v));
-            service.stop_writes();
-            exported.map_err(anyhow::Error::msg)?
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let total = export(config, resources, filter, |v| printer.push(&v)).await?;
     printer.finish()?;
     eprintln!("{total} {}", columns.noun(total));
     Ok(())
+}
+
+/// Hands `on_resource` every user or group `filter` matches, from the running server or, when
+/// it is stopped, from the data file; returns how many.
+async fn export(
+    config: &Config,
+    resources: Resources,
+    filter: Option<String>,
+    mut on_resource: impl FnMut(Value) -> std::io::Result<()>,
+) -> Result<u64> {
+    let request = AdminRequest::Export { resources, filter: filter.clone() };
+    match admin::call_export(&config.admin_socket(), &request, &mut on_resource).await {
+        Ok(total) => Ok(total),
+        Err(ClientError::NotRunning) => {
+            let service = offline_service(config, false)?;
+            let exported = admin::export(&service, resources, filter.as_deref(), on_resource);
+            service.stop_writes();
+            exported.map_err(anyhow::Error::msg)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every user or group `filter` matches, collected.
+async fn matching(config: &Config, resources: Resources, filter: String) -> Result<Vec<Value>> {
+    let mut found = Vec::new();
+    export(config, resources, Some(filter), |v| {
+        found.push(v);
+        Ok(())
+    })
+    .await?;
+    Ok(found)
 }
 
 /// Prints list rows in one format as they come.
@@ -182,8 +200,7 @@ pub async fn show(
         Resources::Groups => "displayName",
     };
     let filter = format!("id eq {quoted} or externalId eq {quoted} or {name} eq {quoted}");
-    let page = list_page(config, resources, Some(filter), 1, 2).await?;
-    let items = page.get("Resources").and_then(Value::as_array).cloned().unwrap_or_default();
+    let items = matching(config, resources, filter).await?;
     let resource = match items.as_slice() {
         [one] => one,
         [] => bail!("no {} with id, externalId or {name} {quoted}", Columns::of(resources).noun(1)),
@@ -282,25 +299,12 @@ async fn member_names(config: &Config, group: &Value) -> Result<HashMap<String, 
             .collect();
         for chunk in ids.chunks(NAMES_PER_REQUEST) {
             let filter = chunk.iter().map(|id| format!("id eq {id}")).collect::<Vec<_>>();
-            let count = chunk.len() as u64;
-            let page = list_page(config, resources, Some(filter.join(" or ")), 1, count).await?;
-            let found = page.get("Resources").and_then(Value::as_array).cloned();
-            for r in found.unwrap_or_default() {
+            for r in matching(config, resources, filter.join(" or ")).await? {
                 names.insert(text(&r, "id"), text(&r, name));
             }
         }
     }
     Ok(names)
-}
-
-async fn list_page(
-    config: &Config,
-    resources: Resources,
-    filter: Option<String>,
-    start_index: u64,
-    count: u64,
-) -> Result<Value> {
-    admin_request(config, AdminRequest::List { resources, filter, start_index, count }).await
 }
 
 async fn log_page(

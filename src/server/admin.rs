@@ -75,8 +75,8 @@ pub async fn serve(listener: UnixListener, service: Service) {
 }
 
 /// Answers an export: an `ok` line, then each resource as the store yields it, then the
-/// [`ExportEnd`] line, written from a blocking thread straight into the socket. A filter that
-/// does not parse is answered with an error line instead.
+/// [`ExportEnd`] line (the count, or why it stopped: a filter that does not parse, say),
+/// written from a blocking thread straight into the socket.
 async fn stream_export(
     stream: tokio::net::UnixStream,
     service: Service,
@@ -88,30 +88,17 @@ async fn stream_export(
         let stream = stream.into_std()?;
         stream.set_nonblocking(false)?;
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, stream);
-        let mut started = false;
+        out.write_all(b"{\"ok\":true}\n")?;
         let line = |out: &mut std::io::BufWriter<_>, v: &serde_json::Value| {
             serde_json::to_writer(&mut *out, v)?;
             out.write_all(b"\n")
         };
-        let exported = crate::admin::export(&service, resources, filter.as_deref(), |v| {
-            if !started {
-                started = true;
-                out.write_all(b"{\"ok\":true}\n")?;
-            }
+        let end = match crate::admin::export(&service, resources, filter.as_deref(), |v| {
             line(&mut out, &v)
-        });
-        let end = match (exported, started) {
-            (Err(e), false) => {
-                let refused = AdminResponse { ok: false, result: None, error: Some(e) };
-                line(&mut out, &serde_json::to_value(refused)?)?;
-                return out.flush();
-            }
-            (Ok(total), _) => ExportEnd::Total(total),
-            (Err(e), true) => ExportEnd::Error(e),
+        }) {
+            Ok(total) => ExportEnd::Total(total),
+            Err(e) => ExportEnd::Error(e),
         };
-        if !started {
-            out.write_all(b"{\"ok\":true}\n")?;
-        }
         line(&mut out, &serde_json::json!({ "end": end }))?;
         out.flush()
     })

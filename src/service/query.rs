@@ -63,8 +63,7 @@ impl Service {
         self.blocking(move |s| s.list_blocking(&kinds, request)).await
     }
 
-    /// [`Service::list`] for a caller already on a blocking thread (the admin socket).
-    pub fn list_blocking(
+    fn list_blocking(
         &self,
         kinds: &[Kind],
         request: ListRequest,
