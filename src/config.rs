@@ -394,17 +394,17 @@ impl Config {
 
         let mode = raw.tls.mode.as_ref().map(|m| *m.get_ref());
 
+        let address = |key: &str, value: &Spanned<String>, example: &str| {
+            value.get_ref().trim().parse::<SocketAddr>().map_err(|_| {
+                let shown = value.get_ref();
+                let message = format!(
+                    "{key} = {shown:?} is not an IP address and port; write e.g. {example}"
+                );
+                err(Some(value.span()), message)
+            })
+        };
         let listen = match &raw.listen {
-            Some(l) => l.get_ref().trim().parse::<SocketAddr>().map_err(|_| {
-                err(
-                    Some(l.span()),
-                    format!(
-                        "listen = {:?} is not an IP address and port; write e.g. \
-                         \"0.0.0.0:8443\" or \"[::]:443\"",
-                        l.get_ref()
-                    ),
-                )
-            })?,
+            Some(l) => address("listen", l, "\"0.0.0.0:8443\" or \"[::]:443\"")?,
             None => SocketAddr::from(([127, 0, 0, 1], 8443)),
         };
 
@@ -412,16 +412,7 @@ impl Config {
             listen: match &raw.metrics.listen {
                 None => None,
                 Some(l) if l.get_ref().trim().is_empty() => None,
-                Some(l) => Some(l.get_ref().trim().parse::<SocketAddr>().map_err(|_| {
-                    err(
-                        Some(l.span()),
-                        format!(
-                            "metrics.listen = {:?} is not an IP address and port; write e.g. \
-                             \"127.0.0.1:9464\"",
-                            l.get_ref()
-                        ),
-                    )
-                })?),
+                Some(l) => Some(address("metrics.listen", l, "\"127.0.0.1:9464\"")?),
             },
         };
         if metrics.listen == Some(listen) && listen.port() != 0 {
@@ -528,6 +519,11 @@ impl Config {
             },
             metrics,
         })
+    }
+
+    /// The host of `public_url` (an IPv6 address without its brackets, no port).
+    pub fn public_host(&self) -> String {
+        url_host(&self.public_url)
     }
 
     /// The Tenant URL to paste into the IdP.

@@ -193,12 +193,7 @@ fn restrict(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
 
 /// Host names for a generated certificate: the public URL's host.
 pub(crate) fn hosts_of(config: &Config) -> Vec<String> {
-    let rest = config.public_url.split("://").nth(1).unwrap_or("");
-    let authority = rest.split('/').next().unwrap_or("");
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or("").to_string(),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_string(),
-    };
+    let host = config.public_host();
     if host.is_empty() { Vec::new() } else { vec![host] }
 }
 
