@@ -85,10 +85,7 @@ async fn stream_export(
 ) {
     let done = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         use std::io::Write;
-        let stream = stream.into_std()?;
-        stream.set_nonblocking(false)?;
-        let mut out = std::io::BufWriter::with_capacity(256 * 1024, stream);
-        out.write_all(b"{\"ok\":true}\n")?;
+        let mut out = answer_stream(stream)?;
         let line = |out: &mut std::io::BufWriter<_>, v: &serde_json::Value| {
             serde_json::to_writer(&mut *out, v)?;
             out.write_all(b"\n")
@@ -117,11 +114,7 @@ async fn stream_backup(stream: tokio::net::UnixStream, service: &Service) {
     let store = Arc::clone(service.store());
     let started = std::time::Instant::now();
     let done = tokio::task::spawn_blocking(move || -> Result<_, String> {
-        use std::io::Write;
-        let stream = stream.into_std().map_err(|e| e.to_string())?;
-        stream.set_nonblocking(false).map_err(|e| e.to_string())?;
-        let mut out = std::io::BufWriter::with_capacity(256 * 1024, stream);
-        out.write_all(b"{\"ok\":true}\n").map_err(|e| e.to_string())?;
+        let mut out = answer_stream(stream).map_err(|e| e.to_string())?;
         crate::admin::write_backup(&store, &mut out).map_err(|e| e.to_string())
     })
     .await;
@@ -134,4 +127,17 @@ async fn stream_backup(stream: tokio::net::UnixStream, service: &Service) {
         Ok(Err(e)) => tracing::error!(error = %e, "backup over the admin socket failed"),
         Err(e) => tracing::error!(error = %e, "backup task failed"),
     }
+}
+
+/// The connection as a buffered blocking writer (for a blocking thread) that has already
+/// answered `ok`: a streamed answer follows.
+fn answer_stream(
+    stream: tokio::net::UnixStream,
+) -> std::io::Result<std::io::BufWriter<std::os::unix::net::UnixStream>> {
+    use std::io::Write;
+    let stream = stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, stream);
+    out.write_all(b"{\"ok\":true}\n")?;
+    Ok(out)
 }
