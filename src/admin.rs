@@ -170,14 +170,8 @@ pub async fn call_export(
     request: &AdminRequest,
     mut on_resource: impl FnMut(Value) -> std::io::Result<()>,
 ) -> Result<u64, ClientError> {
-    let (mut reader, _write) = send_request(socket, request).await?;
+    let (mut reader, _write) = open_stream(socket, request).await?;
     let mut line = String::new();
-    reader.read_line(&mut line).await?;
-    let response: AdminResponse =
-        serde_json::from_str(&line).map_err(|e| ClientError::Protocol(e.to_string()))?;
-    if !response.ok {
-        return Err(ClientError::Refused(response.error.unwrap_or_default()));
-    }
     let mut received = 0;
     loop {
         line.clear();
@@ -265,15 +259,8 @@ pub async fn call_backup(
     socket: &Path,
     out: &mut (impl Write + Send),
 ) -> Result<(Header, Counts), ClientError> {
-    let (mut reader, _write) = send_request(socket, &AdminRequest::Backup).await?;
+    let (mut reader, _write) = open_stream(socket, &AdminRequest::Backup).await?;
     let mut line = String::new();
-    reader.read_line(&mut line).await?;
-    let response: AdminResponse =
-        serde_json::from_str(&line).map_err(|e| ClientError::Protocol(e.to_string()))?;
-    if !response.ok {
-        return Err(ClientError::Protocol(response.error.unwrap_or_default()));
-    }
-    line.clear();
     reader.read_line(&mut line).await?;
     let header: Header = serde_json::from_str(&line)
         .map_err(|e| ClientError::Protocol(format!("the backup header: {e}")))?;
@@ -339,6 +326,22 @@ async fn connect(socket: &Path) -> Result<UnixStream, ClientError> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Sends a request answered by a stream and reads its first line: `ok`, or the refusal.
+async fn open_stream(
+    socket: &Path,
+    request: &AdminRequest,
+) -> Result<(AnswerReader, tokio::net::unix::OwnedWriteHalf), ClientError> {
+    let (mut reader, write) = send_request(socket, request).await?;
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let response: AdminResponse =
+        serde_json::from_str(&line).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    if !response.ok {
+        return Err(ClientError::Refused(response.error.unwrap_or_default()));
+    }
+    Ok((reader, write))
 }
 
 /// Connects, sends `request` as one line and returns the reading side.
