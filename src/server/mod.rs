@@ -10,7 +10,7 @@ mod admin;
 mod listener;
 mod metrics;
 pub mod reload;
-mod request_line;
+pub mod request_line;
 pub mod signals;
 pub mod tls;
 

@@ -19,6 +19,7 @@ mod bad_input;
 mod cli;
 mod directory;
 mod durability;
+mod framing;
 mod observability;
 mod roles_domains;
 mod systemd;
