@@ -433,3 +433,36 @@ async fn a_schema_5_file_with_names_that_now_collide_refuses_to_start() {
     assert_ne!(again.code, Some(0));
     assert!(again.stderr.contains("User 'strasse@contoso.example'"), "{}", again.stderr);
 }
+
+#[tokio::test]
+async fn a_backup_holding_names_that_now_collide_is_not_restored() {
+    let s = TestServer::start().await;
+    let id = s.create_user("straße@contoso.example").await;
+    let config = s.write_config_file();
+    let file = s.dir.path().join("backup.jsonl");
+    assert_eq!(scimd(&config, &["backup", file.to_str().unwrap()]).await.code, Some(0));
+    // As a backup from a scimd that compared names by lower-casing could be: a second user
+    // whose name differs only by ß/ss.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut twin = lines.iter().find(|l| l.get("user").is_some()).unwrap().clone();
+    let twin_id = ResourceId::new_random().to_string();
+    twin["user"]["id"] = json!(twin_id);
+    twin["user"]["attributes"]["userName"] = json!("strasse@contoso.example");
+    lines[0]["counts"]["users"] = json!(2);
+    lines.insert(2, twin);
+    let edited = s.dir.path().join("edited.jsonl");
+    let body: Vec<String> = lines.iter().map(Value::to_string).collect();
+    std::fs::write(&edited, body.join("\n") + "\n").unwrap();
+
+    let target = tempfile::tempdir().unwrap();
+    let restore_config = target.path().join("config.toml");
+    let data = target.path().join("data").display().to_string();
+    std::fs::write(&restore_config, format!("data_dir = {data:?}\n")).unwrap();
+    let out = scimd(&restore_config, &["restore", edited.to_str().unwrap()]).await;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    for needle in ["straße@contoso.example", "strasse@contoso.example", &id, &twin_id] {
+        assert!(out.stderr.contains(needle), "{needle} missing from: {}", out.stderr);
+    }
+    assert!(!target.path().join("data/scimd.redb").exists());
+}
