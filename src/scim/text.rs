@@ -140,9 +140,9 @@ fn strip_dot_above_i(s: &str) -> Cow<'_, str> {
     Cow::Owned(s.replace("i\u{307}", "i"))
 }
 
-/// Compares caseExact=false text: `a` and `b` under [`name_key`]. Filters use this for every
-/// caseExact=false string attribute, so `userName eq "X"` matches exactly the names the
-/// uniqueness index holds under X's key.
+/// `text` as caseExact=false comparisons see it: its [`name_key`], borrowed when `text` is
+/// already lower-case ASCII. Filters compare every caseExact=false string attribute this way,
+/// so `userName eq "X"` matches exactly the names the uniqueness index holds under X's key.
 pub fn fold(text: &str) -> Cow<'_, str> {
     if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
         return Cow::Borrowed(text);
