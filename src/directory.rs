@@ -4,7 +4,8 @@
 //! Users and groups come from an export: every match of a SCIM filter, read in one transaction
 //! by the running server (over its admin socket) or from the data file when it is stopped, in
 //! id order, so two runs over the same directory print the same bytes. Data goes to stdout,
-//! explanations to stderr.
+//! explanations to stderr. Table and text output escape control and bidi characters
+//! (`scim::text::escape`); JSON and CSV carry the values as stored.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -136,7 +137,8 @@ impl ListPrinter {
         self.printed += 1;
         match self.format {
             ListFormat::Table => {
-                let row = self.columns.row(resource);
+                let row: Vec<String> =
+                    self.columns.row(resource).iter().map(|c| printable(c)).collect();
                 match &self.widths {
                     Some(widths) => write_table_row(&mut self.out, widths, &row)?,
                     None => {
@@ -216,7 +218,7 @@ pub async fn show(
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (field, value) in describe(resources, resource, &names) {
-        writeln!(out, "{}", format!("{field:<14}{value}").trim_end())?;
+        writeln!(out, "{}", format!("{field:<14}{}", printable(&value)).trim_end())?;
     }
     // By id, and by name too: a refused create names the user but has no id.
     let filter =
@@ -336,7 +338,15 @@ pub fn log_line(e: &LogEntry) -> String {
     if let Some(r) = &e.roles {
         line.push_str(&format!("; roles {r}"));
     }
-    line
+    printable(&line)
+}
+
+/// Client text as a terminal may show it: control, bidi and invisible format characters
+/// escaped (`\n`, `\u{202e}`), so a crafted name cannot forge a row or reorder a line. Names
+/// stored before scimd refused such characters still reach here. JSON and CSV output keep the
+/// data as stored (their quoting already delimits it).
+fn printable(text: &str) -> String {
+    scimd::scim::text::escape(text).into_owned()
 }
 
 /// The columns of a list, by resource type.

@@ -25,6 +25,7 @@ use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::metrics::Metrics;
+use crate::scim::text;
 use crate::service::Service;
 
 pub use error::HttpError;
@@ -142,7 +143,9 @@ async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Re
 async fn access_log(State(metrics): State<Arc<Metrics>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    // The path is client text (an id may carry percent-decoded-looking bytes or bidi
+    // characters): escaped like every line a person reads.
+    let path = text::escape(req.uri().path()).into_owned();
     let route = RouteSlot::default();
     req.extensions_mut().insert(route.clone());
     let response = next.run(req).await;

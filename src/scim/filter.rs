@@ -13,6 +13,9 @@
 //! - `ne` is the negation of `eq`, so `title ne "x"` matches a user without a title;
 //! - `eq null` means "not present" and `ne null` means "present";
 //! - `pr` is false for null, `""`, `[]` and `{}`;
+//! - caseExact=false text is compared under `text::fold` (NFKD, full case folding, NFKC: the
+//!   key of the name indexes), so `userName eq "STRASSE"` matches `straße` and `sw`/`co`/`ew`
+//!   compare the folded forms;
 //! - a value of the wrong type never matches (validate() reports the obvious cases first).
 
 use std::borrow::Cow;
@@ -24,6 +27,7 @@ use super::datetime;
 use super::error::{ScimError, quote};
 use super::path::{self, AttrPath, flatten, is_attr_name, resolve_sub};
 use super::schema::{AttrDef, AttrType, ResourceType, Returned};
+use super::text;
 
 /// Longest filter accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 4096;
@@ -710,7 +714,9 @@ fn compare_one(def: &AttrDef, v: &Value, op: CompareOp, value: &CompValue) -> bo
             if def.case_exact {
                 compare_text(a, &b, op)
             } else {
-                compare_text(&a.to_lowercase(), &b.to_lowercase(), op)
+                // The same key the name indexes use, so an index candidate set and the
+                // evaluator agree (`userName eq "STRASSE"` finds `straße`).
+                compare_text(&text::fold(a), &text::fold(&b), op)
             }
         }
         AttrType::Boolean => {
@@ -978,6 +984,11 @@ mod tests {
         // Unicode case folding, not only ASCII.
         let f = ok(r#"displayName eq "ÉLODIE""#);
         assert!(matches(&f, &json!({"displayName": "élodie"}), &USER));
+        // Full folding and normalisation: the uniqueness key.
+        let f = ok(r#"userName eq "STRASSE@Ｅｘａｍｐｌｅ.com""#);
+        assert!(matches(&f, &json!({"userName": "straße@example.com"}), &USER));
+        let f = ok(r#"userName sw "stras""#);
+        assert!(matches(&f, &json!({"userName": "Straße"}), &USER));
     }
 
     #[test]

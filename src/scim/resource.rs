@@ -226,13 +226,23 @@ fn canon(
     if def.multi_valued {
         let items = match value {
             Value::Array(items) => items,
+            // No list at all: absent, as for a single value.
+            Value::Null => return Ok(None),
+            Value::String(s) if s.is_empty() => return Ok(None),
             // A lone value where a list is expected: `"emails": {"value": ...}`.
             single => vec![single],
         };
+        let members = is_member_list(def);
         let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            if let Some(v) = canon_single(rt, def, label, item)? {
-                out.push(v);
+        for (n, item) in items.into_iter().enumerate() {
+            // A member that canonicalises to nothing (`{}`, `{"display": "x"}`,
+            // `{"value": ""}`, `{"value": null}`) names no one: refused, not dropped, so the
+            // IdP learns its membership change did not happen.
+            let sent = members.then(|| item.to_string());
+            match (canon_single(rt, def, label, item)?, sent) {
+                (Some(v), _) => out.push(v),
+                (None, Some(sent)) => return Err(member_without_value(label, n + 1, &sent)),
+                (None, None) => {}
             }
         }
         return Ok((!out.is_empty()).then_some(Value::Array(out)));
@@ -257,6 +267,20 @@ fn canon(
 /// `value` is a resource id (`manager`, `members`), where IdPs are known to send it bare.
 fn accepts_bare_id(def: &AttrDef) -> bool {
     matches!(def.name, "manager" | "members") && def.sub_attribute("value").is_some()
+}
+
+/// Whether `def` is a group's `members` list, whose every element must name a member.
+fn is_member_list(def: &AttrDef) -> bool {
+    def.name == "members" && def.multi_valued && accepts_bare_id(def)
+}
+
+fn member_without_value(label: &str, n: usize, sent: &str) -> ScimError {
+    ScimError::invalid_value(format!(
+        "element {n} of {} has no 'value' (sent {}): every member needs a 'value' holding the \
+         id of a user or group in scimd",
+        quote(label),
+        quote(sent)
+    ))
 }
 
 fn canon_single(
@@ -649,8 +673,7 @@ mod tests {
                 "members": [
                     {"$ref": null, "value": "f648f8d5ea4e4cd38e9c"},
                     {"value": "u2", "display": "test.user@okta.local", "type": "User"},
-                    "u3",
-                    {"value": ""}
+                    "u3"
                 ],
                 "meta": {"resourceType": "Group"}, "id": "g1"
             }),
@@ -666,5 +689,22 @@ mod tests {
         );
         let e = canonicalize(&GROUP, json!({"displayName": "g", "userName": "u"})).unwrap_err();
         assert!(e.detail.contains("unknown attribute 'userName' for Group"), "{e}");
+        // A member without a value names no one: refused, never dropped.
+        for member in [
+            json!({}),
+            json!({"display": "x"}),
+            json!({"value": ""}),
+            json!({"value": null}),
+            json!(""),
+        ] {
+            let body = json!({"displayName": "g", "members": [{"value": "u1"}, member]});
+            let e = canonicalize(&GROUP, body).unwrap_err();
+            assert_eq!(e.scim_type, ScimType::InvalidValue, "{member}");
+            assert!(e.detail.contains("element 2 of 'members' has no 'value'"), "{e}");
+        }
+        // No list at all is no members.
+        for none in [json!(null), json!([]), json!("")] {
+            assert!(canonicalize(&GROUP, json!({"displayName": "g", "members": none})).is_ok());
+        }
     }
 }

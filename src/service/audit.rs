@@ -177,6 +177,9 @@ fn status_of(error: &ServiceError) -> u16 {
 }
 
 fn note_refusal(attempt: &Attempt, detail: &str, status: u16) {
+    // The detail quotes client text: escaped for the journal as for the CLI.
+    let detail = crate::scim::text::escape(detail);
+    let detail = detail.as_ref();
     tracing::info!(
         operation = attempt.operation,
         resource = attempt.kind.resource_type(),

@@ -11,7 +11,9 @@ use crate::store::{Kind, ResourceId, StoredResource, Writer, name_key};
 
 use super::audit::{Attempt, log_refusal, write_logged};
 use super::render::{JsonBody, etag, member_element, resource_type};
-use super::resources::{add_members, check_if_match, existing, name_taken, naming_value};
+use super::resources::{
+    add_members, check_if_match, check_names, existing, name_taken, naming_value,
+};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A patched resource: the body when the response carries one, and the new `ETag`.
@@ -81,6 +83,7 @@ impl Service {
                     roles_summary = Some(decision.summary);
                 }
             }
+            check_names(kind, &attributes, Some(&old.attributes))?;
             let name = naming_value(kind, &attributes).ok_or_else(|| {
                 ScimError::invalid_value(format!(
                     "'{}' must not be empty or blank",

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::scim::projection::Projection;
 use crate::scim::schema::ENTERPRISE_USER;
-use crate::scim::{ScimError, resource};
+use crate::scim::{ScimError, resource, text};
 use crate::store::{Kind, MemberKind, ResourceId, StoredResource, TokenScope, Writer};
 
 use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
@@ -165,6 +165,7 @@ impl Service {
         let mut attempt = Attempt::new(principal, "create", kind, None);
         let prepared = self.prepare_logged(&mut attempt, kind, body).await?;
         let stored = write_logged(self, attempt, move |w, attempt| {
+            check_names(kind, &prepared.attributes, None)?;
             if let Some(holder) = w.id_by_name(kind, &prepared.name)? {
                 return Err(name_taken(kind, &prepared.name, holder));
             }
@@ -208,6 +209,7 @@ impl Service {
         let stored = write_logged(self, attempt, move |w, attempt| {
             let (rid, old) = existing(w, kind, &id)?;
             check_if_match(if_match.as_deref(), &old)?;
+            check_names(kind, &prepared.attributes, Some(&old.attributes))?;
             if let Some(holder) = w.id_by_name(kind, &prepared.name)?.filter(|h| *h != rid) {
                 return Err(name_taken(kind, &prepared.name, holder));
             }
@@ -333,10 +335,32 @@ impl Prepared {
 
 pub(super) fn name_taken(kind: Kind, name: &str, holder: ResourceId) -> ServiceError {
     ServiceError::Conflict(format!(
-        "{} '{name}' is already taken (case-insensitively) by {} {holder}",
+        "{} '{}' is already taken by {} {holder} (names are compared ignoring case, width and \
+         Unicode normalisation)",
         kind.name_attribute(),
+        text::escape(name),
         kind.resource_type()
     ))
+}
+
+/// Refuses control and bidirectional formatting characters (`text::check_name`) in the names
+/// a person reads, `userName` and `displayName`, when a write sets or changes them. A name
+/// stored by an older scimd and sent back unchanged is let through, so the IdP can still
+/// deactivate or update that resource (and the output escapes it).
+pub(super) fn check_names(kind: Kind, new: &Value, old: Option<&Value>) -> Result<(), ScimError> {
+    let names: &[&str] = match kind {
+        Kind::User => &["userName", "displayName"],
+        Kind::Group => &["displayName"],
+    };
+    for &attribute in names {
+        let Some(value) = new.get(attribute).and_then(Value::as_str) else {
+            continue;
+        };
+        if old.and_then(|o| o.get(attribute)).and_then(Value::as_str) != Some(value) {
+            text::check_name(attribute, value)?;
+        }
+    }
+    Ok(())
 }
 
 /// A PUT body may echo the resource's `id`; a different one is an error.

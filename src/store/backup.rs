@@ -12,9 +12,11 @@
 //! A backup is written from one read transaction, so it is one consistent state however many
 //! writes run meanwhile; the header's counts are that state's, and restore refuses a file whose
 //! records do not add up to them (a truncated copy). Restore writes a new data file through the
-//! same writer the server uses, so every index is rebuilt, then checks the counts and that every
-//! user and group is found through its name and externalId indexes. Tokens keep their argon2
-//! hashes: the IdP's Secret Token works against the restored directory.
+//! same writer the server uses, so every index is rebuilt (names under this version's
+//! `name_key`; two names that now collide stop the restore, naming both), then checks the
+//! counts and that every user and group is found through its name and externalId indexes.
+//! Tokens keep their argon2 hashes: the IdP's Secret Token works against the restored
+//! directory.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -351,11 +353,11 @@ fn apply(
         for (line, record) in batch.drain(..) {
             match record {
                 Record::User(r) => {
-                    w.put(Kind::User, &r.into_stored(line)?, None)?;
+                    put_unique(w, Kind::User, &r.into_stored(line)?, line)?;
                     found.users += 1;
                 }
                 Record::Group(r) => {
-                    w.put(Kind::Group, &r.into_stored(line)?, None)?;
+                    put_unique(w, Kind::Group, &r.into_stored(line)?, line)?;
                     found.groups += 1;
                 }
                 Record::Member(m) => {
@@ -377,4 +379,36 @@ fn apply(
         }
         Ok(())
     })
+}
+
+/// Writes a restored resource, refusing one whose name another restored resource already
+/// holds under `name_key` (a backup from a scimd that compared names by lower-casing only can
+/// hold `straße` and `strasse`): the restore stops with both named instead of an index that
+/// misses one of them.
+fn put_unique(
+    w: &mut super::Writer,
+    kind: Kind,
+    resource: &StoredResource,
+    line: u64,
+) -> Result<(), BackupError> {
+    if let Some(name) = resource.name(kind)
+        && let Some(holder) = w.id_by_name(kind, name)?.filter(|h| *h != resource.id)
+    {
+        let other = w.name_of(kind, holder)?.unwrap_or_default();
+        return Err(BackupError::Format {
+            line,
+            reason: format!(
+                "{} '{}' ({}) has the same name as {} '{}' ({holder}) under Unicode \
+                 normalisation and case folding; rename one of them before backing up, or \
+                 restore with the scimd version that made the backup",
+                kind.resource_type(),
+                crate::scim::text::escape(name),
+                resource.id,
+                kind.resource_type(),
+                crate::scim::text::escape(&other),
+            ),
+        });
+    }
+    w.put(kind, resource, None)?;
+    Ok(())
 }

@@ -4,27 +4,31 @@
 //! never meet a missing table), then runs each migration after the stored version, each in its
 //! own transaction together with the new version number. A file from a newer scimd is refused.
 
+use std::collections::BTreeMap;
+
 use redb::ReadableTable;
 
 use super::records::{Kind, StoredResource};
-use super::resources::external_key;
+use super::resources::{external_key, name_key};
 use super::tables::{
-    GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX, GROUPS, INACTIVE_USERS, MEMBER_GROUPS,
-    META, PROVISIONING_LOG, ROW_BUCKETS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
-    USER_NAME_INDEX, USERS,
+    GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX, GROUP_NAME_INDEX_V1, GROUPS,
+    INACTIVE_USERS, MEMBER_GROUPS, META, PROVISIONING_LOG, ROW_BUCKETS, TOKENS,
+    USER_EXTERNAL_INDEX, USER_MANAGER_INDEX, USER_NAME_INDEX, USER_NAME_INDEX_V1, USERS,
 };
 use super::{Store, StoreError, Writer, codec, row};
 
 /// The layout this binary writes. 2: `user_manager_idx.v1`. 3: `row_buckets.v1`. 4: user and
-/// group rows in format 2 (`row.rs`). 5: `inactive_users.v1`.
-pub const SCHEMA_VERSION: u64 = 5;
+/// group rows in format 2 (`row.rs`). 5: `inactive_users.v1`. 6: the name indexes keyed by
+/// `name_key` (Unicode normalisation and full case folding), `user_name_idx.v2` and
+/// `group_name_idx.v2`, replacing the lower-cased v1 tables.
+pub const SCHEMA_VERSION: u64 = 6;
 
 const VERSION_KEY: &str = "schema_version";
 
 /// Migration `i` takes a file from version `i + 1` to `i + 2`.
 type Migration = fn(&mut Writer) -> Result<(), StoreError>;
 const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] =
-    [index_managers, count_rows, rewrite_rows, index_inactive];
+    [index_managers, count_rows, rewrite_rows, index_inactive, rekey_names];
 
 /// 1 → 2: fills the manager index from the users already stored.
 fn index_managers(w: &mut Writer) -> Result<(), StoreError> {
@@ -80,6 +84,75 @@ fn index_inactive(w: &mut Writer) -> Result<(), StoreError> {
         index.insert(id, ())?;
     }
     Ok(())
+}
+
+/// 5 → 6: rebuilds the user-name and group-name indexes under `name_key` (NFKD, full case
+/// folding, NFKC) in the v2 tables and drops the lower-cased v1 tables. Names that were
+/// distinct lower-cased but share a key now (`straße` and `strasse`) cannot both stay
+/// unique: the migration refuses, listing them, and the file stays at version 5.
+fn rekey_names(w: &mut Writer) -> Result<(), StoreError> {
+    let mut collisions = Vec::new();
+    for (kind, rows, index, old) in [
+        (Kind::User, USERS, USER_NAME_INDEX, USER_NAME_INDEX_V1),
+        (Kind::Group, GROUPS, GROUP_NAME_INDEX, GROUP_NAME_INDEX_V1),
+    ] {
+        let mut keys: BTreeMap<String, Vec<(u128, String)>> = BTreeMap::new();
+        for entry in w.tx.open_table(rows)?.iter()? {
+            let (id, bytes) = entry?;
+            let view = row::view(bytes.value(), kind.resource_type())?;
+            if let Some(name) = row::string_attribute(&view.attributes, kind.name_attribute()) {
+                keys.entry(name_key(&name)).or_default().push((id.value(), name));
+            }
+        }
+        let mut table = w.tx.open_table(index)?;
+        table.retain(|_, _| false)?;
+        for (key, holders) in &keys {
+            match holders.as_slice() {
+                [(id, _)] => {
+                    table.insert(key.as_str(), *id)?;
+                }
+                _ => collisions.push((kind, holders.clone())),
+            }
+        }
+        drop(table);
+        w.tx.delete_table(old)?;
+    }
+    if collisions.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::NameCollisions(collision_message(&collisions)))
+}
+
+/// What an admin reads when the upgrade to schema 6 is refused.
+fn collision_message(collisions: &[(Kind, Vec<(u128, String)>)]) -> String {
+    const SHOWN: usize = 50;
+    let mut text = format!(
+        "cannot upgrade the data file to schema version {SCHEMA_VERSION}: this scimd compares \
+         userName and group displayName after Unicode normalisation and full case folding \
+         (so 'straße' and 'strasse', or 'Ａlice' and 'alice', are one name), and the file holds \
+         {} set(s) of names that are now the same:",
+        collisions.len()
+    );
+    for (kind, holders) in collisions.iter().take(SHOWN) {
+        let names: Vec<String> = holders
+            .iter()
+            .map(|(id, name)| {
+                let id = super::records::ResourceId(*id);
+                format!("{} '{}' (id {id})", kind.resource_type(), crate::scim::text::escape(name))
+            })
+            .collect();
+        text.push_str(&format!("\n  {}", names.join(" and ")));
+    }
+    if collisions.len() > SHOWN {
+        text.push_str(&format!("\n  ... and {} more", collisions.len() - SHOWN));
+    }
+    text.push_str(
+        "\nNothing was changed. Keep running the previous scimd version on this file, rename \
+         (or delete) all but one of each set in the IdP, which sends the change to scimd (or \
+         with a SCIM PATCH to /scim/v2/Users/{id} or /scim/v2/Groups/{id}), then start this \
+         version again.",
+    );
+    text
 }
 
 pub fn run(store: &Store) -> Result<(), StoreError> {

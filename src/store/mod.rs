@@ -51,6 +51,10 @@ pub enum StoreError {
     NewerSchema { found: u64, known: u64 },
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    /// Names that an upgrade would make equal (`migrate.rs`): the message lists them and says
+    /// what to do; the file is left as it was.
+    #[error("{0}")]
+    NameCollisions(String),
     #[error("cannot open the data file {path}: {source}")]
     Open { path: PathBuf, source: redb::DatabaseError },
     #[error("storage error: {0}")]

@@ -39,9 +39,10 @@ fn externals(kind: Kind) -> ExternalTable {
     }
 }
 
-/// The name index key: names are unique case-insensitively.
+/// The name index key: names are unique under Unicode normalisation and full case folding
+/// (`scim::text::name_key` says exactly how).
 pub fn name_key(name: &str) -> String {
-    name.to_lowercase()
+    crate::scim::text::name_key(name)
 }
 
 /// The key of an index whose rows are `value ++ 0x00 ++ id` (externalId, manager).
@@ -147,7 +148,7 @@ impl Reader {
         name_in(&self.tx.open_table(rows(kind))?, kind, id)
     }
 
-    /// The id of the resource whose name equals `name` case-insensitively.
+    /// The id of the resource whose name equals `name` under [`name_key`].
     pub fn id_by_name(&self, kind: Kind, name: &str) -> Result<Option<ResourceId>, StoreError> {
         let table = self.tx.open_table(names(kind))?;
         Ok(table.get(name_key(name).as_str())?.map(|g| ResourceId(g.value())))
@@ -162,7 +163,8 @@ impl Reader {
         ids_by_external_in(&self.tx.open_table(externals(kind))?, external_id)
     }
 
-    /// Ids of the resources whose name starts with `prefix` case-insensitively, in name order.
+    /// Ids of the resources whose name key starts with `prefix`'s key, in key order. The same
+    /// test the filter evaluator makes for `sw`, so this is exactly its candidate set.
     pub fn ids_by_name_prefix(
         &self,
         kind: Kind,
@@ -258,7 +260,7 @@ impl Writer {
         name_in(&self.tx.open_table(rows(kind))?, kind, id)
     }
 
-    /// The id holding `name` (case-insensitively), as seen inside this transaction.
+    /// The id holding `name` (under [`name_key`]), as seen inside this transaction.
     pub fn id_by_name(&self, kind: Kind, name: &str) -> Result<Option<ResourceId>, StoreError> {
         let table = self.tx.open_table(names(kind))?;
         let id = table.get(name_key(name).as_str())?.map(|g| ResourceId(g.value()));

@@ -16,11 +16,20 @@ pub const USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("users.v1")
 /// Groups. Key: the group id (a UUID as u128). Value: envelope(`StoredResource`).
 pub const GROUPS: TableDefinition<u128, &[u8]> = TableDefinition::new("groups.v1");
 
-/// Unique index: lower-cased `userName` -> user id.
-pub const USER_NAME_INDEX: TableDefinition<&str, u128> = TableDefinition::new("user_name_idx.v1");
+/// Unique index: the `userName`'s comparison key (`scim::text::name_key`: NFKD, full case
+/// folding, NFKC) -> user id. Version 2: version 1 (schema 5 and before) was keyed by the
+/// lower-cased name; migration 5 → 6 rebuilds it and drops v1.
+pub const USER_NAME_INDEX: TableDefinition<&str, u128> = TableDefinition::new("user_name_idx.v2");
 
-/// Unique index: lower-cased group `displayName` -> group id.
-pub const GROUP_NAME_INDEX: TableDefinition<&str, u128> = TableDefinition::new("group_name_idx.v1");
+/// Unique index: the group `displayName`'s comparison key -> group id, as `USER_NAME_INDEX`.
+pub const GROUP_NAME_INDEX: TableDefinition<&str, u128> = TableDefinition::new("group_name_idx.v2");
+
+/// The name indexes of schema 5 and before (lower-cased keys), read only by the migration
+/// that replaces them.
+pub const USER_NAME_INDEX_V1: TableDefinition<&str, u128> =
+    TableDefinition::new("user_name_idx.v1");
+pub const GROUP_NAME_INDEX_V1: TableDefinition<&str, u128> =
+    TableDefinition::new("group_name_idx.v1");
 
 /// Index: `externalId` (exactly as sent; it is caseExact) followed by 0x00 and the 16 id bytes
 /// -> (). `externalId` is not unique, so the id is part of the key; a prefix range finds all.

@@ -9,6 +9,7 @@ mod discovery;
 mod filters;
 mod groups;
 mod idp_payloads;
+mod names;
 mod paging;
 mod users;
 
