@@ -18,6 +18,7 @@ mod backup;
 mod bad_input;
 mod cli;
 mod directory;
+mod disk_full;
 mod durability;
 mod observability;
 mod roles_domains;
