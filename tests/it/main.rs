@@ -25,5 +25,6 @@ mod roles_domains;
 mod systemd;
 
 mod concurrency;
+mod crash;
 mod patch;
 mod replay;
