@@ -77,6 +77,8 @@ impl From<StoreError> for ServiceError {
                  made; retry later (the operator has to free space on the server)"
                     .into(),
             ),
+            // Brief, and it retries by itself: 503 with Retry-After, not a fault to chase.
+            e @ StoreError::Reopening(_) => ServiceError::Unavailable(e.to_string()),
             other => ServiceError::Internal(other.to_string()),
         }
     }

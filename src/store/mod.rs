@@ -8,6 +8,10 @@
 //! Requests write through the writer thread (`writer.rs`), which commits concurrent changes
 //! together; `Store::write` is for the rest (admin commands, tokens, migrations). All functions
 //! here block: call them from a blocking thread, never hold a transaction across an `.await`.
+//!
+//! A write that fails with an I/O error (a full disk above all) does not leave the store broken:
+//! the database is reopened, and a full disk is reported as `StoreError::DiskFull` until a
+//! commit succeeds again (`recovery.rs`).
 
 pub mod backup;
 mod codec;
@@ -106,8 +110,8 @@ pub struct Store {
     /// Set while writes fail for lack of space, from the first such failure until a commit
     /// succeeds: `/healthz` and `/metrics` report it.
     disk_full: AtomicBool,
-    /// When a write last tried the file while it was full (`recovery::FULL_RETRY`).
-    last_full_try: Mutex<Option<std::time::Instant>>,
+    /// When a write last tried the file while it was full, and when the next may.
+    full_retry: Mutex<recovery::FullRetry>,
     /// One reopen at a time (the writer thread and `Store::write` may fail together).
     reopening: Mutex<()>,
 }
@@ -144,7 +148,7 @@ impl Store {
             path: path.to_path_buf(),
             cache_bytes,
             disk_full: AtomicBool::new(false),
-            last_full_try: Mutex::new(None),
+            full_retry: Mutex::new(recovery::FullRetry::default()),
             reopening: Mutex::new(()),
         };
         migrate::run(&store)?;

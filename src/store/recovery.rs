@@ -13,7 +13,8 @@
 //! once and sets the flag `/healthz` and `/metrics` report; every write in between is answered
 //! [`StoreError::DiskFull`] (507 at the edge); the first commit that succeeds again logs
 //! "recovered" once and clears the flag. While full, the file is tried at most once per
-//! [`FULL_RETRY`] (each try costs a reopen); the other writes are refused at once.
+//! [`FULL_RETRY`], or less often when reopening is slow (each try costs a reopen, which readers
+//! wait for); the other writes are refused at once.
 //!
 //! This file must not name HTTP: the service maps `DiskFull` to its own error.
 
@@ -25,8 +26,20 @@ use redb::Database;
 
 use super::{Store, StoreError, Writer, open_database};
 
-/// While the disk is full, how often a write may try the file again.
+/// While the disk is full, how often a write may try the file again, at most.
 pub const FULL_RETRY: Duration = Duration::from_millis(500);
+
+/// While the disk is full, a try waits at least this many times as long as the last reopen
+/// took: readers wait for a reopen (it rebuilds redb's allocator state, which reads the whole
+/// file), so on a large file they are held up for at most a tenth of the time.
+const REOPEN_SHARE: u32 = 10;
+
+/// When a write last tried the full file system, and how long the next one must wait.
+#[derive(Debug, Default)]
+pub(super) struct FullRetry {
+    last: Option<Instant>,
+    wait: Duration,
+}
 
 /// How long a reopen waits for the failed database's last reader to finish before giving up
 /// (the next failure or write tries again).
@@ -121,7 +134,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         match committed {
             Ok(()) => {
-                if self.disk_full.swap(false, Ordering::AcqRel) {
+                // A plain load first: every commit passes here, the swap only ends an episode.
+                if self.disk_full() && self.disk_full.swap(false, Ordering::AcqRel) {
                     tracing::info!(
                         path = %self.path.display(),
                         "disk space recovered: writes succeed again"
@@ -135,11 +149,11 @@ impl Store {
 
     /// Whether a write may try the full file system again now (and if so, notes the try).
     fn may_retry_full(&self) -> bool {
-        let mut last = self.last_full_try.lock().unwrap_or_else(PoisonError::into_inner);
-        match *last {
-            Some(at) if at.elapsed() < FULL_RETRY => false,
+        let mut retry = self.full_retry.lock().unwrap_or_else(PoisonError::into_inner);
+        match retry.last {
+            Some(at) if at.elapsed() < retry.wait => false,
             _ => {
-                *last = Some(Instant::now());
+                retry.last = Some(Instant::now());
                 true
             }
         }
@@ -156,6 +170,7 @@ impl Store {
         let failed = Arc::as_ptr(&db);
         // Our own clone must not hold up the reopen.
         drop(db);
+        let reopening = Instant::now();
         if let Err(reopen) = self.reopen(failed) {
             tracing::error!(
                 error = %reopen,
@@ -165,7 +180,9 @@ impl Store {
         if !full {
             return e;
         }
-        *self.last_full_try.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        let took = reopening.elapsed();
+        *self.full_retry.lock().unwrap_or_else(PoisonError::into_inner) =
+            FullRetry { last: Some(Instant::now()), wait: FULL_RETRY.max(took * REOPEN_SHARE) };
         if !self.disk_full.swap(true, Ordering::AcqRel) {
             tracing::error!(
                 path = %self.path.display(),
