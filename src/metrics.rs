@@ -62,6 +62,7 @@ pub struct Metrics {
     groups: Gauge,
     log_entries: Gauge,
     file_bytes: Gauge,
+    disk_full: Gauge,
     token_last_used: Family<TokenLabels, Gauge>,
     rendering: std::sync::Mutex<()>,
 }
@@ -113,6 +114,12 @@ impl Metrics {
             Unit::Bytes,
             file_bytes.clone(),
         );
+        let disk_full = Gauge::default();
+        registry.register(
+            "disk_full",
+            "1 while writes are refused (507) because the data file's file system is full",
+            disk_full.clone(),
+        );
         let token_last_used = Family::<TokenLabels, Gauge>::default();
         registry.register_with_unit(
             "token_last_used_timestamp",
@@ -128,6 +135,7 @@ impl Metrics {
             groups,
             log_entries,
             file_bytes,
+            disk_full,
             token_last_used,
             rendering: std::sync::Mutex::new(()),
         }
@@ -150,6 +158,7 @@ impl Metrics {
         // One scrape at a time: the token gauges are cleared and refilled below.
         let _one_at_a_time =
             self.rendering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.disk_full.set(i64::from(service.store().disk_full()));
         let reader = service.store().read().map_err(|e| e.to_string())?;
         let count = |r: Result<u64, _>| {
             r.map(|n| n as i64).map_err(|e: crate::store::StoreError| e.to_string())

@@ -65,6 +65,10 @@ impl From<ServiceError> for HttpError {
             ServiceError::Unavailable(d) => {
                 HttpError::new(StatusCode::SERVICE_UNAVAILABLE, None, d)
             }
+            // RFC 7644 defines no scimType for it; the detail names the cause.
+            ServiceError::InsufficientStorage(d) => {
+                HttpError::new(StatusCode::INSUFFICIENT_STORAGE, None, d)
+            }
             ServiceError::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 HttpError::new(

@@ -88,9 +88,17 @@ pub fn router(
         .layer(middleware::from_fn_with_state(metrics, access_log))
 }
 
-/// `/healthz`: unauthenticated; answers 200 when the store can be read.
+/// `/healthz`: unauthenticated; answers 200 when the store can be read. While the disk is
+/// full it still answers 200, with `{"status":"degraded","reason":"disk full"}`: reads work and
+/// writes resume by themselves once space is freed, so a load balancer or an orchestrator
+/// that pulled or restarted the (usually only) instance would turn a partial outage into a
+/// full one and fix nothing; monitoring reads the body or `scimd_disk_full`.
 async fn health(State(state): State<AppState>) -> Response {
-    let (status, body) = match state.service.store().read() {
+    let store = state.service.store();
+    let (status, body) = match store.read() {
+        Ok(_) if store.disk_full() => {
+            (StatusCode::OK, json!({"status": "degraded", "reason": "disk full"}))
+        }
         Ok(_) => (StatusCode::OK, json!({"status": "ok"})),
         Err(e) => {
             tracing::error!(error = %e, "health check cannot read the store");

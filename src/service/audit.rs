@@ -62,6 +62,7 @@ impl Attempt {
             ServiceError::PreconditionFailed(_) => (412, None),
             ServiceError::Busy(_) => (429, None),
             ServiceError::Unavailable(_) => (503, None),
+            ServiceError::InsufficientStorage(_) => (507, None),
             ServiceError::Internal(_) => (500, None),
         }
     }
@@ -119,7 +120,8 @@ pub async fn write_logged<T: Send + 'static>(
         Ok::<_, ServiceError>(value)
     };
     let refused = move |w: &mut Writer, error: &ServiceError| {
-        if matches!(error, ServiceError::Internal(_)) {
+        // A fault, not a refusal (and a full disk could not store the row either).
+        if matches!(error, ServiceError::Internal(_) | ServiceError::InsufficientStorage(_)) {
             return Ok(());
         }
         let attempt = shared.lock().map_err(|_| StoreError::Batch("poisoned".into()))?;

@@ -60,6 +60,9 @@ pub enum ServiceError {
     /// The server is shutting down: 503.
     #[error("{0}")]
     Unavailable(String),
+    /// The data file's file system is full: 507, the change was not made (the IdP retries).
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// A real fault: 500.
     #[error("internal error: {0}")]
     Internal(String),
@@ -67,7 +70,17 @@ pub enum ServiceError {
 
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
-        ServiceError::Internal(e.to_string())
+        match e {
+            // Said to the client without the file's path: the operator's log has it.
+            StoreError::DiskFull(_) => ServiceError::InsufficientStorage(
+                "disk full: the server has no space left to store this change, so it was not \
+                 made; retry later (the operator has to free space on the server)"
+                    .into(),
+            ),
+            // Brief, and it retries by itself: 503 with Retry-After, not a fault to chase.
+            e @ StoreError::Reopening(_) => ServiceError::Unavailable(e.to_string()),
+            other => ServiceError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -8,6 +8,10 @@
 //! Requests write through the writer thread (`writer.rs`), which commits concurrent changes
 //! together; `Store::write` is for the rest (admin commands, tokens, migrations). All functions
 //! here block: call them from a blocking thread, never hold a transaction across an `.await`.
+//!
+//! A write that fails with an I/O error (a full disk above all) does not leave the store broken:
+//! the database is reopened, and a full disk is reported as `StoreError::DiskFull` until a
+//! commit succeeds again (`recovery.rs`).
 
 pub mod backup;
 mod codec;
@@ -17,6 +21,7 @@ mod migrate;
 mod pack;
 mod positions;
 mod records;
+mod recovery;
 mod resources;
 mod row;
 mod tables;
@@ -24,6 +29,8 @@ mod tokens;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransaction};
 
@@ -62,6 +69,18 @@ pub enum StoreError {
     /// The batch a change was committed with failed (the cause is logged once, by the writer).
     #[error("storage error: {0}")]
     Batch(String),
+    /// The data file's file system is full (`ENOSPC`) or its owner's quota is used up
+    /// (`EDQUOT`): the change was not made. Writes resume by themselves once there is space
+    /// (`recovery.rs`).
+    #[error(
+        "disk full: no space left on the file system of the data file {0}; the change was not \
+         made (free space there: writes resume without a restart)"
+    )]
+    DiskFull(PathBuf),
+    /// The data file could not be reopened after a storage fault (`recovery.rs`); the next
+    /// read or write tries again.
+    #[error("the data file {0} is being reopened after a storage error; retry shortly")]
+    Reopening(PathBuf),
 }
 
 macro_rules! redb_error_from {
@@ -86,8 +105,19 @@ pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The opened data file.
 pub struct Store {
-    db: Database,
+    /// The open database. Replaced (closed and reopened) after a write fails with an I/O error,
+    /// which redb latches until the database is reopened (`recovery.rs`); `None` only while
+    /// such a reopen failed. Readers and writers hold a clone for as long as they use it.
+    db: RwLock<Option<Arc<Database>>>,
     path: PathBuf,
+    cache_bytes: usize,
+    /// Set while writes fail for lack of space, from the first such failure until a commit
+    /// succeeds: `/healthz` and `/metrics` report it.
+    disk_full: AtomicBool,
+    /// When a write last tried the file while it was full, and when the next may.
+    full_retry: Mutex<recovery::FullRetry>,
+    /// One reopen at a time (the writer thread and `Store::write` may fail together).
+    reopening: Mutex<()>,
 }
 
 impl Store {
@@ -106,11 +136,7 @@ impl Store {
                 source: redb::DatabaseError::Storage(redb::StorageError::Io(e)),
             })?;
         }
-        let db =
-            Database::builder().set_cache_size(cache_bytes).create(path).map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
-                other => StoreError::Open { path: path.to_path_buf(), source: other },
-            })?;
+        let db = open_database(path, cache_bytes)?;
         // The file holds token hashes and personal data: readable by its owner only.
         {
             use std::os::unix::fs::PermissionsExt;
@@ -121,7 +147,14 @@ impl Store {
                 },
             )?;
         }
-        let store = Store { db, path: path.to_path_buf() };
+        let store = Store {
+            db: RwLock::new(Some(Arc::new(db))),
+            path: path.to_path_buf(),
+            cache_bytes,
+            disk_full: AtomicBool::new(false),
+            full_retry: Mutex::new(recovery::FullRetry::default()),
+            reopening: Mutex::new(()),
+        };
         migrate::run(&store)?;
         Ok(store)
     }
@@ -136,13 +169,19 @@ impl Store {
     pub fn compact(&mut self) -> Result<(u64, u64), StoreError> {
         let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let before = size(&self.path);
-        while self.db.compact().map_err(|e| StoreError::Redb(e.into()))? {}
+        let slot = self.db.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let db = slot
+            .as_mut()
+            .and_then(Arc::get_mut)
+            .ok_or_else(|| StoreError::Reopening(self.path.clone()))?;
+        while db.compact().map_err(|e| StoreError::Redb(e.into()))? {}
         Ok((before, size(&self.path)))
     }
 
     /// A consistent snapshot for reading; it never waits for writers.
     pub fn read(&self) -> Result<Reader, StoreError> {
-        Ok(Reader { tx: self.db.begin_read()? })
+        let db = self.database()?;
+        Ok(Reader { tx: db.begin_read()?, _db: db })
     }
 
     /// Runs `f` in one write transaction: commits durably if it returns `Ok`, aborts (leaving
@@ -151,14 +190,17 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Writer) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut writer = Writer::begin(&self.db)?;
+        let (db, mut writer) = self.begin_write()?;
         match f(&mut writer) {
             Ok(value) => {
-                writer.commit()?;
+                let committed = writer.commit();
+                self.after_commit(committed, db)?;
                 Ok(value)
             }
             Err(e) => {
                 // Aborting only drops uncommitted pages; its own failure changes nothing stored.
+                // Should `f` have met an I/O error, the next `begin_write` finds it latched and
+                // reopens the database.
                 let _ = writer.tx.abort();
                 Err(e)
             }
@@ -166,9 +208,21 @@ impl Store {
     }
 }
 
+/// Opens (or creates) the database file itself, without migrations.
+fn open_database(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
+    Database::builder().set_cache_size(cache_bytes).create(path).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_path_buf()),
+        other => StoreError::Open { path: path.to_path_buf(), source: other },
+    })
+}
+
 /// A read transaction and the queries it answers.
 pub struct Reader {
     tx: ReadTransaction,
+    /// The database `tx` reads, kept open until the snapshot is dropped (fields drop in order:
+    /// the transaction first), so a reopen after a fault waits for it instead of closing the
+    /// file under it.
+    _db: Arc<Database>,
 }
 
 /// A write transaction and the changes it makes; see `Store::write` and `WriteQueue`.

@@ -206,7 +206,7 @@ where
     fn deliver(self: Box<Self>, committed: Result<(), &StoreError>) {
         let result = match (committed, self.result) {
             (Ok(()), Some(result)) => result,
-            (Err(e), _) => Err(E::from(StoreError::Batch(e.to_string()))),
+            (Err(e), _) => Err(E::from(e.for_each_change())),
             (Ok(()), None) => Err(E::from(StoreError::Batch("the change did not run".into()))),
         };
         // The requester may have gone (timeout, closed connection): nothing to tell.
@@ -232,6 +232,8 @@ fn run(store: &Store, receiver: &Receiver<Box<dyn Job>>, counters: &Counters) {
                 counters.batches.fetch_add(1, Ordering::Relaxed);
                 counters.changes.fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
+            // The store logs a full disk once per episode, not once per batch.
+            Err(StoreError::DiskFull(_)) => {}
             Err(e) => tracing::error!(error = %e, changes = batch.len(), "a write batch failed"),
         }
         for job in batch {
@@ -242,19 +244,29 @@ fn run(store: &Store, receiver: &Receiver<Box<dyn Job>>, counters: &Counters) {
 
 /// Runs every change of `batch` in one transaction and commits it durably. A change that
 /// fails after writing is taken out (only its refusal row is written) and the batch redone.
+/// A storage fault goes through the store's recovery (`recovery.rs`), so the next batch finds
+/// a working database again.
 fn commit_batch(store: &Store, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
     let mut refuse_only = vec![false; batch.len()];
     loop {
-        let mut w = Writer::begin(&store.db)?;
+        let (db, mut w) = store.begin_write()?;
         let mut redo = None;
         for (i, job) in batch.iter_mut().enumerate() {
-            if refuse_only.get(i).copied().unwrap_or(false) {
-                job.refuse(&mut w)?;
-                continue;
-            }
-            if let Outcome::FailedAfterWriting = job.run(&mut w)? {
-                redo = Some(i);
-                break;
+            let ran = if refuse_only.get(i).copied().unwrap_or(false) {
+                job.refuse(&mut w).map(|()| Outcome::Continue)
+            } else {
+                job.run(&mut w)
+            };
+            match ran {
+                Ok(Outcome::Continue) => {}
+                Ok(Outcome::FailedAfterWriting) => {
+                    redo = Some(i);
+                    break;
+                }
+                Err(e) => {
+                    drop(w);
+                    return store.after_commit(Err(e), db);
+                }
             }
         }
         match redo.and_then(|i| refuse_only.get_mut(i)) {
@@ -264,8 +276,8 @@ fn commit_batch(store: &Store, batch: &mut [Box<dyn Job>]) -> Result<(), StoreEr
                 *flag = true;
             }
             None => {
-                w.commit()?;
-                return Ok(());
+                let committed = w.commit();
+                return store.after_commit(committed, db);
             }
         }
     }

@@ -19,6 +19,7 @@ mod backup;
 mod bad_input;
 mod cli;
 mod directory;
+mod disk_full;
 mod durability;
 mod framing;
 mod observability;
@@ -26,5 +27,6 @@ mod roles_domains;
 mod systemd;
 
 mod concurrency;
+mod crash;
 mod patch;
 mod replay;
