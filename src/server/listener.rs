@@ -51,7 +51,9 @@ pub async fn serve(
     let mut server = Listener {
         listener,
         permits: Arc::new(Semaphore::new(limits.max_connections)),
+        permits_total: limits.max_connections,
         registry: Registry::new(limits.max_connections_per_address),
+        shed_report: ShedReport::default(),
         graceful: GracefulShutdown::new(),
         shared,
     };
@@ -117,9 +119,37 @@ struct Listener {
     /// One permit per open connection. At the cap, a connection is shed to free one; only when
     /// every connection has a request in progress does accepting wait for one to end.
     permits: Arc<Semaphore>,
+    permits_total: usize,
     registry: Arc<Registry>,
+    shed_report: ShedReport,
     graceful: GracefulShutdown,
     shared: Arc<Shared>,
+}
+
+/// Shedding in the journal: at most one line a minute, so an attack (or a cap set too low)
+/// is visible without a line per connection.
+#[derive(Default)]
+struct ShedReport {
+    since_last: u64,
+    last: Option<Instant>,
+}
+
+impl ShedReport {
+    fn shed(&mut self, max_connections: usize) {
+        self.since_last += 1;
+        let now = Instant::now();
+        if self.last.is_none_or(|last| now >= last + Duration::from_secs(60)) {
+            tracing::warn!(
+                max_connections,
+                shed = self.since_last,
+                "connection cap reached: closed connections that held a place without a \
+                 request in progress, to serve new clients (many silent or slow clients, or \
+                 [limits] max_connections too low)"
+            );
+            self.since_last = 0;
+            self.last = Some(now);
+        }
+    }
 }
 
 impl Listener {
@@ -135,7 +165,9 @@ impl Listener {
                 Err(TryAcquireError::NoPermits) => {
                     // A new client is served at once rather than queued behind connections
                     // that hold a place and send nothing.
-                    if !self.registry.shed_one() {
+                    if self.registry.shed_one() {
+                        self.shed_report.shed(self.permits_total);
+                    } else {
                         tracing::debug!(
                             "connection cap reached and every connection has a request in \
                              progress; the new one waits"
