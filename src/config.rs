@@ -131,6 +131,13 @@ struct RawRoles {
 struct RawLimits {
     #[serde(default = "default_max_connections")]
     max_connections: usize,
+    // Connections an attacker can hold (issue 13 §4).
+    #[serde(default)]
+    max_connections_per_address: usize,
+    #[serde(default = "default_first_byte_timeout")]
+    first_byte_timeout_secs: u64,
+    #[serde(default = "default_idle_timeout")]
+    idle_timeout_secs: u64,
     #[serde(default = "default_max_body_bytes")]
     max_body_bytes: usize,
     #[serde(default = "default_request_timeout")]
@@ -151,6 +158,9 @@ impl Default for RawLimits {
     fn default() -> Self {
         RawLimits {
             max_connections: default_max_connections(),
+            max_connections_per_address: 0,
+            first_byte_timeout_secs: default_first_byte_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
             max_body_bytes: default_max_body_bytes(),
             request_timeout_secs: default_request_timeout(),
             header_read_timeout_secs: default_header_read_timeout(),
@@ -164,6 +174,14 @@ impl Default for RawLimits {
 
 fn default_max_connections() -> usize {
     1024
+}
+fn default_first_byte_timeout() -> u64 {
+    5
+}
+/// hyper's own default bound on an idle HTTP/1 connection (its 30 s header-read timeout also
+/// runs while a connection is idle).
+fn default_idle_timeout() -> u64 {
+    30
 }
 fn default_max_body_bytes() -> usize {
     1024 * 1024
@@ -301,6 +319,13 @@ pub struct RolesConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     pub max_connections: usize,
+    /// Open connections from one client address; 0 means no limit.
+    pub max_connections_per_address: usize,
+    /// From accept to the client's first byte (a TLS ClientHello or a request line).
+    pub first_byte_timeout: Duration,
+    /// A connection with no request in progress, after its last response, is closed after
+    /// this long.
+    pub idle_timeout: Duration,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub header_read_timeout: Duration,
@@ -486,6 +511,9 @@ impl Config {
 
         let limits = Limits {
             max_connections: raw.limits.max_connections.max(1),
+            max_connections_per_address: raw.limits.max_connections_per_address,
+            first_byte_timeout: Duration::from_secs(raw.limits.first_byte_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(raw.limits.idle_timeout_secs.max(1)),
             max_body_bytes: raw.limits.max_body_bytes.max(1024),
             request_timeout: Duration::from_secs(raw.limits.request_timeout_secs.max(1)),
             header_read_timeout: Duration::from_secs(raw.limits.header_read_timeout_secs.max(1)),

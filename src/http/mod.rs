@@ -2,8 +2,8 @@
 //! the translation between HTTP and service calls.
 //!
 //! This module never names hyper, rustls or redb: `server` feeds it connections and `service`
-//! does the work. Layer order (outermost first): access log, panic guard, request timeout;
-//! authentication is a route layer on the SCIM routes only.
+//! does the work. Layer order (outermost first): access log, the `Host` check, panic guard,
+//! request timeout; authentication is a route layer on the SCIM routes only.
 
 mod auth;
 mod discovery;
@@ -85,7 +85,24 @@ pub fn router(
             )
             .into_response()
         }))
+        .layer(middleware::from_fn(one_host))
         .layer(middleware::from_fn_with_state(metrics, access_log))
+}
+
+/// HTTP/1.1 requires exactly one `Host` header (RFC 9112 §3.2: a server must answer 400 to a
+/// request without one or with several); hyper accepts both, so the check is here. A proxy
+/// or cache in front may pick a different `Host` than ours when there are two. HTTP/1.0 has
+/// no such rule and HTTP/2 carries `:authority` instead.
+async fn one_host(req: Request, next: Next) -> Response {
+    if req.version() != http::Version::HTTP_11 {
+        return next.run(req).await;
+    }
+    let detail = match req.headers().get_all(http::header::HOST).iter().count() {
+        1 => return next.run(req).await,
+        0 => "an HTTP/1.1 request needs a Host header",
+        _ => "an HTTP/1.1 request must have exactly one Host header; this one has several",
+    };
+    HttpError::new(StatusCode::BAD_REQUEST, None, detail).into_response()
 }
 
 /// `/healthz`: unauthenticated; answers 200 when the store can be read. While the disk is

@@ -7,6 +7,7 @@
 
 pub mod acme;
 mod admin;
+mod connections;
 mod listener;
 mod metrics;
 pub mod reload;

@@ -27,6 +27,7 @@ mod roles_domains;
 mod systemd;
 
 mod concurrency;
+mod connections;
 mod crash;
 mod patch;
 mod replay;
