@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::Projection;
-use crate::scim::{ScimError, filter, tolerance};
+use crate::scim::{ScimError, filter, limits, tolerance};
 use crate::store::{Kind, ResourceId, StoredResource, Writer, name_key};
 
 use super::audit::{Attempt, log_refusal, write_logged};
@@ -44,9 +44,14 @@ impl Service {
     ) -> Result<PatchedResource, ServiceError> {
         let attempt = Attempt::new(principal, "patch", kind, Some(id.clone()));
         let rt = resource_type(kind);
-        let request = match Service::ensure_can_write(&attempt.principal)
-            .and_then(|()| Ok(tolerance::patch_operations(rt, &id, body)?))
-        {
+        let limits = self.settings.limits;
+        let request = match Service::ensure_can_write(&attempt.principal).and_then(|()| {
+            // The limits first: what they refuse costs nothing more.
+            limits::check_patch_body(&body, &limits)?;
+            let request = tolerance::patch_operations(rt, &id, body)?;
+            limits::check_operations(rt, &request.operations, &limits)?;
+            Ok(request)
+        }) {
             Ok(request) => request,
             Err(e) => {
                 let _ = log_refusal(self, &attempt, &e).await;
@@ -61,6 +66,8 @@ impl Service {
 
             check_echoed_groups(w, rid, &request.echoed_groups)?;
             let patched = patch::apply(rt, &old.attributes, &request.operations)?;
+            // A PATCH may not grow a list past the limit a POST is held to.
+            limits::check_resource(rt, &patched.attributes, Some(&old.attributes), &limits)?;
             let mut attributes = patched.attributes;
             let mut roles_derived = old.roles_derived;
             let mut roles_summary = None;
