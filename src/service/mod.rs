@@ -8,6 +8,7 @@
 //! across an `.await`.
 
 mod audit;
+pub mod deadline;
 mod domains;
 mod patch;
 mod query;

@@ -24,5 +24,6 @@ mod roles_domains;
 mod systemd;
 
 mod concurrency;
+mod limits;
 mod patch;
 mod replay;
