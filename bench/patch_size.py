@@ -7,7 +7,11 @@ the `[limits]` of section "limits" raised far above their defaults so the big PA
 accepted), creates one user and one group of M users, then for each size N in --sizes:
   - `emails`: one PATCH of N `add emails` operations (N distinct work addresses) on a fresh
     user;
-  - `members`: one PATCH of N `add members` operations (one member each) on a fresh group.
+  - `filtered`: one PATCH of N `replace emails[value eq "..."].display` operations on a user
+    with 100 emails (each operation scans the list: the costliest kind per operation);
+  - `members`: one PATCH of N `add members` operations (one member each) on a fresh group;
+  - `matching` (only with --kinds): one PATCH of N `remove members[type eq "Group"]` on a
+    group holding every member user (max(--sizes) of them): each reads every member row.
 Each PATCH runs twice on fresh resources. Alone: "writer ms" is the growth of
 `scimd_write_batch_commit_duration_seconds_sum` over it (the writer thread's time from taking
 the batch holding the PATCH to its durable commit, fsync included; "batches" says it was one,
@@ -76,6 +80,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("binary")
     parser.add_argument("--sizes", default="10,100,1000,10000")
+    parser.add_argument("--kinds", default="emails,filtered,members",
+                        help="of emails, filtered, members, matching")
     parser.add_argument("--defaults", action="store_true",
                         help="keep [limits] at their defaults")
     parser.add_argument("--old", action="store_true",
@@ -90,7 +96,7 @@ def main():
         limits = ""
         if not args.old and not args.defaults:
             limits = ("max_operations_per_patch = 1000000\nmax_values_per_attribute = 1000000\n"
-                      "max_members_per_request = 1000000\n")
+                      "max_members_per_request = 1000000\nmax_member_filters_per_patch = 1000000\n")
         with open(f"{tmp}/config.toml", "w") as f:
             f.write(f'listen = "127.0.0.1:{port}"\ndata_dir = "{tmp}/data"\n'
                     '[tls]\nmode = "off"\n[log]\nlevel = "warn"\n'
@@ -145,7 +151,7 @@ def run(args, sizes, biggest, port, metrics_port, token):
           f"{'default' if args.defaults else 'old' if args.old else 'raised'} limits")
     print(f"{'kind':<8} {'ops':>6} {'status':>14} {'PATCH ms':>9} {'writer ms':>10} "
           f"{'batches':>7} {'small writes':>12} {'small max ms':>12}")
-    for kind in ("emails", "members"):
+    for kind in args.kinds.split(","):
         for n in sizes:
             # Twice: alone (the writer-time figure is then the PATCH's batch alone), then with
             # a concurrent small writer (what another client's write waits).
@@ -165,6 +171,27 @@ def patch_once(main_c, kind, n, member_ids, metrics_port, concurrent):
         target = f"/scim/v2/Users/{json.loads(payload)['id']}"
         ops = [{"op": "add", "path": "emails",
                 "value": [{"value": f"a{j}@example.com", "type": "work"}]} for j in range(n)]
+    elif kind == "filtered":
+        # The worst case per operation the default limits allow: each operation scans a list
+        # of max_values_per_attribute (100) values.
+        emails = [{"value": f"a{j}@example.com", "type": "work"} for j in range(100)]
+        status, payload = main_c.request(
+            "POST", "/scim/v2/Users",
+            {"schemas": [USER], "userName": f"{kind}{n}-{tag}@example.com", "emails": emails})
+        target = f"/scim/v2/Users/{json.loads(payload)['id']}"
+        ops = [{"op": "replace", "path": f'emails[value eq "a{j % 100}@example.com"].display',
+                "value": f"d{j}"} for j in range(n)]
+    elif kind == "matching":
+        # A removal by a filter that is not a list of ids reads every member row: N of them
+        # on a group of every member user (filled 1,000 per PATCH), removing none.
+        status, payload = main_c.request(
+            "POST", "/scim/v2/Groups", {"schemas": [GROUP], "displayName": f"m{n}-{tag}"})
+        target = f"/scim/v2/Groups/{json.loads(payload)['id']}"
+        for k in range(0, len(member_ids), 1000):
+            chunk = [{"value": m} for m in member_ids[k:k + 1000]]
+            main_c.request("PATCH", target, {"schemas": [PATCH_OP], "Operations": [
+                {"op": "add", "path": "members", "value": chunk}]})
+        ops = [{"op": "remove", "path": 'members[type eq "Group"]'} for _ in range(n)]
     else:
         status, payload = main_c.request(
             "POST", "/scim/v2/Groups", {"schemas": [GROUP], "displayName": f"g{n}-{tag}"})

@@ -155,6 +155,8 @@ struct RawLimits {
     max_members_per_request: usize,
     #[serde(default = "default_max_string_bytes")]
     max_string_bytes: usize,
+    #[serde(default = "default_max_member_filters_per_patch")]
+    max_member_filters_per_patch: usize,
 }
 
 impl Default for RawLimits {
@@ -172,6 +174,7 @@ impl Default for RawLimits {
             max_values_per_attribute: default_max_values_per_attribute(),
             max_members_per_request: default_max_members_per_request(),
             max_string_bytes: default_max_string_bytes(),
+            max_member_filters_per_patch: default_max_member_filters_per_patch(),
         }
     }
 }
@@ -187,6 +190,9 @@ fn default_max_members_per_request() -> usize {
 }
 fn default_max_string_bytes() -> usize {
     RequestLimits::default().max_string_bytes
+}
+fn default_max_member_filters_per_patch() -> usize {
+    RequestLimits::default().max_member_filters_per_patch
 }
 
 fn default_max_connections() -> usize {
@@ -529,6 +535,7 @@ impl Config {
                 max_values_per_attribute: raw.limits.max_values_per_attribute.max(1),
                 max_members_per_request: raw.limits.max_members_per_request.max(1),
                 max_string_bytes: raw.limits.max_string_bytes.max(256),
+                max_member_filters_per_patch: raw.limits.max_member_filters_per_patch.max(1),
             },
         };
 

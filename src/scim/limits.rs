@@ -1,5 +1,5 @@
 //! Request size limits (`[limits]` `max_operations_per_patch`, `max_values_per_attribute`,
-//! `max_members_per_request`, `max_string_bytes`): the checks that bound what one request can
+//! `max_members_per_request`, `max_string_bytes`, `max_member_filters_per_patch`): the checks that bound what one request can
 //! make the writer do, run on the body before any other work and on a PATCH's result.
 //!
 //! Owns the limits' meaning and their error messages, which name the limit's key so an admin
@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::error::{ScimError, ScimType, quote};
 use super::filter::Filter;
-use super::patch::Operation;
+use super::patch::{OpKind, Operation, value_eq_ids};
 use super::schema::ResourceType;
 
 /// The limits, validated (each at least 1).
@@ -25,6 +25,9 @@ pub struct RequestLimits {
     pub max_members_per_request: usize,
     /// Bytes of one string value anywhere in a body.
     pub max_string_bytes: usize,
+    /// Member removals in one PATCH by a filter that is not a list of ids
+    /// (`members[type eq "Group"]`): each reads every member row of the group.
+    pub max_member_filters_per_patch: usize,
 }
 
 impl Default for RequestLimits {
@@ -34,6 +37,7 @@ impl Default for RequestLimits {
             max_values_per_attribute: 100,
             max_members_per_request: 1000,
             max_string_bytes: 16384,
+            max_member_filters_per_patch: 1,
         }
     }
 }
@@ -95,6 +99,7 @@ pub fn check_operations(
     limits: &RequestLimits,
 ) -> Result<(), ScimError> {
     let mut members = 0usize;
+    let mut member_filters = 0usize;
     for op in operations {
         let attr = op.target.path.attr;
         let listed = match &op.value {
@@ -106,6 +111,24 @@ pub fn check_operations(
             // A removal by listed values names them in its filter, not its value.
             let in_filter = op.target.filter.as_ref().map_or(0, terms);
             members = members.saturating_add(listed).saturating_add(in_filter);
+            let scans = op.kind != OpKind::Add
+                && op.target.filter.as_ref().is_some_and(|f| value_eq_ids(f).is_none());
+            if scans {
+                member_filters += 1;
+                if member_filters > limits.max_member_filters_per_patch {
+                    return Err(ScimError::new(
+                        ScimType::TooMany,
+                        format!(
+                            "the PATCH removes members by {member_filters} filters that are not lists \
+                             of ids; at most {} are accepted in one request ([limits] \
+                             max_member_filters_per_patch): each reads every member of the \
+                             group, so send them in several requests, or remove by \
+                             'value eq \"id\"'",
+                            limits.max_member_filters_per_patch
+                        ),
+                    ));
+                }
+            }
         } else if attr.multi_valued {
             check_values(attr.name, listed, limits)?;
         }

@@ -853,7 +853,8 @@ fn remove_matching(f: &Filter) -> MemberChange {
     }
 }
 
-fn value_eq_ids(f: &Filter) -> Option<Vec<String>> {
+/// The ids of a filter that only names ids (`value eq "a" or value eq "b"`).
+pub(super) fn value_eq_ids(f: &Filter) -> Option<Vec<String>> {
     match f {
         Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(id) }
             if path.sub.is_none() && path.attr.eq_ignore_ascii_case("value") =>

@@ -134,6 +134,21 @@ async fn members_per_request_but_not_per_group() {
     s.patch(&format!("/Groups/{g}"), ops).await.expect(204);
     let group = s.get(&format!("/Groups/{g}")).await.expect(200);
     assert_eq!(group.body["members"].as_array().map(Vec::len), Some(3), "{}", group.text);
+
+    // A removal by a filter other than ids reads every member row: one per PATCH.
+    let by_filter = json!({"op": "remove", "path": "members[type eq \"User\"]"});
+    let ops = json!([by_filter.clone(), by_filter.clone()]);
+    refused(
+        s.patch(&format!("/Groups/{g}"), ops).await,
+        400,
+        "tooMany",
+        "max_member_filters_per_patch",
+    );
+    let group = s.get(&format!("/Groups/{g}")).await.expect(200);
+    assert_eq!(group.body["members"].as_array().map(Vec::len), Some(3), "{}", group.text);
+    s.patch(&format!("/Groups/{g}"), json!([by_filter])).await.expect(204);
+    let group = s.get(&format!("/Groups/{g}")).await.expect(200);
+    assert_eq!(group.body["members"].as_array().map_or(0, Vec::len), 0, "{}", group.text);
 }
 
 #[tokio::test]
