@@ -58,6 +58,19 @@ impl Service {
                 return Err(e);
             }
         };
+        // The operations applied off the writer, to the resource as stored now: the writer
+        // takes this result if the resource is still at that version (the usual case) and
+        // applies them itself otherwise. A failure here is left for the writer to report.
+        let ahead = {
+            let (operations, id) = (request.operations.clone(), id.clone());
+            self.blocking(move |service| {
+                let reader = service.store().read()?;
+                let (_, old) = existing(&reader, kind, &id)?;
+                Ok((old.version, patch::apply(rt, &old.attributes, &operations)?))
+            })
+            .await
+            .ok()
+        };
         let service = self.clone();
         let stored = write_logged(self, attempt, move |w, attempt| {
             let (rid, old) = existing(w, kind, &id)?;
@@ -65,7 +78,10 @@ impl Service {
             check_if_match(if_match.as_deref(), &old)?;
 
             check_echoed_groups(w, rid, &request.echoed_groups)?;
-            let patched = patch::apply(rt, &old.attributes, &request.operations)?;
+            let patched = match &ahead {
+                Some((version, patched)) if *version == old.version => patched.clone(),
+                _ => patch::apply(rt, &old.attributes, &request.operations)?,
+            };
             // A PATCH may not grow a list past the limit a POST is held to.
             limits::check_resource(rt, &patched.attributes, Some(&old.attributes), &limits)?;
             let mut attributes = patched.attributes;
