@@ -1,6 +1,10 @@
 //! The PATCH use case: normalise the request (the tolerance layer), apply it with the PATCH
 //! engine, then the same business rules as a PUT (allowed domains, roles from `userType`,
 //! uniqueness), member rows for groups, and one durable write with its provisioning-log row.
+//!
+//! The writer is shared by every request, so what can be done before it is: the request
+//! limits, the tolerance layer, and applying the operations to a read snapshot of the
+//! resource (reused by the writer when the resource has not changed since).
 
 use serde_json::Value;
 
