@@ -64,13 +64,14 @@ impl Service {
         };
         // The operations applied off the writer, to the resource as stored now: the writer
         // takes this result if the resource is still at that version (the usual case) and
-        // applies them itself otherwise. A failure here is left for the writer to report.
+        // applies them itself otherwise. The engine's refusal is kept the same way; a failure
+        // to read is left for the writer to meet and report.
         let ahead = {
             let (operations, id) = (request.operations.clone(), id.clone());
             self.blocking(move |service| {
                 let reader = service.store().read()?;
                 let (_, old) = existing(&reader, kind, &id)?;
-                Ok((old.version, patch::apply(rt, &old.attributes, &operations)?))
+                Ok((old.version, patch::apply(rt, &old.attributes, &operations)))
             })
             .await
             .ok()
@@ -83,7 +84,7 @@ impl Service {
 
             check_echoed_groups(w, rid, &request.echoed_groups)?;
             let patched = match &ahead {
-                Some((version, patched)) if *version == old.version => patched.clone(),
+                Some((version, patched)) if *version == old.version => patched.clone()?,
                 _ => patch::apply(rt, &old.attributes, &request.operations)?,
             };
             // A PATCH may not grow a list past the limit a POST is held to.
