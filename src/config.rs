@@ -11,6 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::scim::limits::RequestLimits;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -152,6 +153,17 @@ struct RawLimits {
     write_queue: usize,
     #[serde(default = "default_cache_mb")]
     cache_mb: usize,
+    // What one request may ask of the writer (see `scim::limits`).
+    #[serde(default = "default_max_operations_per_patch")]
+    max_operations_per_patch: usize,
+    #[serde(default = "default_max_values_per_attribute")]
+    max_values_per_attribute: usize,
+    #[serde(default = "default_max_members_per_request")]
+    max_members_per_request: usize,
+    #[serde(default = "default_max_string_bytes")]
+    max_string_bytes: usize,
+    #[serde(default = "default_max_member_filters_per_patch")]
+    max_member_filters_per_patch: usize,
 }
 
 impl Default for RawLimits {
@@ -168,8 +180,29 @@ impl Default for RawLimits {
             shutdown_grace_secs: default_shutdown_grace(),
             write_queue: default_write_queue(),
             cache_mb: default_cache_mb(),
+            max_operations_per_patch: default_max_operations_per_patch(),
+            max_values_per_attribute: default_max_values_per_attribute(),
+            max_members_per_request: default_max_members_per_request(),
+            max_string_bytes: default_max_string_bytes(),
+            max_member_filters_per_patch: default_max_member_filters_per_patch(),
         }
     }
+}
+
+fn default_max_operations_per_patch() -> usize {
+    RequestLimits::default().max_operations_per_patch
+}
+fn default_max_values_per_attribute() -> usize {
+    RequestLimits::default().max_values_per_attribute
+}
+fn default_max_members_per_request() -> usize {
+    RequestLimits::default().max_members_per_request
+}
+fn default_max_string_bytes() -> usize {
+    RequestLimits::default().max_string_bytes
+}
+fn default_max_member_filters_per_patch() -> usize {
+    RequestLimits::default().max_member_filters_per_patch
 }
 
 fn default_max_connections() -> usize {
@@ -335,6 +368,8 @@ pub struct Limits {
     pub write_queue: usize,
     /// Memory for cached pages of the data file, in bytes.
     pub cache_bytes: usize,
+    /// What one request may ask of the writer: operations, values, members, string bytes.
+    pub request: RequestLimits,
 }
 
 /// The `[scim]` section, validated.
@@ -523,6 +558,13 @@ impl Config {
             shutdown_grace: Duration::from_secs(raw.limits.shutdown_grace_secs),
             write_queue: raw.limits.write_queue.max(1),
             cache_bytes: raw.limits.cache_mb.max(1).saturating_mul(1024 * 1024),
+            request: RequestLimits {
+                max_operations_per_patch: raw.limits.max_operations_per_patch.max(1),
+                max_values_per_attribute: raw.limits.max_values_per_attribute.max(1),
+                max_members_per_request: raw.limits.max_members_per_request.max(1),
+                max_string_bytes: raw.limits.max_string_bytes.max(256),
+                max_member_filters_per_patch: raw.limits.max_member_filters_per_patch.max(1),
+            },
         };
 
         Ok(Config {

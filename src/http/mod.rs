@@ -26,7 +26,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::metrics::Metrics;
 use crate::scim::text;
-use crate::service::Service;
+use crate::service::{self, Service};
 
 pub use error::HttpError;
 use resources::{groups, users};
@@ -145,17 +145,17 @@ async fn method_not_allowed(req: Request) -> HttpError {
     )
 }
 
-/// Answers 408 with a SCIM error when a request outlives `[limits] request_timeout_secs`.
-/// A write already handed to the store still commits; the client retries and meets 409 or
-/// the same state, never half of a change.
+/// Answers 408 with a SCIM error when a request outlives `[limits] request_timeout_secs`,
+/// only if it made no change: a write the writer has already taken is waited for and its
+/// result answered (see `service::deadline`).
 async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
+    match service::deadline::within(limit, next.run(req)).await {
         Ok(response) => response,
-        Err(_) => HttpError::new(
+        Err(service::deadline::TimedOut) => HttpError::new(
             StatusCode::REQUEST_TIMEOUT,
             None,
             format!(
-                "the request took longer than {} s ([limits] request_timeout_secs)",
+                "the request took longer than {} s ([limits] request_timeout_secs); no change                  was made: retry it",
                 limit.as_secs()
             ),
         )

@@ -8,6 +8,7 @@
 pub mod datetime;
 pub mod error;
 pub mod filter;
+pub mod limits;
 pub mod list;
 pub mod patch;
 pub mod path;

@@ -16,6 +16,8 @@
 //! (`emails[type eq "work"].value` on a user without emails yields one work email) where
 //! RFC 7644 §3.5.2.3 would answer `noTarget`.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, quote};
@@ -92,11 +94,17 @@ pub struct Patched {
 pub fn apply(rt: &ResourceType, current: &Value, ops: &[Operation]) -> Result<Patched, ScimError> {
     let mut doc = Doc::from_value(rt, current);
     let mut members = Vec::new();
-    for op in ops {
-        if is_group_members(rt, op.target.path.attr) {
-            member_op(rt, op, &mut members)?;
-        } else {
-            apply_op(rt, &mut doc, op)?;
+    // Consecutive `add`s to one list (Entra sends one operation per email, per phone number)
+    // share one index of that list, so each costs its own elements, not the list's length.
+    for run in ops.chunk_by(|a, b| same_list_add(rt, a, b)) {
+        match run {
+            [op] if is_group_members(rt, op.target.path.attr) => {
+                member_op(rt, op, &mut members)?;
+            }
+            // One operation alone takes the plain path (the property tests check that a
+            // run gives what its operations give one at a time).
+            [op] => apply_op(rt, &mut doc, op)?,
+            run => add_run(rt, &mut doc, run)?,
         }
     }
     let mut patched = doc.into_value();
@@ -165,12 +173,15 @@ fn apply_op(rt: &ResourceType, doc: &mut Doc, op: &Operation) -> Result<(), Scim
         check_mutability(op, sub)?;
     }
     let container = doc.container(path.schema);
-    let before = container.get(path.attr.name).cloned();
-    if path.attr.mutability == Mutability::Immutable {
-        // Immutable: may be set once; changing or removing a value is refused below.
-        if before.is_some() && op.kind == OpKind::Remove {
-            return Err(immutable(&op.target));
-        }
+    // Only an immutable attribute needs its old value (a copy of a long list per operation
+    // would make a PATCH quadratic).
+    let before = match path.attr.mutability {
+        Mutability::Immutable => container.get(path.attr.name).cloned(),
+        _ => None,
+    };
+    if before.is_some() && op.kind == OpKind::Remove {
+        // Immutable: may be set once; changing or removing a value is refused.
+        return Err(immutable(&op.target));
     }
     match (&op.target.filter, path.sub) {
         (None, None) => whole_attribute(rt, container, op)?,
@@ -331,12 +342,14 @@ fn filtered(
             }
         }
         (OpKind::Remove, None) => {
-            let mut index = 0;
-            list.retain(|_| {
-                let keep = !matched.contains(&index);
-                index += 1;
-                keep
-            });
+            let mut gone = vec![false; list.len()];
+            for &i in &matched {
+                if let Some(flag) = gone.get_mut(i) {
+                    *flag = true;
+                }
+            }
+            let mut flags = gone.into_iter();
+            list.retain(|_| !flags.next().unwrap_or(false));
         }
         (_, Some(sub)) => {
             let raw = op.value.clone().unwrap_or(Value::Null);
@@ -479,6 +492,215 @@ fn no_target(target: &Target) -> ScimError {
          (only 'eq' terms joined by 'and' do)",
         quote(&target.text)
     ))
+}
+
+/// Whether `op` is an `add` of values to a whole multi-valued attribute (not a group's
+/// `members`, not immutable), the kind [`add_run`] applies.
+fn is_list_add(rt: &ResourceType, op: &Operation) -> bool {
+    let attr = op.target.path.attr;
+    op.kind == OpKind::Add
+        && op.target.filter.is_none()
+        && op.target.path.sub.is_none()
+        && attr.multi_valued
+        && attr.mutability != Mutability::Immutable
+        && !is_group_members(rt, attr)
+}
+
+/// Whether `b` continues `a`'s run of `add`s to the same list.
+fn same_list_add(rt: &ResourceType, a: &Operation, b: &Operation) -> bool {
+    is_list_add(rt, a)
+        && is_list_add(rt, b)
+        && std::ptr::eq(a.target.path.attr, b.target.path.attr)
+        && std::ptr::eq(a.target.path.schema, b.target.path.schema)
+}
+
+/// Applies a run of [`is_list_add`] operations on one attribute, in order, with the same
+/// result as applying each alone (`add_unique` then `keep_one_primary`), through one index of
+/// the list: linear in the run's elements instead of their product with the list's length.
+fn add_run(rt: &ResourceType, doc: &mut Doc, run: &[Operation]) -> Result<(), ScimError> {
+    let Some(first) = run.first() else {
+        return Ok(());
+    };
+    let def = first.target.path.attr;
+    let container = doc.container(first.target.path.schema);
+    let mut list = IndexedList::new(def, take_list(container, def.name));
+    let mut failed = None;
+    for op in run {
+        let value = check_mutability(op, def).and_then(|()| {
+            canonical_value(rt, def, &op.target.text, op.value.clone().unwrap_or(Value::Null))
+        });
+        match value {
+            // Adding nothing to a list changes nothing.
+            Ok(None) => {}
+            Ok(Some(Value::Array(new))) => list.add_all(new),
+            Ok(Some(single)) => list.add_all(vec![single]),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    set_list(container, def.name, list.items);
+    failed.map_or(Ok(()), Err)
+}
+
+/// A list being added to, with what `add_unique` and `keep_one_primary` search for kept in
+/// maps: the first element of each (`value`, `type`), the elements without `value` by their
+/// whole content, and which elements are `primary`.
+struct IndexedList<'d> {
+    def: &'d AttrDef,
+    items: Vec<Value>,
+    by_value: HashMap<String, usize>,
+    by_content: HashMap<String, BTreeSet<usize>>,
+    primaries: BTreeSet<usize>,
+}
+
+impl<'d> IndexedList<'d> {
+    fn new(def: &'d AttrDef, items: Vec<Value>) -> IndexedList<'d> {
+        // What `set_list` would drop after the first operation.
+        let items: Vec<Value> =
+            items.into_iter().filter(|e| e.as_object().is_none_or(|m| !m.is_empty())).collect();
+        let mut list = IndexedList {
+            def,
+            items: Vec::with_capacity(items.len()),
+            by_value: HashMap::new(),
+            by_content: HashMap::new(),
+            primaries: BTreeSet::new(),
+        };
+        for element in items {
+            list.push(element);
+        }
+        list
+    }
+
+    fn push(&mut self, element: Value) -> usize {
+        let i = self.items.len();
+        match value_key(&element) {
+            Some(key) => {
+                self.by_value.entry(key).or_insert(i);
+            }
+            None => {
+                self.by_content.entry(content_key(&element)).or_default().insert(i);
+            }
+        }
+        if is_primary(&element) {
+            self.primaries.insert(i);
+        }
+        self.items.push(element);
+        i
+    }
+
+    /// One operation's values: `add_unique` each, then `keep_one_primary`.
+    fn add_all(&mut self, new: Vec<Value>) {
+        let mut written = Vec::with_capacity(new.len());
+        for element in new {
+            written.push(self.add(element));
+        }
+        if self.def.sub_attribute("primary").is_none() {
+            return;
+        }
+        let winner =
+            written.iter().rev().copied().find(|i| self.primaries.contains(i)).or_else(|| {
+                (self.primaries.len() > 1).then(|| self.primaries.last().copied()).flatten()
+            });
+        if let Some(winner) = winner {
+            let losers: Vec<usize> =
+                self.primaries.iter().copied().filter(|&i| i != winner).collect();
+            for i in losers {
+                self.update(i, |element| set_field(element, "primary", None));
+            }
+        }
+    }
+
+    /// `add_unique`: the first element with the same `value` and `type` (or, without a
+    /// `value`, the same content) is updated in place; otherwise `element` is appended.
+    fn add(&mut self, element: Value) -> usize {
+        let found = match value_key(&element) {
+            Some(key) => self.by_value.get(&key).copied(),
+            None => self.by_content.get(&content_key(&element)).and_then(|at| at.first().copied()),
+        };
+        match found {
+            Some(i) => {
+                self.update(i, |existing| {
+                    if let (Value::Object(existing), Value::Object(new)) = (existing, element) {
+                        existing.extend(new);
+                    }
+                });
+                i
+            }
+            None => self.push(element),
+        }
+    }
+
+    /// Changes element `i` and keeps the maps true of it (its `value` and `type` never
+    /// change: an update either merges an element with the same ones or drops `primary`).
+    fn update(&mut self, i: usize, change: impl FnOnce(&mut Value)) {
+        let Some(element) = self.items.get_mut(i) else {
+            return;
+        };
+        let old_content = value_key(element).is_none().then(|| content_key(element));
+        change(element);
+        if let Some(old) = old_content {
+            let new = content_key(element);
+            if new != old {
+                if let Some(at) = self.by_content.get_mut(&old) {
+                    at.remove(&i);
+                }
+                self.by_content.entry(new).or_default().insert(i);
+            }
+        }
+        if is_primary(element) {
+            self.primaries.insert(i);
+        } else {
+            self.primaries.remove(&i);
+        }
+    }
+}
+
+fn is_primary(element: &Value) -> bool {
+    element.get("primary") == Some(&Value::Bool(true))
+}
+
+/// The key `add_unique` matches an element with a `value` by: its `value` and `type`.
+fn value_key(element: &Value) -> Option<String> {
+    let value = element.get("value")?;
+    let kind = element.get("type").map_or_else(String::new, content_key);
+    Some(format!("{}\u{0}{kind}", content_key(value)))
+}
+
+/// A text equal for equal JSON values: objects' keys sorted (they compare regardless of
+/// order).
+fn content_key(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for k in keys {
+                    out.push_str(&Value::from(k.as_str()).to_string());
+                    out.push(':');
+                    if let Some(v) = m.get(k) {
+                        write(v, out);
+                    }
+                    out.push(',');
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for item in items {
+                    write(item, out);
+                    out.push(',');
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
 }
 
 /// Appends `element` unless an equal one is there; an element with the same `value` and
@@ -631,7 +853,8 @@ fn remove_matching(f: &Filter) -> MemberChange {
     }
 }
 
-fn value_eq_ids(f: &Filter) -> Option<Vec<String>> {
+/// The ids of a filter that only names ids (`value eq "a" or value eq "b"`).
+pub(super) fn value_eq_ids(f: &Filter) -> Option<Vec<String>> {
     match f {
         Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(id) }
             if path.sub.is_none() && path.attr.eq_ignore_ascii_case("value") =>
@@ -660,6 +883,7 @@ fn member_ids(
         return Ok(Vec::new());
     };
     let mut ids: Vec<String> = Vec::with_capacity(items.len());
+    let mut seen = HashSet::with_capacity(items.len());
     for item in items {
         let id = item.get("value").and_then(Value::as_str).unwrap_or("").to_string();
         if id.is_empty() {
@@ -667,7 +891,7 @@ fn member_ids(
                 "every element of 'members' needs a 'value' holding a user or group id",
             ));
         }
-        if !ids.contains(&id) {
+        if seen.insert(id.clone()) {
             ids.push(id);
         }
     }

@@ -448,6 +448,26 @@ proptest! {
     }
 
     #[test]
+    fn a_run_of_list_adds_is_the_same_as_one_add_at_a_time(
+        ops in proptest::collection::vec(list_add(), 1..10),
+        start in proptest::collection::vec(email_element(), 0..4),
+    ) {
+        // The engine indexes a run of adds to one list; each add alone takes the plain path
+        // of a one-operation run. Both must agree, element order and `primary` included.
+        let current = json!({"userName": "u", "emails": start, "addresses": [{"locality": "x"}]});
+        let at_once = run(&USER, current.clone(), Value::Array(ops.clone())).map(|p| p.attributes);
+        let mut one_by_one = Ok(current);
+        for op in &ops {
+            one_by_one = one_by_one.and_then(|c| run(&USER, c, json!([op])).map(|p| p.attributes));
+        }
+        match (at_once, one_by_one) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(a), Err(b)) => prop_assert_eq!(a.detail, b.detail),
+            (a, b) => prop_assert!(false, "{a:?} vs {b:?}"),
+        }
+    }
+
+    #[test]
     fn no_input_panics(body in arbitrary_json(4)) {
         let current = json!({"userName": "u", "emails": [{"value": "a@x", "type": "work"}], "name": {"givenName": "g"}});
         let _ = patch_operations(&USER, ID, body.clone()).and_then(|ops| apply(&USER, &current, &ops.operations));
@@ -558,4 +578,38 @@ fn arbitrary_op() -> impl Strategy<Value = Value> {
             }
             Value::Object(o)
         })
+}
+
+/// An email element from a small domain, so that adds hit existing elements often.
+fn email_element() -> impl Strategy<Value = Value> {
+    (0..3usize, proptest::option::of(0..3usize), proptest::option::of(any::<bool>()), any::<bool>())
+        .prop_map(|(v, ty, primary, display)| {
+            let mut e = serde_json::Map::new();
+            e.insert("value".into(), json!(format!("v{v}@x")));
+            if let Some(t) = ty {
+                e.insert("type".into(), json!(TYPES[t]));
+            }
+            if let Some(p) = primary {
+                e.insert("primary".into(), json!(p));
+            }
+            if display {
+                e.insert("display".into(), json!("d"));
+            }
+            Value::Object(e)
+        })
+}
+
+/// An `add` to `emails` (one or more elements, sometimes a lone object) or to `addresses`
+/// (elements without `value`, matched by content).
+fn list_add() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        proptest::collection::vec(email_element(), 0..3)
+            .prop_map(|v| json!({"op": "add", "path": "emails", "value": v})),
+        email_element().prop_map(|v| json!({"op": "Add", "path": "emails", "value": v})),
+        (0..2usize, any::<bool>()).prop_map(|(l, p)| {
+            let locality = ["x", "y"][l];
+            json!({"op": "add", "path": "addresses",
+                   "value": [{"locality": locality, "primary": p}]})
+        }),
+    ]
 }

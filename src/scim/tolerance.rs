@@ -333,7 +333,7 @@ fn listed_values_filter(text: &str, listed: &Value) -> Result<Filter, ScimError>
         Value::Array(items) => items.iter().collect(),
         single => vec![single],
     };
-    let mut filter: Option<Filter> = None;
+    let mut terms = Vec::with_capacity(items.len());
     for item in items {
         let id = match item {
             Value::String(s) => Some(s.as_str()),
@@ -355,15 +355,29 @@ fn listed_values_filter(text: &str, listed: &Value) -> Result<Filter, ScimError>
             op: CompareOp::Eq,
             value: CompValue::Str(id.to_string()),
         };
-        filter = Some(match filter {
-            None => term,
-            Some(f) => Filter::Or(Box::new(f), Box::new(term)),
-        });
+        terms.push(term);
     }
-    filter.ok_or_else(|| {
+    balanced_or(terms).ok_or_else(|| {
         ScimError::invalid_value(format!(
             "remove {}: the value list is empty; omit \"value\" to remove every value",
             quote(text)
         ))
     })
+}
+
+/// `a or b or ...` as a balanced tree: a removal listing thousands of members must not
+/// become a chain that deep (matching it and dropping it recurse once per level).
+fn balanced_or(mut terms: Vec<Filter>) -> Option<Filter> {
+    while terms.len() > 1 {
+        let mut next = Vec::with_capacity(terms.len().div_ceil(2));
+        let mut pairs = terms.into_iter();
+        while let Some(a) = pairs.next() {
+            next.push(match pairs.next() {
+                Some(b) => Filter::Or(Box::new(a), Box::new(b)),
+                None => a,
+            });
+        }
+        terms = next;
+    }
+    terms.pop()
 }

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::store::{Kind, LogEntry, QueueError, StoreError, Writer};
 
-use super::{Principal, Service, ServiceError, now_rfc3339};
+use super::{Principal, Service, ServiceError, deadline, now_rfc3339};
 
 /// A write refused outside the use cases (by `http`: unreadable body, wrong content type), with
 /// the status the client was sent.
@@ -128,7 +128,7 @@ pub async fn write_logged<T: Send + 'static>(
         note_refusal(&attempt, error.to_string().as_str(), status_of(error));
         w.append_log(attempt.refused(error)).map(|_| ())
     };
-    wait(service.writes.submit(apply, refused)).await
+    wait(service.writes.submit_claimed(apply, refused, deadline::claim())).await
 }
 
 fn poisoned() -> ServiceError {
@@ -209,5 +209,10 @@ pub async fn append_refusal(
     note_refusal(attempt, entry.detail.as_deref().unwrap_or(""), entry.status);
     let append =
         move |w: &mut Writer| w.append_log(entry.clone()).map(|_| ()).map_err(ServiceError::from);
-    wait(service.writes.submit(append, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+    wait(service.writes.submit_claimed(
+        append,
+        |_: &mut Writer, _: &ServiceError| Ok(()),
+        deadline::claim(),
+    ))
+    .await
 }

@@ -8,6 +8,7 @@
 //! across an `.await`.
 
 mod audit;
+pub mod deadline;
 mod domains;
 mod patch;
 mod query;
@@ -20,6 +21,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::config::{Config, RolesConfig, ScimConfig};
 use crate::scim::ScimError;
+use crate::scim::limits::RequestLimits;
 use crate::store::{Store, StoreError, TokenScope, WriteQueue};
 
 pub use audit::Refusal;
@@ -101,6 +103,8 @@ pub struct Settings {
     pub roles: RolesConfig,
     /// How many writes may wait for the writer thread before requests get 429.
     pub write_queue: usize,
+    /// What one request may ask of the writer (`[limits]`).
+    pub limits: RequestLimits,
 }
 
 impl Settings {
@@ -110,6 +114,7 @@ impl Settings {
             scim: config.scim.clone(),
             roles: config.roles.clone(),
             write_queue: config.limits.write_queue,
+            limits: config.limits.request,
         }
     }
 }

@@ -1,12 +1,16 @@
 //! The PATCH use case: normalise the request (the tolerance layer), apply it with the PATCH
 //! engine, then the same business rules as a PUT (allowed domains, roles from `userType`,
 //! uniqueness), member rows for groups, and one durable write with its provisioning-log row.
+//!
+//! The writer is shared by every request, so what can be done before it is: the request
+//! limits, the tolerance layer, and applying the operations to a read snapshot of the
+//! resource (reused by the writer when the resource has not changed since).
 
 use serde_json::Value;
 
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::Projection;
-use crate::scim::{ScimError, filter, tolerance};
+use crate::scim::{ScimError, filter, limits, tolerance};
 use crate::store::{Kind, ResourceId, StoredResource, Writer, name_key};
 
 use super::audit::{Attempt, log_refusal, write_logged};
@@ -46,14 +50,33 @@ impl Service {
     ) -> Result<PatchedResource, ServiceError> {
         let attempt = Attempt::new(principal, "patch", kind, Some(id.clone()));
         let rt = resource_type(kind);
-        let request = match Service::ensure_can_write(&attempt.principal)
-            .and_then(|()| Ok(tolerance::patch_operations(rt, &id, body)?))
-        {
+        let limits = self.settings.limits;
+        let request = match Service::ensure_can_write(&attempt.principal).and_then(|()| {
+            // The limits first: what they refuse costs nothing more.
+            limits::check_patch_body(&body, &limits)?;
+            let request = tolerance::patch_operations(rt, &id, body)?;
+            limits::check_operations(rt, &request.operations, &limits)?;
+            Ok(request)
+        }) {
             Ok(request) => request,
             Err(e) => {
                 let _ = log_refusal(self, &attempt, &e).await;
                 return Err(e);
             }
+        };
+        // The operations applied off the writer, to the resource as stored now: the writer
+        // takes this result if the resource is still at that version (the usual case) and
+        // applies them itself otherwise. The engine's refusal is kept the same way; a failure
+        // to read is left for the writer to meet and report.
+        let ahead = {
+            let (operations, id) = (request.operations.clone(), id.clone());
+            self.blocking(move |service| {
+                let reader = service.store().read()?;
+                let (_, old) = existing(&reader, kind, &id)?;
+                Ok((old.version, patch::apply(rt, &old.attributes, &operations)))
+            })
+            .await
+            .ok()
         };
         let service = self.clone();
         let stored = write_logged(self, attempt, move |w, attempt| {
@@ -62,7 +85,12 @@ impl Service {
             check_if_match(if_match.as_deref(), &old)?;
 
             check_echoed_groups(w, rid, &request.echoed_groups)?;
-            let patched = patch::apply(rt, &old.attributes, &request.operations)?;
+            let patched = match &ahead {
+                Some((version, patched)) if *version == old.version => patched.clone()?,
+                _ => patch::apply(rt, &old.attributes, &request.operations)?,
+            };
+            // A PATCH may not grow a list past the limit a POST is held to.
+            limits::check_resource(rt, &patched.attributes, Some(&old.attributes), &limits)?;
             let mut attributes = patched.attributes;
             let mut roles_derived = old.roles_derived;
             let mut roles_summary = None;

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::scim::projection::Projection;
 use crate::scim::schema::ENTERPRISE_USER;
-use crate::scim::{ScimError, resource, text};
+use crate::scim::{ScimError, limits, resource, text};
 use crate::store::{Kind, MemberKind, ResourceId, StoredResource, TokenScope, Writer};
 
 use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
@@ -85,7 +85,10 @@ impl Service {
     /// Validates a body: schema, naming attribute, roles and allowed domains for users,
     /// member references for groups.
     fn prepare(&self, kind: Kind, body: Value) -> Result<Prepared, ServiceError> {
+        let limits = &self.settings.limits;
+        limits::check_strings(&body, limits)?;
         let mut attributes = resource::canonicalize(resource_type(kind), body)?;
+        limits::check_resource(resource_type(kind), &attributes, None, limits)?;
         let name = naming_value(kind, &attributes).ok_or_else(|| {
             ScimError::invalid_value(format!(
                 "missing required attribute '{}' (it must not be empty or blank)",
@@ -100,6 +103,7 @@ impl Service {
             Kind::Group => None,
         };
         let mut members = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         if let Some(obj) = attributes.as_object_mut() {
             obj.remove("schemas");
             match (kind, &roles) {
@@ -123,7 +127,7 @@ impl Service {
                             )
                             .into());
                         }
-                        if !members.iter().any(|m| m == value) {
+                        if seen.insert(value.to_string()) {
                             members.push(value.to_string());
                         }
                     }

@@ -40,7 +40,7 @@ pub use records::{Kind, ResourceId, StoredResource};
 pub use resources::{RawRow, name_key};
 pub use row::StoredView;
 pub use tokens::{StoredToken, TokenScope};
-pub use writer::{BatchTimings, QueueError, WriteQueue, WriteStats};
+pub use writer::{BatchTimings, Claim, QueueError, WriteQueue, WriteStats};
 
 /// What went wrong in the store. `Locked` and `NewerSchema` are operator errors with a clear
 /// remedy; the rest are real faults.

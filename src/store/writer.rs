@@ -7,11 +7,15 @@
 //! it, so its half-made change never reaches the file and the others still commit. A failed
 //! change's provisioning-log row (its refusal) is written in the same batch.
 //!
+//! A change queued with a [`Claim`] can be withdrawn by its requester until the writer takes
+//! it; the writer skips a withdrawn change, so a request answered "timed out, not made" never
+//! commits later.
+//!
 //! Back-pressure: the queue is bounded. When it is full, `submit` says so at once and the
 //! caller answers 429 with `Retry-After`, instead of letting requests pile up until they time
 //! out.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,6 +35,30 @@ pub enum QueueError {
     Full,
     #[error("the server is shutting down")]
     Stopped,
+}
+
+/// Whether a queued change may still run. The writer claims it when it takes the change for a
+/// batch; a requester whose deadline passed withdraws it first. Exactly one of them wins, so a
+/// withdrawn change is never made and a claimed one always reaches its commit.
+#[derive(Debug, Default)]
+pub struct Claim(AtomicU8);
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const WITHDRAWN: u8 = 2;
+
+impl Claim {
+    /// Withdraws the change if the writer has not taken it: true when it will never run.
+    pub fn withdraw(&self) -> bool {
+        self.0.compare_exchange(QUEUED, WITHDRAWN, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            || self.0.load(Ordering::Acquire) == WITHDRAWN
+    }
+
+    /// The writer takes the change: false when it was withdrawn.
+    fn start(&self) -> bool {
+        self.0.compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            || self.0.load(Ordering::Acquire) == STARTED
+    }
 }
 
 /// A handle on the writer thread; cheap to clone.
@@ -129,8 +157,25 @@ impl WriteQueue {
         F: FnMut(&mut Writer) -> Result<T, E> + Send + 'static,
         R: FnMut(&mut Writer, &E) -> Result<(), StoreError> + Send + 'static,
     {
+        self.submit_claimed(change, refused, Arc::new(Claim::default()))
+    }
+
+    /// [`WriteQueue::submit`], with `claim` deciding whether the change still runs when the
+    /// writer takes it (see [`Claim`]).
+    pub fn submit_claimed<T, E, F, R>(
+        &self,
+        change: F,
+        refused: R,
+        claim: Arc<Claim>,
+    ) -> Result<oneshot::Receiver<Result<T, E>>, QueueError>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnMut(&mut Writer) -> Result<T, E> + Send + 'static,
+        R: FnMut(&mut Writer, &E) -> Result<(), StoreError> + Send + 'static,
+    {
         let (reply, receiver) = oneshot::channel();
-        let job = Box::new(TypedJob { change, refused, result: None, reply });
+        let job = Box::new(TypedJob { change, refused, result: None, reply, claim });
         let sender = self.inner.sender.lock().map_err(|_| QueueError::Stopped)?;
         match sender.as_ref().map(|s| s.try_send(job)) {
             Some(Ok(())) => Ok(receiver),
@@ -161,6 +206,8 @@ enum Outcome {
 
 /// A queued change with its reply channel, its result type erased.
 trait Job: Send {
+    /// Claims the change for this batch; false when its requester withdrew it.
+    fn start(&self) -> bool;
     fn run(&mut self, w: &mut Writer) -> Result<Outcome, StoreError>;
     /// Writes only the refusal row (for a change that failed after writing, when redone).
     fn refuse(&mut self, w: &mut Writer) -> Result<(), StoreError>;
@@ -172,6 +219,7 @@ struct TypedJob<T, E, F, R> {
     refused: R,
     result: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
+    claim: Arc<Claim>,
 }
 
 impl<T, E, F, R> Job for TypedJob<T, E, F, R>
@@ -181,6 +229,10 @@ where
     F: FnMut(&mut Writer) -> Result<T, E> + Send + 'static,
     R: FnMut(&mut Writer, &E) -> Result<(), StoreError> + Send + 'static,
 {
+    fn start(&self) -> bool {
+        self.claim.start()
+    }
+
     fn run(&mut self, w: &mut Writer) -> Result<Outcome, StoreError> {
         w.dirty = false;
         let result = (self.change)(w);
@@ -222,6 +274,11 @@ fn run(store: &Store, receiver: &Receiver<Box<dyn Job>>, counters: &Counters) {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        // A withdrawn change (its requester was answered 408) is dropped unmade.
+        batch.retain(|job| job.start());
+        if batch.is_empty() {
+            continue;
         }
         let started = std::time::Instant::now();
         let committed = commit_batch(store, &mut batch);

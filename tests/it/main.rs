@@ -29,5 +29,6 @@ mod systemd;
 mod concurrency;
 mod connections;
 mod crash;
+mod limits;
 mod patch;
 mod replay;
