@@ -243,6 +243,17 @@ struct Allowance {
     at: Instant,
 }
 
+/// The attempts `a` holds at `now`, refilled since it was last counted.
+fn refilled(a: &Allowance, now: Instant) -> f64 {
+    let periods = now.saturating_duration_since(a.at).as_secs_f64() / FAILURE_REFILL.as_secs_f64();
+    (a.available + periods).min(f64::from(FAILURE_BURST))
+}
+
+/// Whole seconds (at least 1) until an allowance holding `available` has one attempt.
+fn wait_secs(available: f64) -> u64 {
+    (((1.0 - available) * FAILURE_REFILL.as_secs_f64()).ceil() as u64).max(1)
+}
+
 impl TokenCache {
     fn lookup(&self, digest: &[u8; 32]) -> Option<Verified> {
         self.verified.read().ok()?.get(digest).cloned()
@@ -276,17 +287,22 @@ impl TokenCache {
         let mut map = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
         let full = Allowance { available: f64::from(FAILURE_BURST), at: now };
         let a = map.entry(id.to_string()).or_insert(full);
-        let refilled =
-            now.saturating_duration_since(a.at).as_secs_f64() / FAILURE_REFILL.as_secs_f64();
-        a.available = (a.available + refilled).min(f64::from(FAILURE_BURST));
+        a.available = refilled(a, now);
         a.at = now;
         if a.available >= 1.0 {
             a.available -= 1.0;
             Ok(())
         } else {
-            let wait = (1.0 - a.available) * FAILURE_REFILL.as_secs_f64();
-            Err((wait.ceil() as u64).max(1))
+            Err(wait_secs(a.available))
         }
+    }
+
+    /// How long until `id` has an attempt again; None if it has one now.
+    fn attempt_wait(&self, id: &str, now: Instant) -> Option<u64> {
+        let map = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        let a = map.get(id)?;
+        let available = refilled(a, now);
+        (available < 1.0).then(|| wait_secs(available))
     }
 
     /// Gives back an attempt that was not a guess (the secret was right).
@@ -408,11 +424,19 @@ impl super::Service {
         // An unknown id costs a read, not argon2, and gets no allowance of its own (random ids
         // must not grow the map).
         let row = blocking(move || stored_row(&store, &lookup)).await?;
-        cache
-            .take_attempt(&id, Instant::now())
-            .map_err(|retry_after| AuthError::TooManyFailures { retry_after })?;
+        let too_many = |retry_after| AuthError::TooManyFailures { retry_after };
+        // A spent allowance is refused at once, without queueing for argon2.
+        cache.attempt_wait(&id, Instant::now()).map_or(Ok(()), |wait| Err(too_many(wait)))?;
         let _permit =
             self.tokens.argon2.acquire().await.map_err(|e| AuthError::Internal(e.to_string()))?;
+        // Concurrent first requests with one token wait here together: the first verifies
+        // it, the others find it remembered and neither pay argon2 nor spend the allowance.
+        if let Some(hit) = self.tokens.lookup(&digest)
+            && hit.expires.is_none_or(|e| e > now_unix())
+        {
+            return Ok(hit.principal);
+        }
+        cache.take_attempt(&id, Instant::now()).map_err(too_many)?;
         let store = Arc::clone(&self.store);
         blocking(move || {
             let result = check_secret(&row, &secret).and_then(|()| {

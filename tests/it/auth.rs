@@ -248,3 +248,24 @@ async fn guessing_secrets_for_a_token_id_is_429_and_never_refuses_the_token_in_u
     let other = s.issue_token("other", TokenScope::ReadOnly, None).await;
     s.call_as(&other, Method::GET, "/Users", None).await.expect(200);
 }
+
+/// An IdP's first burst after a restart or a rotation: many concurrent requests with a token
+/// the server has not verified yet. They are all let in (one argon2 check, the others find it
+/// remembered); none is taken for a guess and refused with 429.
+#[tokio::test]
+async fn concurrent_first_requests_with_a_new_token_are_all_200() {
+    let s = TestServer::start().await;
+    s.ready().await;
+    let fresh = s.issue_token("burst", TokenScope::ReadWrite, None).await;
+    let tasks: Vec<_> = (0..24)
+        .map(|_| {
+            let req = s.client.get(s.url("/Users")).bearer_auth(&fresh);
+            tokio::spawn(async move { send(req).await.status.as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
