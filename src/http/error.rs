@@ -18,6 +18,8 @@ pub struct HttpError {
     pub status: StatusCode,
     pub scim_type: Option<&'static str>,
     pub detail: String,
+    /// Seconds for `Retry-After` on a 429 or 503 (1 unless the cause knows better).
+    pub retry_after: u64,
 }
 
 impl HttpError {
@@ -26,7 +28,7 @@ impl HttpError {
         scim_type: Option<&'static str>,
         detail: impl Into<String>,
     ) -> HttpError {
-        HttpError { status, scim_type, detail: detail.into() }
+        HttpError { status, scim_type, detail: detail.into(), retry_after: 1 }
     }
 
     pub fn not_found(detail: impl Into<String>) -> HttpError {
@@ -85,6 +87,10 @@ impl From<AuthError> for HttpError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Internal(d) => ServiceError::Internal(d).into(),
+            AuthError::TooManyFailures { retry_after } => HttpError {
+                retry_after,
+                ..HttpError::new(StatusCode::TOO_MANY_REQUESTS, None, e.to_string())
+            },
             other => HttpError::new(StatusCode::UNAUTHORIZED, None, other.to_string()),
         }
     }
@@ -109,7 +115,7 @@ impl IntoResponse for HttpError {
         }
         if matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
             // Entra and Okta back off and retry when told when.
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after));
         }
         response
     }
@@ -136,5 +142,13 @@ mod tests {
                     .starts_with("application/scim+json")
             );
         }
+    }
+
+    #[test]
+    fn too_many_failed_token_attempts_is_429_with_its_own_retry_after() {
+        let response =
+            HttpError::from(AuthError::TooManyFailures { retry_after: 6 }).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "6");
     }
 }

@@ -816,6 +816,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Found by fuzzing: a number literal is the nearest double, so printing it and parsing
+    /// it again gives the same number (and the same as a JSON body's number).
+    #[test]
+    fn number_literals_are_correctly_rounded() {
+        for (text, want) in
+            [("1.5e38", 1.5e38_f64), ("444444444444444444444444", 4.444_444_444_444_444_4e23)]
+        {
+            let Filter::Compare { value: CompValue::Num(n), .. } =
+                parse(&format!("x eq {text}")).unwrap()
+            else {
+                panic!("{text}")
+            };
+            assert_eq!(n.as_f64(), Some(want), "{text}");
+            let again = parse(&format!("x eq {n}")).unwrap();
+            assert_eq!(again, parse(&format!("x eq {text}")).unwrap(), "{text} printed as {n}");
+        }
+    }
+
     fn user() -> Value {
         json!({
             "schemas": [CORE_USER, ENTERPRISE_USER],

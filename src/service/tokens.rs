@@ -5,10 +5,22 @@
 //! remembered in memory, keyed by a SHA-256 digest of the whole token, so argon2 runs once per
 //! token per process; revoking drops it from memory at once. Issuing, listing and revoking
 //! work on a `Store` directly, so the CLI uses the same code when the server is stopped.
+//!
+//! A token that is not remembered costs one argon2 verification (about 21 ms of CPU) when its id
+//! is known, so an attacker who knows an id could keep the CPU busy guessing secrets. The
+//! running server bounds that work (`Service::authenticate`): argon2 runs on at most
+//! [`ARGON2_PERMITS`] blocking threads at once; each token id allows [`FAILURE_BURST`] argon2
+//! attempts, refilled one per [`FAILURE_REFILL`], and answers `429` with `Retry-After` beyond
+//! that; a token refused after argon2 (wrong secret, revoked, expired) is remembered for
+//! [`REFUSED_TTL`], so presenting it again is refused without argon2. None of this is consulted
+//! for a remembered (verified) token, so guessing secrets for an id never slows or refuses the
+//! token already in use. A token not yet verified by this process (the first request after a
+//! restart) does share its id's allowance with the guesses.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -22,6 +34,21 @@ use super::{Principal, now_unix};
 const PREFIX: &str = "scimd_";
 const ID_HEX_LEN: usize = 16;
 const SECRET_HEX_LEN: usize = 64;
+
+/// How many argon2 verifications may run at once: one core of a small VM at most, whatever
+/// the number of clients presenting unknown secrets.
+pub const ARGON2_PERMITS: usize = 1;
+/// argon2 attempts a token id allows before `429` (the first use of the real token counts as
+/// one, and is given back when it succeeds).
+pub const FAILURE_BURST: u32 = 10;
+/// After the burst, one more attempt per this long and per id: a sustained guesser costs one
+/// argon2 (about 2% of a core) each time.
+pub const FAILURE_REFILL: Duration = Duration::from_secs(6);
+/// How long a token refused after argon2 is refused again without argon2.
+pub const REFUSED_TTL: Duration = Duration::from_secs(600);
+/// At most this many refused tokens are remembered; beyond it the expired ones are dropped,
+/// and if none is, all of them (they are only a shortcut).
+const REFUSED_MAX: usize = 4096;
 
 /// A token just issued: `token` is the only copy of the secret, shown once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,6 +99,11 @@ pub enum AuthError {
     Expired,
     #[error("provisioning is disabled on this scimd ([scim] enabled = false)")]
     Disabled,
+    /// Too many wrong secrets for this token id lately: 429 with `Retry-After`.
+    #[error(
+        "too many failed attempts with this token id; retry in {retry_after} s with the right token"
+    )]
+    TooManyFailures { retry_after: u64 },
     #[error("internal error while checking the token: {0}")]
     Internal(String),
 }
@@ -181,10 +213,45 @@ struct Verified {
     last_seen: Arc<AtomicI64>,
 }
 
-/// Verified tokens, keyed by the SHA-256 of the whole token string.
-#[derive(Default)]
+/// Verified tokens, keyed by the SHA-256 of the whole token string; and what bounds the argon2
+/// work of the others (see the module doc).
 pub struct TokenCache {
     verified: RwLock<HashMap<[u8; 32], Verified>>,
+    /// Tokens refused after argon2, by digest: the answer and until when it holds.
+    refused: Mutex<HashMap<[u8; 32], (AuthError, Instant)>>,
+    /// The argon2 allowance of each known token id.
+    attempts: Mutex<HashMap<String, Allowance>>,
+    /// Permits to run argon2.
+    argon2: tokio::sync::Semaphore,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache {
+            verified: RwLock::default(),
+            refused: Mutex::default(),
+            attempts: Mutex::default(),
+            argon2: tokio::sync::Semaphore::new(ARGON2_PERMITS),
+        }
+    }
+}
+
+/// A token bucket of argon2 attempts for one id.
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    available: f64,
+    at: Instant,
+}
+
+/// The attempts `a` holds at `now`, refilled since it was last counted.
+fn refilled(a: &Allowance, now: Instant) -> f64 {
+    let periods = now.saturating_duration_since(a.at).as_secs_f64() / FAILURE_REFILL.as_secs_f64();
+    (a.available + periods).min(f64::from(FAILURE_BURST))
+}
+
+/// Whole seconds (at least 1) until an allowance holding `available` has one attempt.
+fn wait_secs(available: f64) -> u64 {
+    (((1.0 - available) * FAILURE_REFILL.as_secs_f64()).ceil() as u64).max(1)
 }
 
 impl TokenCache {
@@ -195,6 +262,54 @@ impl TokenCache {
     fn remember(&self, digest: [u8; 32], verified: Verified) {
         if let Ok(mut map) = self.verified.write() {
             map.insert(digest, verified);
+        }
+    }
+
+    /// The answer given to this exact token after argon2, if it still holds.
+    fn refused(&self, digest: &[u8; 32], now: Instant) -> Option<AuthError> {
+        let map = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(digest).filter(|(_, until)| *until > now).map(|(e, _)| e.clone())
+    }
+
+    fn remember_refusal(&self, digest: [u8; 32], error: AuthError, now: Instant) {
+        let mut map = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= REFUSED_MAX {
+            map.retain(|_, (_, until)| *until > now);
+            if map.len() >= REFUSED_MAX {
+                map.clear();
+            }
+        }
+        map.insert(digest, (error, now + REFUSED_TTL));
+    }
+
+    /// Takes one argon2 attempt from `id`'s allowance, or says in how many seconds one is back.
+    fn take_attempt(&self, id: &str, now: Instant) -> Result<(), u64> {
+        let mut map = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        let full = Allowance { available: f64::from(FAILURE_BURST), at: now };
+        let a = map.entry(id.to_string()).or_insert(full);
+        a.available = refilled(a, now);
+        a.at = now;
+        if a.available >= 1.0 {
+            a.available -= 1.0;
+            Ok(())
+        } else {
+            Err(wait_secs(a.available))
+        }
+    }
+
+    /// How long until `id` has an attempt again; None if it has one now.
+    fn attempt_wait(&self, id: &str, now: Instant) -> Option<u64> {
+        let map = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        let a = map.get(id)?;
+        let available = refilled(a, now);
+        (available < 1.0).then(|| wait_secs(available))
+    }
+
+    /// Gives back an attempt that was not a guess (the secret was right).
+    fn give_back_attempt(&self, id: &str) {
+        let mut map = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(a) = map.get_mut(id) {
+            a.available = (a.available + 1.0).min(f64::from(FAILURE_BURST));
         }
     }
 
@@ -220,7 +335,8 @@ impl TokenCache {
 }
 
 /// Checks a bearer token: the cache first, else the stored hash (argon2). Blocking: call it
-/// from a blocking thread on a cache miss.
+/// from a blocking thread on a cache miss. It does not bound argon2 work; the server's
+/// [`super::Service::authenticate`] does.
 pub fn verify(store: &Store, cache: &TokenCache, token: &str) -> Result<Principal, AuthError> {
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let now = now_unix();
@@ -233,11 +349,32 @@ pub fn verify(store: &Store, cache: &TokenCache, token: &str) -> Result<Principa
         return Ok(hit.principal);
     }
     let (id, secret) = parse(token).ok_or(AuthError::Invalid)?;
+    let row = stored_row(store, id)?;
+    check_secret(&row, secret)?;
+    accept(store, cache, &row, digest)
+}
+
+/// The row of token `id`; an unknown id is `Invalid`.
+fn stored_row(store: &Store, id: &str) -> Result<StoredToken, AuthError> {
     let internal = |e: StoreError| AuthError::Internal(e.to_string());
-    let row =
-        store.read().map_err(internal)?.token(id).map_err(internal)?.ok_or(AuthError::Invalid)?;
+    store.read().map_err(internal)?.token(id).map_err(internal)?.ok_or(AuthError::Invalid)
+}
+
+/// The argon2 verification of `secret` against the row's hash.
+fn check_secret(row: &StoredToken, secret: &str) -> Result<(), AuthError> {
     let hash = PasswordHash::new(&row.hash).map_err(|e| AuthError::Internal(e.to_string()))?;
-    Argon2::default().verify_password(secret.as_bytes(), &hash).map_err(|_| AuthError::Invalid)?;
+    Argon2::default().verify_password(secret.as_bytes(), &hash).map_err(|_| AuthError::Invalid)
+}
+
+/// After a right secret: refuses a revoked or expired token, else records the first use and
+/// remembers the token.
+fn accept(
+    store: &Store,
+    cache: &TokenCache,
+    row: &StoredToken,
+    digest: [u8; 32],
+) -> Result<Principal, AuthError> {
+    let now = now_unix();
     if row.revoked.is_some() {
         return Err(AuthError::Revoked);
     }
@@ -248,7 +385,7 @@ pub fn verify(store: &Store, cache: &TokenCache, token: &str) -> Result<Principa
         Principal { token_id: row.id.clone(), token_name: row.name.clone(), scope: row.scope };
     // Record the first use in this process; a failure here must not refuse a valid token.
     let _ = store.write(|w| {
-        if let Some(mut current) = w.token(id)? {
+        if let Some(mut current) = w.token(&row.id)? {
             current.last_used = Some(now);
             w.put_token(&current)?;
         }
@@ -263,7 +400,8 @@ pub fn verify(store: &Store, cache: &TokenCache, token: &str) -> Result<Principa
 }
 
 impl super::Service {
-    /// Authenticates a request's bearer token (argon2 on a blocking thread on a cache miss).
+    /// Authenticates a request's bearer token. A remembered token is answered at once; any
+    /// other pays argon2 at most once, within the bounds of the module doc.
     pub async fn authenticate(&self, token: Option<String>) -> Result<Principal, AuthError> {
         if !self.scim().enabled {
             return Err(AuthError::Disabled);
@@ -275,10 +413,44 @@ impl super::Service {
         {
             return Ok(hit.principal);
         }
-        let (store, cache) = (self.store.clone(), self.tokens.clone());
-        tokio::task::spawn_blocking(move || verify(&store, &cache, &token))
-            .await
-            .map_err(|e| AuthError::Internal(e.to_string()))?
+        let cache = Arc::clone(&self.tokens);
+        if let Some(refused) = cache.refused(&digest, Instant::now()) {
+            return Err(refused);
+        }
+        let (id, secret) = parse(&token).ok_or(AuthError::Invalid)?;
+        let (id, secret) = (id.to_string(), secret.to_string());
+        let store = Arc::clone(&self.store);
+        let lookup = id.clone();
+        // An unknown id costs a read, not argon2, and gets no allowance of its own (random ids
+        // must not grow the map).
+        let row = blocking(move || stored_row(&store, &lookup)).await?;
+        let too_many = |retry_after| AuthError::TooManyFailures { retry_after };
+        // A spent allowance is refused at once, without queueing for argon2.
+        cache.attempt_wait(&id, Instant::now()).map_or(Ok(()), |wait| Err(too_many(wait)))?;
+        let _permit =
+            self.tokens.argon2.acquire().await.map_err(|e| AuthError::Internal(e.to_string()))?;
+        // Concurrent first requests with one token wait here together: the first verifies
+        // it, the others find it remembered and neither pay argon2 nor spend the allowance.
+        if let Some(hit) = self.tokens.lookup(&digest)
+            && hit.expires.is_none_or(|e| e > now_unix())
+        {
+            return Ok(hit.principal);
+        }
+        cache.take_attempt(&id, Instant::now()).map_err(too_many)?;
+        let store = Arc::clone(&self.store);
+        blocking(move || {
+            let result = check_secret(&row, &secret).and_then(|()| {
+                // The secret was right: not a guess, whatever comes next.
+                cache.give_back_attempt(&id);
+                accept(&store, &cache, &row, digest)
+            });
+            if let Err(e @ (AuthError::Invalid | AuthError::Revoked | AuthError::Expired)) = &result
+            {
+                cache.remember_refusal(digest, e.clone(), Instant::now());
+            }
+            result
+        })
+        .await
     }
 
     pub async fn issue_token(
@@ -306,6 +478,12 @@ impl super::Service {
         })
         .await
     }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| AuthError::Internal(e.to_string()))?
 }
 
 async fn spawn<T: Send + 'static>(
@@ -353,5 +531,46 @@ mod tests {
         let store = Store::open(&dir.path().join("d.redb")).unwrap();
         let issued = issue(&store, "old", TokenScope::ReadOnly, Some(0)).unwrap();
         assert_eq!(verify(&store, &TokenCache::default(), &issued.token), Err(AuthError::Expired));
+    }
+
+    #[test]
+    fn an_id_allows_a_burst_of_attempts_then_one_per_refill() {
+        let cache = TokenCache::default();
+        let start = Instant::now();
+        for _ in 0..FAILURE_BURST {
+            assert_eq!(cache.take_attempt("a", start), Ok(()));
+        }
+        let wait = cache.take_attempt("a", start).unwrap_err();
+        assert_eq!(wait, FAILURE_REFILL.as_secs());
+        // Another id has its own allowance; a right secret gives its attempt back.
+        assert_eq!(cache.take_attempt("b", start), Ok(()));
+        cache.give_back_attempt("a");
+        assert_eq!(cache.take_attempt("a", start), Ok(()));
+        assert!(cache.take_attempt("a", start).is_err());
+        // One attempt comes back per refill period, never more than the burst.
+        let later = start + FAILURE_REFILL;
+        assert_eq!(cache.take_attempt("a", later), Ok(()));
+        assert!(cache.take_attempt("a", later).is_err());
+        let much_later = start + FAILURE_REFILL * 1000;
+        for _ in 0..FAILURE_BURST {
+            assert_eq!(cache.take_attempt("a", much_later), Ok(()));
+        }
+        assert!(cache.take_attempt("a", much_later).is_err());
+    }
+
+    #[test]
+    fn refused_tokens_are_remembered_for_a_while_and_bounded() {
+        let cache = TokenCache::default();
+        let now = Instant::now();
+        cache.remember_refusal([1; 32], AuthError::Revoked, now);
+        assert_eq!(cache.refused(&[1; 32], now), Some(AuthError::Revoked));
+        assert_eq!(cache.refused(&[2; 32], now), None);
+        assert_eq!(cache.refused(&[1; 32], now + REFUSED_TTL), None);
+        for i in 0..REFUSED_MAX * 2 {
+            let mut digest = [0u8; 32];
+            digest[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            cache.remember_refusal(digest, AuthError::Invalid, now);
+        }
+        assert!(cache.refused.lock().unwrap().len() <= REFUSED_MAX);
     }
 }

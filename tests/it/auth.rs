@@ -208,3 +208,64 @@ async fn a_read_only_token_reads_but_cannot_write() {
     assert_eq!(log[3]["name"], "bob@example.org");
     assert_eq!(log[2]["resource_id"], id.as_str());
 }
+
+/// Someone who knows a token's id (say from `token list` output) guesses secrets for it: each
+/// guess costs argon2 until the id's allowance is spent, then it is refused with 429 at once.
+/// The token in use, already verified, is answered 200 between every guess, never 429.
+#[tokio::test]
+async fn guessing_secrets_for_a_token_id_is_429_and_never_refuses_the_token_in_use() {
+    let s = TestServer::start().await;
+    let right = format!("Bearer {}", s.token);
+    get_users_with(&s, Some(&right)).await.expect(200);
+    let id = token_id(&s.token);
+    let guess = |i: usize| format!("Bearer scimd_{id}_{i:064x}");
+    let mut statuses = Vec::new();
+    for i in 0..16 {
+        let r = get_users_with(&s, Some(&guess(i))).await;
+        let status = r.status.as_u16();
+        statuses.push(status);
+        if status == 429 {
+            let retry_after = r.headers.get("retry-after").and_then(|v| v.to_str().ok());
+            let seconds: u64 = retry_after.and_then(|v| v.parse().ok()).unwrap_or(0);
+            assert!(seconds >= 1, "Retry-After: {retry_after:?}");
+            let r = r.expect(429);
+            let detail = r.body["detail"].as_str().unwrap_or("");
+            assert!(detail.contains("too many failed attempts"), "{detail}");
+        } else {
+            refused(r);
+        }
+        let r = get_users_with(&s, Some(&right)).await.expect(200);
+        assert_eq!(r.body["totalResults"], 0);
+    }
+    // The allowance is 10 argon2 attempts per id, refilled one per 6 s: the first ten guesses
+    // are checked (401), the last ones are refused unchecked (429).
+    assert_eq!(statuses[..10], [401; 10], "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    // A guess already refused stays a plain 401 (remembered, no argon2 and no allowance).
+    refused(get_users_with(&s, Some(&guess(0))).await);
+    // Another token's id is not affected.
+    let other = s.issue_token("other", TokenScope::ReadOnly, None).await;
+    s.call_as(&other, Method::GET, "/Users", None).await.expect(200);
+}
+
+/// An IdP's first burst after a restart or a rotation: many concurrent requests with a token
+/// the server has not verified yet. They are all let in (one argon2 check, the others find it
+/// remembered); none is taken for a guess and refused with 429.
+#[tokio::test]
+async fn concurrent_first_requests_with_a_new_token_are_all_200() {
+    let s = TestServer::start().await;
+    s.ready().await;
+    let fresh = s.issue_token("burst", TokenScope::ReadWrite, None).await;
+    let tasks: Vec<_> = (0..24)
+        .map(|_| {
+            let req = s.client.get(s.url("/Users")).bearer_auth(&fresh);
+            tokio::spawn(async move { send(req).await.status.as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
