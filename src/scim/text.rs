@@ -105,7 +105,8 @@ pub fn check_name(attribute: &str, value: &str) -> Result<(), ScimError> {
 /// `s` with control, bidi, separator and invisible format characters escaped (`\n`, `\t`,
 /// `\r`, else `\u{…}` in lower-case hex); borrowed when there is nothing to escape.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    // Printable ASCII (most of what is escaped: every logged path) needs no look at the tables.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 /// What one connection is doing, updated by its own requests without taking the registry lock.
 #[derive(Debug)]
@@ -31,8 +31,6 @@ pub struct ConnState {
     completed: AtomicU64,
     /// When `in_flight` last fell to 0, in milliseconds since `epoch`.
     idle_since_ms: AtomicU64,
-    /// Wakes the connection's deadline watch when a request starts or ends.
-    pub changed: Notify,
 }
 
 impl ConnState {
@@ -42,7 +40,6 @@ impl ConnState {
             in_flight: AtomicU32::new(0),
             completed: AtomicU64::new(0),
             idle_since_ms: AtomicU64::new(millis(epoch, Instant::now())),
-            changed: Notify::new(),
         }
     }
 
@@ -50,7 +47,6 @@ impl ConnState {
     /// response body has been sent or dropped).
     pub fn start_request(self: &Arc<ConnState>) -> RequestGuard {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.changed.notify_one();
         RequestGuard { conn: Arc::clone(self) }
     }
 
@@ -85,7 +81,6 @@ impl Drop for RequestGuard {
         c.idle_since_ms.store(millis(c.epoch, Instant::now()), Ordering::Release);
         c.completed.fetch_add(1, Ordering::AcqRel);
         c.in_flight.fetch_sub(1, Ordering::AcqRel);
-        c.changed.notify_one();
     }
 }
 

@@ -268,33 +268,36 @@ impl Handler {
 /// within `header_read_timeout` of accept (TLS handshake included), or no request for
 /// `idle_timeout` after the last response. (The first-byte deadline is in
 /// [`serve_connection`], which owns the socket.)
+///
+/// It sleeps until the next moment a deadline could pass and then looks at the connection's
+/// state, rather than being woken by each request: requests cost it nothing, and a deadline is
+/// still met to the timer's precision (the idle one counts from the last response).
 async fn deadlines(state: &ConnState, accepted: Instant, shared: &Shared) -> Expired {
     let first_request = accepted + shared.header_read_timeout;
-    while !state.has_had_a_request() {
-        tokio::select! {
-            () = tokio::time::sleep_until(first_request) => {
-                if !state.has_had_a_request() {
-                    return Expired::FirstRequest;
-                }
-            }
-            () = state.changed.notified() => {}
-        }
-    }
+    let first_idle_check = accepted + shared.idle_timeout;
     loop {
-        match state.idle_since() {
-            // A request in progress is bounded by the request timeout, not here.
-            None => state.changed.notified().await,
-            Some(since) => {
-                let deadline = Instant::from_std(since) + shared.idle_timeout;
-                if Instant::now() >= deadline {
-                    return Expired::Idle;
-                }
-                tokio::select! {
-                    () = tokio::time::sleep_until(deadline) => {}
-                    () = state.changed.notified() => {}
+        let now = Instant::now();
+        let next = if !state.has_had_a_request() {
+            if now >= first_request {
+                return Expired::FirstRequest;
+            }
+            // A first request that has come and gone may reach its idle deadline earlier.
+            if now < first_idle_check { first_request.min(first_idle_check) } else { first_request }
+        } else {
+            match state.idle_since() {
+                // A request in progress is bounded by the request timeout, not here: look again
+                // an idle timeout later.
+                None => now + shared.idle_timeout,
+                Some(since) => {
+                    let deadline = Instant::from_std(since) + shared.idle_timeout;
+                    if now >= deadline {
+                        return Expired::Idle;
+                    }
+                    deadline
                 }
             }
-        }
+        };
+        tokio::time::sleep_until(next).await;
     }
 }
 

@@ -149,11 +149,38 @@ impl Rewriter {
                         (_, n) => State::ChunkData(n),
                     };
                 }
+                State::Target { .. } | State::Version | State::Header => {
+                    // The bytes up to the next one that can change the state, at once (what
+                    // `byte` would do to each of them), within the head's limit.
+                    let run = input.iter().position(|&b| self.ends_run(b)).unwrap_or(input.len());
+                    let run = run.min(MAX_HEAD.saturating_sub(self.head_len));
+                    if run == 0 {
+                        self.byte(b, out);
+                        input = rest;
+                        continue;
+                    }
+                    let (bytes, rest) = input.split_at(run);
+                    if self.state == State::Header {
+                        self.line.extend_from_slice(bytes);
+                    }
+                    out.extend_from_slice(bytes);
+                    self.head_len += run;
+                    input = rest;
+                }
                 _ => {
                     self.byte(b, out);
                     input = rest;
                 }
             }
+        }
+    }
+
+    /// Whether `b` may change the state (or be rewritten) in a request target, the version or
+    /// a header line; every other byte there is passed on as it is.
+    fn ends_run(&self, b: u8) -> bool {
+        match self.state {
+            State::Target { encode } => matches!(b, b' ' | b'\r' | b'\n') || (encode && b == b'"'),
+            _ => b == b'\n',
         }
     }
 
