@@ -903,13 +903,14 @@ fn changed_attributes(rt: &ResourceType, before: &Value, after: &Value) -> Vec<&
     let mut out = Vec::new();
     let schemas = std::iter::once(rt.schema).chain(rt.extensions.iter().copied());
     for schema in schemas {
-        let scope = |v: &Value| -> Option<Value> {
-            if rt.is_extension(schema) { v.get(schema.id).cloned() } else { Some(v.clone()) }
+        let (b, a) = if rt.is_extension(schema) {
+            (before.get(schema.id), after.get(schema.id))
+        } else {
+            (Some(before), Some(after))
         };
-        let (b, a) = (scope(before), scope(after));
         for attr in schema.attributes {
-            let get = |v: &Option<Value>| v.as_ref().and_then(|v| v.get(attr.name)).cloned();
-            if get(&b) != get(&a) {
+            let (was, is) = (b.and_then(|v| v.get(attr.name)), a.and_then(|v| v.get(attr.name)));
+            if was != is {
                 out.push(attr.name);
             }
         }

@@ -68,7 +68,7 @@ impl Service {
         // takes this result if the resource is still at that version (the usual case) and
         // applies them itself otherwise. The engine's refusal is kept the same way; a failure
         // to read is left for the writer to meet and report.
-        let ahead = {
+        let mut ahead = {
             let (operations, id) = (request.operations.clone(), id.clone());
             self.blocking(move |service| {
                 let reader = service.store().read()?;
@@ -85,8 +85,10 @@ impl Service {
             check_if_match(if_match.as_deref(), &old)?;
 
             check_echoed_groups(w, rid, &request.echoed_groups)?;
-            let patched = match &ahead {
-                Some((version, patched)) if *version == old.version => patched.clone()?,
+            // Taken, not cloned: if the writer runs this again (a batch retried), it applies
+            // the operations itself.
+            let patched = match ahead.take() {
+                Some((version, patched)) if version == old.version => patched?,
                 _ => patch::apply(rt, &old.attributes, &request.operations)?,
             };
             // A PATCH may not grow a list past the limit a POST is held to.
