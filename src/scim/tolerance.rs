@@ -1,7 +1,7 @@
 //! The IdP tolerance layer for PATCH: turns a PatchOp body as Microsoft Entra ID and Okta
 //! really send it into strict operations for the engine (`patch.rs`).
 //!
-//! Owns every PATCH quirk of `reference/idp-behaviour.md` §3 that is about the request's
+//! Owns every PATCH quirk of `tests/it/payloads.rs` §3 that is about the request's
 //! shape, so the engine only ever sees RFC 7644 operations:
 //! - `op` in any case (`"Replace"`, `"Add"`, `"Remove"`), and any case of the body's keys;
 //! - pathless `add`/`replace` whose `value` keys are attribute names, dotted paths

@@ -86,7 +86,7 @@ async fn start_pebble(
     assert!(
         Path::new(PEBBLE).exists(),
         "{PEBBLE} is missing: this test runs Debian's ACME test server. Install it with \
-         `apt-get install pebble` (.ci/run does)"
+         `apt-get install pebble` (scripts/setup does)"
     );
     let api_root = pebble_api_certificate(dir);
     let config = serde_json::json!({"pebble": {

@@ -785,22 +785,6 @@ pub fn empty_list() -> Value {
     serde_json::json!({"schemas": [LIST], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []})
 }
 
-/// §1.2, MS-TUT "Create User" (first example), literal: `meta` and `roles: []`.
-pub fn ms_tut_create_user() -> Value {
-    serde_json::json!({
-      "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
-                  "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
-      "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
-      "userName": "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee",
-      "active": true,
-      "emails": [{"primary": true, "type": "work",
-                  "value": "Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com"}],
-      "meta": {"resourceType": "User"},
-      "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
-      "roles": []
-    })
-}
-
 impl TestServer {
     /// The user with `id` as a GET shows it (which must be 200).
     pub async fn read_user(&self, id: &str) -> Value {
@@ -811,19 +795,6 @@ impl TestServer {
     pub async fn read_group(&self, id: &str) -> Value {
         self.get(&gpath(id)).await.expect(200).body
     }
-}
-
-/// §2.2, Okta's create, literal: `password`, `groups: []`, the Okta id as `externalId`.
-pub fn okta_create_user(user_name: &str, external_id: &str) -> Value {
-    serde_json::json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
-     "userName":user_name,
-     "name":{"givenName":"Test","familyName":"User"},
-     "emails":[{"primary":true,"value":user_name,"type":"work"}],
-     "displayName":"Test User","locale":"en-US",
-     "externalId":external_id,
-     "groups":[],
-     "password":"1mz050nq",
-     "active":true})
 }
 
 /// `GET /healthz` on an open keep-alive connection (HTTP/1.1, `Host: host`); returns the

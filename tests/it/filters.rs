@@ -371,8 +371,9 @@ async fn url_encodings_of_spaces_and_quotes() {
     assert_eq!(r.body["totalResults"], 0, "{}", r.text);
 }
 
-/// idp-behaviour.md §1.0 and §3 item 23: Entra's legacy engine sends raw `"` in the query
-/// (`filter=externalId+eq+"9edf…"`); scimd documents accepting them.
+/// §1.0 and §3 quirk 23 (key in `payloads.rs`; seen in MicrosoftDocs/azure-docs#21660): Entra's
+/// legacy engine sends raw `"` in the query (`filter=externalId+eq+"9edf…"`); scimd documents
+/// accepting them.
 #[tokio::test]
 async fn raw_quotes_in_the_request_line() {
     let s = TestServer::start().await;

@@ -1,12 +1,14 @@
 //! Literal requests from Microsoft Entra ID, Microsoft's validator and reference collection,
-//! and Okta (quoted from /work/shared/reference/idp-behaviour.md), replayed against scimd,
+//! and Okta (sources and `§` numbers: `payloads.rs`), replayed against scimd one at a time,
 //! with the stored state checked by a later GET.
 
 use serde_json::{Value, json};
 
 use crate::common::{
-    CORE_USER, ENTERPRISE, LIST, TestServer, empty_list, entra_encode, id_of, ids,
-    ms_tut_create_user, okta_create_user, resources,
+    CORE_USER, ENTERPRISE, LIST, TestServer, empty_list, entra_encode, id_of, ids, resources,
+};
+use crate::payloads::{
+    entra_group, ms_tut_create_user, ms_tut_jyoung, okta_create_user, validator_user,
 };
 
 /// §2.2, Okta's create, as Okta sent it.
@@ -70,12 +72,7 @@ async fn ms_tut_create_user_first_example() {
 async fn ms_tut_second_example_with_nulls_meta_and_a_typo_urn() {
     let s = TestServer::start().await;
     // §1.2, verbatim.
-    let sent: Value = serde_json::from_str(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],
- "externalId":"jyoung","userName":"jyoung@testuser.com","active":true,"addresses":null,"displayName":"Joy Young",
- "emails":[{"type":"work","value":"jyoung@Contoso.com","primary":true}],"meta":{"resourceType":"User"},
- "name":{"familyName":"Young","givenName":"Joy"},"phoneNumbers":null,"preferredLanguage":null,"title":null,
- "department":null,"manager":null}"#)
-    .expect("literal payload");
+    let sent = ms_tut_jyoung();
     let r = s.post("/Users", &sent).await.expect(201);
     let id = id_of(&r);
 
@@ -145,11 +142,7 @@ async fn entra_lookup_then_create_then_retry() {
 async fn entra_group_create_with_the_microsoft_schema_urn() {
     let s = TestServer::start().await;
     // §1.7, verbatim.
-    let sent = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group",
-            "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
-     "externalId":"8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
-     "displayName":"displayName",
-     "meta":{"resourceType":"Group"}});
+    let sent = entra_group();
     let r = s.post("/Groups", &sent).await.expect(201);
     let id = id_of(&r);
     assert!(
@@ -278,19 +271,7 @@ async fn okta_deactivate_by_put_keeps_the_user_listed() {
 async fn validator_post_with_string_primary_in_roles() {
     let s = TestServer::start_with("[roles]\nunknown_role = \"accept\"\n").await;
     // §4.1, with the abridged "…" values filled in.
-    let sent = json!({"userName":"julien.vonrueden@ondricka.us","active":true,"displayName":"NDSQQTECVAAC","title":"CJSGUNOAAMMQ",
-     "emails":[{"type":"work","value":"thaddeus@hammes.info","primary":true}],"preferredLanguage":"hi",
-     "name":{"givenName":"Elfrieda","familyName":"Urban","formatted":"Myah","middleName":"Cindy",
-             "honorificPrefix":"Minerva","honorificSuffix":"Micaela"},
-     "addresses":[{"type":"work","formatted":"25928 Katlyn Row","streetAddress":"25928 Katlyn Row","locality":"Freetown","region":"Western Area",
-                   "postalCode":"cx47 4mz","primary":true,"country":"Sierra Leone"}],
-     "phoneNumbers":[{"type":"work","value":"10-040-1308","primary":true},{"type":"mobile","value":"10-040-1308"},
-                     {"type":"fax","value":"10-040-1308"}],
-     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"QTRMFZZDHXZQ","department":"JXWJCFPTUEUS",
-       "costCenter":"VYVTNGWOXRRA","organization":"OCYUAPBTQHXJ","division":"GZQVGQWWZQSV","manager":{"value":"XYMKVVRYDIOO"}},
-     "roles":[{"primary":"True","display":"MRONYWGFFHXQ","value":"WDEIISGWWQBE","type":"XVTUOHMYUFRL"}],
-     "userType":"CGKBHJQMWSIT","nickName":"NEVUQKWHRQUO","locale":"RJWNTUNNOHNZ","timezone":"America/Guayaquil","profileUrl":"OQCVJKLFMNGK",
-     "schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]});
+    let sent = validator_user();
     let r = s.post("/Users", &sent).await.expect(201);
     let id = id_of(&r);
     assert_eq!(r.body["roles"][0]["primary"], json!(true), "{}", r.text);

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cloned_ref_to_slice_refs)]
 
 mod common;
+mod payloads;
 mod smoke;
 
 mod discovery;
