@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::Projection;
 use crate::scim::{ScimError, filter, limits, tolerance};
-use crate::store::{Kind, ResourceId, StoredResource, Writer, name_key};
+use crate::store::{Kind, ReadQueries, ResourceId, StoredResource, Writer, name_key};
 
 use super::audit::{Attempt, log_refusal, write_logged};
 use super::render::{JsonBody, etag, member_element, resource_type};

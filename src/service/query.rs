@@ -13,7 +13,7 @@ use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListResponseWriter, SortOrder};
 use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
-use crate::store::{Kind, RawRow, Reader, ResourceId, StoredResource};
+use crate::store::{Kind, RawRow, ReadQueries, Reader, ResourceId, StoredResource};
 
 use super::render::{JsonBody, relation, render_owned, resource_type, write_view};
 use super::{Service, ServiceError};

@@ -5,12 +5,10 @@ use serde_json::Value;
 use crate::scim::projection::Projection;
 use crate::scim::schema::ENTERPRISE_USER;
 use crate::scim::{ScimError, limits, resource, text};
-use crate::store::{Kind, MemberKind, ResourceId, StoredResource, TokenScope, Writer};
+use crate::store::{Kind, MemberKind, ReadQueries, ResourceId, StoredResource, TokenScope, Writer};
 
 use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
-use super::render::{
-    JsonBody, Lookup, etag, location, relation, render, resource_type, write_view,
-};
+use super::render::{JsonBody, etag, location, relation, render, resource_type, write_view};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A resource ready to send: the projected body, plus its version (for the `ETag` header) and
@@ -47,7 +45,7 @@ pub(super) fn naming_value(kind: Kind, attributes: &Value) -> Option<String> {
 
 /// The resource `id` names (any spelling of its UUID), or 404.
 pub(super) fn existing(
-    lookup: &impl Lookup,
+    lookup: &impl ReadQueries,
     kind: Kind,
     id: &str,
 ) -> Result<(ResourceId, StoredResource), ServiceError> {
@@ -315,7 +313,7 @@ impl Service {
     /// Renders `stored` for a response, reading relations only if the projection keeps them.
     pub(super) fn rendered(
         &self,
-        lookup: &impl Lookup,
+        lookup: &impl ReadQueries,
         kind: Kind,
         stored: &StoredResource,
         projection: &Projection,
