@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
 use crate::scim::schema::{self, ResourceType};
-use crate::service::Principal;
+use crate::service::{PatchRequest, Principal};
 use crate::store::Kind;
 
 use super::AppState;
@@ -160,8 +160,8 @@ pub async fn patch(
     });
     let with_body = kind == Kind::User || asks_for_body;
     let if_match = header_text(&headers, header::IF_MATCH);
-    let patched =
-        state.service.patch(principal, kind, id, body, if_match, projection, with_body).await?;
+    let request = PatchRequest { kind, id, body, if_match, projection, with_body };
+    let patched = state.service.patch(principal, request).await?;
     Ok(match patched.body {
         Some(body) => with_headers(scim_bytes(StatusCode::OK, body.0), &patched.etag, None),
         None => with_headers(StatusCode::NO_CONTENT.into_response(), &patched.etag, None),

@@ -28,6 +28,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot};
 use tokio::time::Instant;
@@ -301,8 +302,8 @@ async fn deadlines(state: &ConnState, accepted: Instant, shared: &Shared) -> Exp
     }
 }
 
-/// Waits for the first byte, does the TLS handshake (if any), then serves HTTP until the
-/// connection ends.
+/// Waits for the first byte, does the TLS handshake (if any) and answers an ACME validation,
+/// then serves HTTP ([`serve_http`]) on the socket or the TLS stream until the connection ends.
 async fn serve_connection(
     tcp: TcpStream,
     peer: SocketAddr,
@@ -320,27 +321,8 @@ async fn serve_connection(
         tracing::debug!(%peer, "closed: no first byte within [limits] first_byte_timeout_secs");
         return;
     }
-    let app = shared.app.clone();
-    let state = Arc::clone(state);
-    let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-        // Counted from the request head until its response body is sent, so the registry and
-        // the idle deadline know the connection is in use.
-        let guard = state.start_request();
-        let app = app.clone();
-        async move {
-            let response = app.oneshot(req.map(Body::new)).await?;
-            Ok::<_, std::convert::Infallible>(
-                response.map(|body| Body::new(Tracked { body, _guard: guard })),
-            )
-        }
-    });
     let Some(acceptor) = shared.acceptor.clone() else {
-        let io = TokioIo::new(QuoteTolerant::new(tcp, true));
-        let conn = shared.builder.serve_connection_with_upgrades(io, service);
-        if let Err(e) = watcher.watch(conn.into_owned()).await {
-            tracing::debug!(%peer, error = %e, "connection ended with an error");
-        }
-        return;
+        return serve_http(tcp, true, peer, shared, watcher, state).await;
     };
     let stream =
         match tokio::time::timeout(shared.tls_handshake_timeout, acceptor.accept(tcp)).await {
@@ -364,6 +346,35 @@ async fn serve_connection(
         return;
     }
     let http1 = alpn != Some(b"h2");
+    serve_http(stream, http1, peer, shared, watcher, state).await;
+}
+
+/// Serves HTTP on `stream` (the socket itself, or TLS over it) until the connection ends.
+/// `http1` says whether it speaks HTTP/1, whose request lines get the quote rewriter.
+async fn serve_http<S>(
+    stream: S,
+    http1: bool,
+    peer: SocketAddr,
+    shared: &Shared,
+    watcher: Watcher,
+    state: &Arc<ConnState>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let app = shared.app.clone();
+    let state = Arc::clone(state);
+    let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+        // Counted from the request head until its response body is sent, so the registry and
+        // the idle deadline know the connection is in use.
+        let guard = state.start_request();
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(req.map(Body::new)).await?;
+            Ok::<_, std::convert::Infallible>(
+                response.map(|body| Body::new(Tracked { body, _guard: guard })),
+            )
+        }
+    });
     let io = TokioIo::new(QuoteTolerant::new(stream, http1));
     let conn = shared.builder.serve_connection_with_upgrades(io, service);
     if let Err(e) = watcher.watch(conn.into_owned()).await {

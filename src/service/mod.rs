@@ -8,6 +8,7 @@
 //! across an `.await`.
 
 mod audit;
+mod checks;
 pub mod deadline;
 mod domains;
 mod patch;
@@ -25,7 +26,7 @@ use crate::scim::limits::RequestLimits;
 use crate::store::{Store, StoreError, TokenScope, WriteQueue};
 
 pub use audit::Refusal;
-pub use patch::PatchedResource;
+pub use patch::{PatchRequest, PatchedResource};
 pub use query::ListRequest;
 pub use render::JsonBody;
 pub use resources::Rendered;

@@ -11,14 +11,30 @@ use serde_json::Value;
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::Projection;
 use crate::scim::{ScimError, filter, limits, tolerance};
-use crate::store::{Kind, ResourceId, StoredResource, Writer, name_key};
+use crate::store::{Kind, ReadQueries, ResourceId, StoredResource, Writer, name_key};
 
 use super::audit::{Attempt, log_refusal, write_logged};
-use super::render::{JsonBody, etag, member_element, resource_type};
-use super::resources::{
-    add_members, check_if_match, check_names, existing, name_taken, naming_value,
+use super::checks::{
+    add_members, check_if_match, check_names, ensure_name_free, existing, naming_value,
 };
+use super::render::{JsonBody, etag, member_element, resource_type};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
+
+/// A PATCH as `http` hands it over: which resource, the PatchOp body as sent, `If-Match`, and
+/// what the response should carry.
+#[derive(Debug)]
+pub struct PatchRequest {
+    pub kind: Kind,
+    /// The id from the URL, as the client spelled it.
+    pub id: String,
+    /// The PatchOp body, before the tolerance layer.
+    pub body: Value,
+    pub if_match: Option<String>,
+    /// The projection of the response body, when there is one.
+    pub projection: Projection,
+    /// Whether the response carries the resource (a 200) or not (a 204).
+    pub with_body: bool,
+}
 
 /// A patched resource: the body when the response carries one, and the new `ETag`.
 #[derive(Debug, Clone)]
@@ -35,30 +51,24 @@ struct MemberCounts {
 }
 
 impl Service {
-    /// Applies a PatchOp body to the resource `id`. With `with_body`, the response carries
-    /// the resource projected by `projection`.
-    #[allow(clippy::too_many_arguments)]
+    /// Applies `request`'s PatchOp body to its resource, for `principal`.
     pub async fn patch(
         &self,
         principal: Principal,
-        kind: Kind,
-        id: String,
-        body: Value,
-        if_match: Option<String>,
-        projection: Projection,
-        with_body: bool,
+        request: PatchRequest,
     ) -> Result<PatchedResource, ServiceError> {
+        let PatchRequest { kind, id, body, if_match, projection, with_body } = request;
         let attempt = Attempt::new(principal, "patch", kind, Some(id.clone()));
         let rt = resource_type(kind);
         let limits = self.settings.limits;
-        let request = match Service::ensure_can_write(&attempt.principal).and_then(|()| {
+        let normalised = match Service::ensure_can_write(&attempt.principal).and_then(|()| {
             // The limits first: what they refuse costs nothing more.
             limits::check_patch_body(&body, &limits)?;
-            let request = tolerance::patch_operations(rt, &id, body)?;
-            limits::check_operations(rt, &request.operations, &limits)?;
-            Ok(request)
+            let normalised = tolerance::patch_operations(rt, &id, body)?;
+            limits::check_operations(rt, &normalised.operations, &limits)?;
+            Ok(normalised)
         }) {
-            Ok(request) => request,
+            Ok(normalised) => normalised,
             Err(e) => {
                 let _ = log_refusal(self, &attempt, &e).await;
                 return Err(e);
@@ -69,7 +79,7 @@ impl Service {
         // applies them itself otherwise. The engine's refusal is kept the same way; a failure
         // to read is left for the writer to meet and report.
         let mut ahead = {
-            let (operations, id) = (request.operations.clone(), id.clone());
+            let (operations, id) = (normalised.operations.clone(), id.clone());
             self.blocking(move |service| {
                 let reader = service.store().read()?;
                 let (_, old) = existing(&reader, kind, &id)?;
@@ -84,12 +94,12 @@ impl Service {
             attempt.name = old.name(kind).map(str::to_string);
             check_if_match(if_match.as_deref(), &old)?;
 
-            check_echoed_groups(w, rid, &request.echoed_groups)?;
+            check_echoed_groups(w, rid, &normalised.echoed_groups)?;
             // Taken, not cloned: if the writer runs this again (a batch retried), it applies
             // the operations itself.
             let patched = match ahead.take() {
                 Some((version, patched)) if version == old.version => patched?,
-                _ => patch::apply(rt, &old.attributes, &request.operations)?,
+                _ => patch::apply(rt, &old.attributes, &normalised.operations)?,
             };
             // A PATCH may not grow a list past the limit a POST is held to.
             limits::check_resource(rt, &patched.attributes, Some(&old.attributes), &limits)?;
@@ -120,10 +130,8 @@ impl Service {
                     kind.name_attribute()
                 ))
             })?;
-            if old.name(kind).map(name_key) != Some(name_key(&name))
-                && let Some(holder) = w.id_by_name(kind, &name)?.filter(|h| *h != rid)
-            {
-                return Err(name_taken(kind, &name, holder));
+            if old.name(kind).map(name_key) != Some(name_key(&name)) {
+                ensure_name_free(w, kind, &name, Some(rid))?;
             }
             let counts =
                 apply_member_changes(w, &service.settings.base_url, rid, &patched.members)?;

@@ -3,9 +3,12 @@
 //! An `eq` on an indexed attribute (`id`, `userName`, `externalId`, group `displayName`) or a
 //! `sw` on the name or `externalId`, alone or on either side of an `and` (both sides of an
 //! `or`), narrows the candidates through the index first; the whole filter is then evaluated
-//! on each candidate. Anything else scans in id order, which is also the stable order pages
-//! are cut from when no `sortBy` is given. Either way only one page of resources is kept:
+//! on each candidate, unless the index alone answers it. [`Plan`] says which of those it is,
+//! before any row is read. Anything else scans in id order, which is also the stable order
+//! pages are cut from when no `sortBy` is given. Either way only one page of resources is kept:
 //! matches outside it are counted, not collected (with `sortBy`, only their sort keys).
+
+use std::collections::HashSet;
 
 use serde_json::Value;
 
@@ -13,7 +16,7 @@ use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListResponseWriter, SortOrder};
 use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
-use crate::store::{Kind, RawRow, Reader, ResourceId, StoredResource};
+use crate::store::{Kind, RawRow, ReadQueries, Reader, ResourceId, StoredResource};
 
 use super::render::{JsonBody, relation, render_owned, resource_type, write_view};
 use super::{Service, ServiceError};
@@ -102,16 +105,21 @@ impl Service {
             return Ok(JsonBody(out.finish()));
         }
 
+        // Which rows each searched kind has to look at: read from the indexes once, here.
+        let mut plans = Vec::with_capacity(searched.len());
+        for &kind in &searched {
+            plans.push((kind, Plan::for_filter(&reader, kind, request.filter.as_ref())?));
+        }
+
         // A filter an index answers exactly (`userName eq "…"`): no row is decoded.
         let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
         let take = usize::try_from(request.count).unwrap_or(usize::MAX);
-        if let ([kind], Some(f), None) = (kinds, &request.filter, &request.sort_by)
-            && answered_by_index(*kind, f)
-            && let Some(ids) = candidates(&reader, *kind, f)?
+        if let ([_], [(kind, Plan::Indexed(ids))], None) =
+            (kinds, plans.as_slice(), &request.sort_by)
         {
             let kind = *kind;
             let mut rows = Vec::with_capacity(ids.len());
-            for id in ids {
+            for &id in ids {
                 rows.extend(reader.get_raw(kind, id)?);
             }
             let total = rows.len() as u64;
@@ -126,7 +134,7 @@ impl Service {
         let mut total: usize = 0;
         let mut page: Vec<(Kind, Value)> = Vec::new();
         let mut keyed: Vec<(list::SortKey, Kind, ResourceId)> = Vec::new();
-        for &kind in &searched {
+        for (kind, plan) in plans {
             let rt = resource_type(kind);
             let needs_relations = request.projection(kind).wants(rt, relation(kind))
                 || request.filter.as_ref().is_some_and(|f| reads(f, relation(kind)))
@@ -148,7 +156,7 @@ impl Service {
                 total += 1;
                 Ok(())
             };
-            each_candidate(&reader, kind, request.filter.as_ref(), false, &mut consider)?;
+            each_candidate(&reader, kind, plan, false, &mut consider)?;
         }
 
         if request.sort_by.is_some() {
@@ -193,7 +201,7 @@ impl Service {
             }
             Ok(())
         };
-        each_candidate(&reader, kind, filter, true, consider)?;
+        each_candidate(&reader, kind, Plan::for_filter(&reader, kind, filter)?, true, consider)?;
         Ok(total)
     }
 
@@ -222,18 +230,18 @@ impl Service {
     }
 }
 
-/// Hands `visit` each resource of `kind` that `filter`'s index narrows it to (in id order when
-/// `id_order`, else in the index's order), or every resource, in id order, when no index
-/// narrows it. `visit` still has to evaluate the filter.
+/// Hands `visit` each resource of `kind` that `plan` names (in id order when `id_order`, else
+/// in the plan's order), or every resource, in id order, for [`Plan::All`]. `visit` still has
+/// to evaluate the filter.
 fn each_candidate(
     reader: &Reader,
     kind: Kind,
-    filter: Option<&Filter>,
+    plan: Plan,
     id_order: bool,
     mut visit: impl FnMut(StoredResource) -> Result<(), ServiceError>,
 ) -> Result<(), ServiceError> {
-    match filter.map(|f| candidates(reader, kind, f)).transpose()?.flatten() {
-        Some(mut ids) => {
+    match plan {
+        Plan::Indexed(mut ids) | Plan::Partial(mut ids) => {
             if id_order {
                 ids.sort();
                 ids.dedup();
@@ -245,7 +253,40 @@ fn each_candidate(
             }
             Ok(())
         }
-        None => reader.scan(kind, |stored| visit(stored).map(|()| true)),
+        Plan::All => reader.scan(kind, |stored| visit(stored).map(|()| true)),
+    }
+}
+
+/// Which rows a filter has to look at, as the indexes decide it before any row is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    /// Exactly the resources the filter matches (an id whose row is gone is skipped): no
+    /// row needs checking. Only a lone `eq` on the naming attribute (its index folds case as
+    /// the attribute's comparison does) or on `externalId` (case-exact, as is its index).
+    Indexed(Vec<ResourceId>),
+    /// A superset of the matches: the filter is still evaluated on each. An `eq` on `id`
+    /// (a UUID in any spelling finds the row; the comparison is case-exact), a `sw` on the
+    /// name or `externalId`, and every `and`/`or` of indexed terms, exact ones included.
+    Partial(Vec<ResourceId>),
+    /// No index narrows the filter (or there is none): every row is read, in id order.
+    All,
+}
+
+impl Plan {
+    /// The plan for `filter` over the resources of `kind`, reading only index rows.
+    fn for_filter(
+        reader: &Reader,
+        kind: Kind,
+        filter: Option<&Filter>,
+    ) -> Result<Plan, ServiceError> {
+        let Some(f) = filter else {
+            return Ok(Plan::All);
+        };
+        Ok(match candidates(reader, kind, f)? {
+            Some(ids) if answered_by_index(kind, f) => Plan::Indexed(ids),
+            Some(ids) => Plan::Partial(ids),
+            None => Plan::All,
+        })
     }
 }
 
@@ -279,9 +320,7 @@ fn indexed(kind: Kind, path: &AttrPath) -> Option<Indexed> {
     }
 }
 
-/// Whether [`candidates`] is the whole answer to `f`, with no row to check: an `eq` on the
-/// naming attribute (its index folds case as the attribute's comparison does) or on
-/// `externalId` (case-exact, as is its index).
+/// Whether [`candidates`] is the whole answer to `f`, with no row to check ([`Plan::Indexed`]).
 fn answered_by_index(kind: Kind, f: &Filter) -> bool {
     matches!(
         f,
@@ -313,7 +352,9 @@ fn is_point_lookup(kind: Kind, f: &Filter) -> bool {
     }
 }
 
-/// The ids an index can narrow `f` to, or None when the filter needs a scan.
+/// The ids an index can narrow `f` to, or None when the filter needs a scan. A term's ids come
+/// in its index's order; an `and` keeps its left side's order (its right side's when only
+/// that one is indexed), an `or` is in id order.
 fn candidates(
     reader: &Reader,
     kind: Kind,
@@ -341,25 +382,207 @@ fn candidates(
         }
         Filter::And(a, b) => {
             Ok(match (candidates(reader, kind, a)?, candidates(reader, kind, b)?) {
-                (Some(x), Some(y)) => Some(x.into_iter().filter(|id| y.contains(id)).collect()),
+                (Some(x), Some(y)) => Some(intersection(x, &y)),
                 (Some(x), None) | (None, Some(x)) => Some(x),
                 (None, None) => None,
             })
         }
         Filter::Or(a, b) => {
             Ok(match (candidates(reader, kind, a)?, candidates(reader, kind, b)?) {
-                (Some(mut x), Some(y)) => {
-                    for id in y {
-                        if !x.contains(&id) {
-                            x.push(id);
-                        }
-                    }
-                    x.sort();
-                    Some(x)
-                }
+                (Some(x), Some(y)) => Some(union(x, y)),
                 _ => None,
             })
         }
         _ => Ok(None),
+    }
+}
+
+/// The ids of `x` that `y` holds too, in `x`'s order: linear in both (a hashed `y`).
+fn intersection(x: Vec<ResourceId>, y: &[ResourceId]) -> Vec<ResourceId> {
+    let y: HashSet<ResourceId> = y.iter().copied().collect();
+    x.into_iter().filter(|id| y.contains(id)).collect()
+}
+
+/// The ids of `x` and `y`, each once, in id order.
+fn union(mut x: Vec<ResourceId>, y: Vec<ResourceId>) -> Vec<ResourceId> {
+    x.extend(y);
+    x.sort_unstable();
+    x.dedup();
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::{Store, StoreError};
+
+    /// Three users (two names starting `al`, external ids `ext-a`, `ext-b`, `x-1`) and one
+    /// group, in a fresh data file.
+    struct Directory {
+        _dir: tempfile::TempDir,
+        store: Store,
+        alice: ResourceId,
+        alan: ResourceId,
+        bob: ResourceId,
+        admins: ResourceId,
+    }
+
+    fn row(attributes: Value) -> StoredResource {
+        StoredResource {
+            id: ResourceId::new_random(),
+            version: 1,
+            created: "2026-01-01T00:00:00.000Z".into(),
+            last_modified: "2026-01-01T00:00:00.000Z".into(),
+            attributes,
+            roles_derived: false,
+        }
+    }
+
+    fn directory() -> Directory {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("scimd.redb")).unwrap();
+        let alice = row(json!({"userName": "alice@example.org", "externalId": "ext-a"}));
+        let alan = row(json!({"userName": "alan@example.org", "externalId": "ext-b"}));
+        let bob = row(json!({"userName": "bob@example.org", "externalId": "x-1", "title": "x"}));
+        let admins = row(json!({"displayName": "Admins"}));
+        store
+            .write(|w| {
+                for user in [&alice, &alan, &bob] {
+                    w.put(Kind::User, user, None)?;
+                }
+                w.put(Kind::Group, &admins, None)?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        Directory {
+            _dir: dir,
+            store,
+            alice: alice.id,
+            alan: alan.id,
+            bob: bob.id,
+            admins: admins.id,
+        }
+    }
+
+    fn plan(d: &Directory, kind: Kind, f: &str) -> Plan {
+        let f = filter::parse(f).unwrap();
+        Plan::for_filter(&d.store.read().unwrap(), kind, Some(&f)).unwrap()
+    }
+
+    fn sorted(mut ids: Vec<ResourceId>) -> Vec<ResourceId> {
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn an_eq_on_the_name_or_external_id_is_answered_by_its_index() {
+        let d = directory();
+        let user = Kind::User;
+        assert_eq!(
+            plan(&d, user, r#"userName eq "ALICE@example.org""#),
+            Plan::Indexed(vec![d.alice])
+        );
+        assert_eq!(
+            plan(
+                &d,
+                user,
+                r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bob@example.org""#
+            ),
+            Plan::Indexed(vec![d.bob])
+        );
+        assert_eq!(plan(&d, user, r#"userName eq "nobody@example.org""#), Plan::Indexed(vec![]));
+        assert_eq!(plan(&d, user, r#"externalId eq "ext-b""#), Plan::Indexed(vec![d.alan]));
+        // externalId is case-exact, and so is its index.
+        assert_eq!(plan(&d, user, r#"externalId eq "EXT-B""#), Plan::Indexed(vec![]));
+        assert_eq!(
+            plan(&d, Kind::Group, r#"displayName eq "admins""#),
+            Plan::Indexed(vec![d.admins])
+        );
+    }
+
+    #[test]
+    fn an_id_eq_or_a_prefix_narrows_but_is_still_checked() {
+        let d = directory();
+        let user = Kind::User;
+        // Any spelling of the UUID finds the row; only the filter decides whether it matches.
+        let shouting = d.alice.to_string().to_uppercase();
+        assert_eq!(plan(&d, user, &format!(r#"id eq "{shouting}""#)), Plan::Partial(vec![d.alice]));
+        assert_eq!(plan(&d, user, r#"id eq "not-a-uuid""#), Plan::Partial(vec![]));
+        // In the index's order: `alan` sorts before `alice`.
+        assert_eq!(plan(&d, user, r#"userName sw "AL""#), Plan::Partial(vec![d.alan, d.alice]));
+        assert_eq!(plan(&d, user, r#"externalId sw "ext-""#), Plan::Partial(vec![d.alice, d.alan]));
+    }
+
+    #[test]
+    fn and_narrows_to_its_indexed_sides() {
+        let d = directory();
+        let user = Kind::User;
+        assert_eq!(
+            plan(&d, user, r#"userName eq "alice@example.org" and title eq "x""#),
+            Plan::Partial(vec![d.alice])
+        );
+        assert_eq!(
+            plan(&d, user, r#"title eq "x" and externalId sw "ext-""#),
+            Plan::Partial(vec![d.alice, d.alan])
+        );
+        // Both sides indexed: the ids both name, in the left side's order.
+        assert_eq!(
+            plan(&d, user, r#"userName sw "al" and externalId eq "ext-b""#),
+            Plan::Partial(vec![d.alan])
+        );
+        assert_eq!(
+            plan(&d, user, r#"userName eq "alice@example.org" and externalId eq "x-1""#),
+            Plan::Partial(vec![])
+        );
+    }
+
+    #[test]
+    fn or_narrows_only_when_both_sides_are_indexed() {
+        let d = directory();
+        let user = Kind::User;
+        assert_eq!(
+            plan(&d, user, r#"userName eq "alice@example.org" or externalId eq "x-1""#),
+            Plan::Partial(sorted(vec![d.alice, d.bob]))
+        );
+        // The same id from both sides is there once.
+        assert_eq!(
+            plan(&d, user, r#"userName sw "al" or externalId eq "ext-a""#),
+            Plan::Partial(sorted(vec![d.alice, d.alan]))
+        );
+        assert_eq!(plan(&d, user, r#"userName eq "alice@example.org" or title eq "x""#), Plan::All);
+    }
+
+    #[test]
+    fn unindexed_attributes_and_operators_read_every_row() {
+        let d = directory();
+        let user = Kind::User;
+        for f in [
+            r#"title eq "x""#,
+            r#"userName co "al""#,
+            r#"userName ew "example.org""#,
+            "userName pr",
+            r#"not (userName eq "alice@example.org")"#,
+            r#"name.givenName eq "Alice""#,
+            r#"emails[value eq "alice@example.org"]"#,
+            r#"id sw "0""#,
+            // The naming attribute of a group is not a user's.
+            r#"displayName eq "Admins""#,
+        ] {
+            assert_eq!(plan(&d, user, f), Plan::All, "{f}");
+        }
+        assert_eq!(plan(&d, Kind::Group, r#"userName eq "alice@example.org""#), Plan::All);
+        assert_eq!(Plan::for_filter(&d.store.read().unwrap(), user, None).unwrap(), Plan::All);
+    }
+
+    #[test]
+    fn intersection_keeps_the_left_order_and_union_is_in_id_order() {
+        let ids: Vec<ResourceId> = [5, 1, 4, 2, 3].into_iter().map(ResourceId).collect();
+        let [five, one, four, two, three] = ids[..] else { unreachable!() };
+        assert_eq!(intersection(ids.clone(), &[three, five, two]), vec![five, two, three]);
+        assert_eq!(intersection(ids.clone(), &[]), vec![]);
+        assert_eq!(union(vec![four, two], vec![three, two, one]), vec![one, two, three, four]);
+        assert_eq!(union(vec![], vec![five]), vec![five]);
     }
 }

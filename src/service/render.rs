@@ -15,46 +15,8 @@ use serde_json::{Map, Value, json};
 
 use crate::scim::schema::{self, ResourceType};
 use crate::store::{
-    Kind, MemberRow, Reader, ResourceId, StoreError, StoredResource, StoredView, Writer,
+    Kind, MemberRow, ReadQueries, ResourceId, StoreError, StoredResource, StoredView,
 };
-
-/// Read access shared by read and write transactions, for rendering inside either.
-pub trait Lookup {
-    fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError>;
-    fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError>;
-    fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError>;
-    fn name_of(&self, kind: Kind, id: ResourceId) -> Result<Option<String>, StoreError>;
-}
-
-impl Lookup for Reader {
-    fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError> {
-        Reader::get(self, kind, id)
-    }
-    fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError> {
-        Reader::members_of(self, group)
-    }
-    fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError> {
-        Reader::groups_of(self, member)
-    }
-    fn name_of(&self, kind: Kind, id: ResourceId) -> Result<Option<String>, StoreError> {
-        Reader::name_of(self, kind, id)
-    }
-}
-
-impl Lookup for Writer {
-    fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError> {
-        Writer::get(self, kind, id)
-    }
-    fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError> {
-        Writer::members_of(self, group)
-    }
-    fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError> {
-        Writer::groups_of(self, member)
-    }
-    fn name_of(&self, kind: Kind, id: ResourceId) -> Result<Option<String>, StoreError> {
-        Writer::name_of(self, kind, id)
-    }
-}
 
 /// A response body already serialised as JSON.
 #[derive(Debug, Clone)]
@@ -99,7 +61,7 @@ pub fn etag(version: u64) -> String {
 /// Renders a stored resource. With `with_relations`, a group gets `members` and a user gets
 /// `groups` from the membership rows.
 pub fn render(
-    lookup: &impl Lookup,
+    lookup: &impl ReadQueries,
     base_url: &str,
     kind: Kind,
     stored: &StoredResource,
@@ -111,7 +73,7 @@ pub fn render(
 /// [`render`], consuming the row: its attributes move into the result instead of being
 /// copied (lists render many rows they no longer need).
 pub fn render_owned(
-    lookup: &impl Lookup,
+    lookup: &impl ReadQueries,
     base_url: &str,
     kind: Kind,
     stored: StoredResource,
@@ -169,7 +131,7 @@ pub fn render_owned(
 }
 
 fn render_members(
-    lookup: &impl Lookup,
+    lookup: &impl ReadQueries,
     base_url: &str,
     group: ResourceId,
 ) -> Result<Vec<Value>, StoreError> {
@@ -206,7 +168,7 @@ fn add_manager_ref_in(base_url: &str, extension: &mut Value) {
 }
 
 fn render_groups(
-    lookup: &impl Lookup,
+    lookup: &impl ReadQueries,
     base_url: &str,
     member: ResourceId,
 ) -> Result<Vec<Value>, StoreError> {
@@ -255,7 +217,7 @@ fn write_location(out: &mut Vec<u8>, base_url: &str, kind: Kind, id: ResourceId)
 /// Writes the resource `view` as JSON into `out`: the document [`render_owned`] builds, byte
 /// for byte, with the stored attribute text copied instead of parsed and re-serialised.
 pub fn write_view(
-    lookup: &impl Lookup,
+    lookup: &impl ReadQueries,
     base_url: &str,
     kind: Kind,
     view: &StoredView<'_>,

@@ -4,13 +4,14 @@ use serde_json::Value;
 
 use crate::scim::projection::Projection;
 use crate::scim::schema::ENTERPRISE_USER;
-use crate::scim::{ScimError, limits, resource, text};
-use crate::store::{Kind, MemberKind, ResourceId, StoredResource, TokenScope, Writer};
+use crate::scim::{ScimError, limits, resource};
+use crate::store::{Kind, ReadQueries, ResourceId, StoredResource, TokenScope, Writer};
 
 use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
-use super::render::{
-    JsonBody, Lookup, etag, location, relation, render, resource_type, write_view,
+use super::checks::{
+    add_members, check_if_match, check_names, ensure_name_free, existing, naming_value, not_found,
 };
+use super::render::{JsonBody, etag, location, relation, render, resource_type, write_view};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A resource ready to send: the projected body, plus its version (for the `ETag` header) and
@@ -30,30 +31,6 @@ struct Prepared {
     roles: Option<roles::RoleDecision>,
     /// For groups: the member ids as sent (resolved inside the transaction).
     members: Vec<String>,
-}
-
-fn not_found(kind: Kind, id: &str) -> ServiceError {
-    ServiceError::NotFound(format!("{} {id} not found", kind.resource_type()))
-}
-
-/// The value of the naming attribute (`userName`, `displayName`), unless absent or blank.
-pub(super) fn naming_value(kind: Kind, attributes: &Value) -> Option<String> {
-    attributes
-        .get(kind.name_attribute())
-        .and_then(Value::as_str)
-        .filter(|name| !name.trim().is_empty())
-        .map(str::to_string)
-}
-
-/// The resource `id` names (any spelling of its UUID), or 404.
-pub(super) fn existing(
-    lookup: &impl Lookup,
-    kind: Kind,
-    id: &str,
-) -> Result<(ResourceId, StoredResource), ServiceError> {
-    let rid = ResourceId::parse(id).ok_or_else(|| not_found(kind, id))?;
-    let stored = lookup.get(kind, rid)?.ok_or_else(|| not_found(kind, id))?;
-    Ok((rid, stored))
 }
 
 impl Service {
@@ -170,9 +147,7 @@ impl Service {
         let prepared = self.prepare_logged(&mut attempt, kind, body).await?;
         let stored = write_logged(self, attempt, move |w, attempt| {
             check_names(kind, &prepared.attributes, None)?;
-            if let Some(holder) = w.id_by_name(kind, &prepared.name)? {
-                return Err(name_taken(kind, &prepared.name, holder));
-            }
+            ensure_name_free(w, kind, &prepared.name, None)?;
             let now = now_rfc3339();
             let stored = StoredResource {
                 id: ResourceId::new_random(),
@@ -214,9 +189,7 @@ impl Service {
             let (rid, old) = existing(w, kind, &id)?;
             check_if_match(if_match.as_deref(), &old)?;
             check_names(kind, &prepared.attributes, Some(&old.attributes))?;
-            if let Some(holder) = w.id_by_name(kind, &prepared.name)?.filter(|h| *h != rid) {
-                return Err(name_taken(kind, &prepared.name, holder));
-            }
+            ensure_name_free(w, kind, &prepared.name, Some(rid))?;
             let stored = StoredResource {
                 id: rid,
                 version: old.version + 1,
@@ -315,7 +288,7 @@ impl Service {
     /// Renders `stored` for a response, reading relations only if the projection keeps them.
     pub(super) fn rendered(
         &self,
-        lookup: &impl Lookup,
+        lookup: &impl ReadQueries,
         kind: Kind,
         stored: &StoredResource,
         projection: &Projection,
@@ -337,36 +310,6 @@ impl Prepared {
     }
 }
 
-pub(super) fn name_taken(kind: Kind, name: &str, holder: ResourceId) -> ServiceError {
-    ServiceError::Conflict(format!(
-        "{} '{}' is already taken by {} {holder} (names are compared ignoring case, width and \
-         Unicode normalisation)",
-        kind.name_attribute(),
-        text::escape(name),
-        kind.resource_type()
-    ))
-}
-
-/// Refuses control and bidirectional formatting characters (`text::check_name`) in the names
-/// a person reads, `userName` and `displayName`, when a write sets or changes them. A name
-/// stored by an older scimd and sent back unchanged is let through, so the IdP can still
-/// deactivate or update that resource (and the output escapes it).
-pub(super) fn check_names(kind: Kind, new: &Value, old: Option<&Value>) -> Result<(), ScimError> {
-    let names: &[&str] = match kind {
-        Kind::User => &["userName", "displayName"],
-        Kind::Group => &["displayName"],
-    };
-    for &attribute in names {
-        let Some(value) = new.get(attribute).and_then(Value::as_str) else {
-            continue;
-        };
-        if old.and_then(|o| o.get(attribute)).and_then(Value::as_str) != Some(value) {
-            text::check_name(attribute, value)?;
-        }
-    }
-    Ok(())
-}
-
 /// A PUT body may echo the resource's `id`; a different one is an error.
 fn check_body_id(body: Value, id: &str) -> Result<Value, ServiceError> {
     let sent = body
@@ -386,31 +329,6 @@ fn check_body_id(body: Value, id: &str) -> Result<Value, ServiceError> {
 /// Whether two id spellings name the same resource (ids are UUIDs: case and hyphens vary).
 fn same_id(a: &str, b: &str) -> bool {
     a == b || ResourceId::parse(a).is_some_and(|x| ResourceId::parse(b) == Some(x))
-}
-
-pub(super) fn check_if_match(
-    if_match: Option<&str>,
-    current: &StoredResource,
-) -> Result<(), ServiceError> {
-    match if_match {
-        None => Ok(()),
-        Some(tags) if tags.trim() == "*" => Ok(()),
-        Some(tags) => {
-            let current_tag = etag(current.version);
-            let strong = current_tag.trim_start_matches("W/");
-            if tags
-                .split(',')
-                .map(str::trim)
-                .any(|t| t == current_tag || t.trim_start_matches("W/") == strong)
-            {
-                Ok(())
-            } else {
-                Err(ServiceError::PreconditionFailed(format!(
-                    "the resource has changed: its version is now {current_tag}"
-                )))
-            }
-        }
-    }
 }
 
 /// Removes a deleted user as the `manager` of the users it managed (found through the
@@ -445,39 +363,4 @@ fn clear_as_manager(w: &mut Writer, id: &str, rid: ResourceId) -> Result<usize, 
         }
     }
     Ok(cleared)
-}
-
-/// Adds the members named in a group body or PATCH; each must be an existing user or group.
-/// Returns how many were not members before.
-pub(super) fn add_members(
-    w: &mut Writer,
-    group: ResourceId,
-    members: &[String],
-) -> Result<usize, ServiceError> {
-    let mut added = 0;
-    for value in members {
-        let unknown = || {
-            ServiceError::Invalid(ScimError::invalid_value(format!(
-                "member '{value}' is not the id of a user or group in scimd"
-            )))
-        };
-        let id = ResourceId::parse(value).ok_or_else(unknown)?;
-        if id == group {
-            return Err(ScimError::invalid_value(
-                "a group cannot be a member of itself".to_string(),
-            )
-            .into());
-        }
-        let kind = if w.get(Kind::User, id)?.is_some() {
-            MemberKind::User
-        } else if w.get(Kind::Group, id)?.is_some() {
-            MemberKind::Group
-        } else {
-            return Err(unknown());
-        };
-        if w.add_member(group, id, kind)? {
-            added += 1;
-        }
-    }
-    Ok(added)
 }

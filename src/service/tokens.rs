@@ -27,7 +27,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{Store, StoreError, StoredToken, TokenScope};
+use crate::store::{ReadQueries, Store, StoreError, StoredToken, TokenScope};
 
 use super::{Principal, now_unix};
 

@@ -30,7 +30,7 @@ use super::migrate::SCHEMA_VERSION;
 use super::records::{Kind, ResourceId, StoredResource};
 use super::tables::{GROUP_MEMBERS, PROVISIONING_LOG, TOKENS};
 use super::tokens::StoredToken;
-use super::{Reader, Store, StoreError};
+use super::{ReadQueries, Reader, Store, StoreError};
 
 const FORMAT: &str = "scimd-backup";
 const VERSION: u32 = 1;

@@ -75,7 +75,7 @@ fn second_of(key: &[u8]) -> Result<ResourceId, StoreError> {
     id_at(key, 16..32)
 }
 
-fn rows_with_prefix(
+pub(super) fn rows_with_prefix(
     table: &impl ReadableTable<&'static [u8], u8>,
     first: ResourceId,
 ) -> Result<Vec<MemberRow>, StoreError> {
@@ -109,33 +109,9 @@ impl Reader {
         }
         Ok(())
     }
-
-    /// The members of `group`, ordered by member id.
-    pub fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError> {
-        rows_with_prefix(&self.tx.open_table(GROUP_MEMBERS)?, group)
-    }
-
-    /// The groups `member` belongs to directly, ordered by group id.
-    pub fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError> {
-        Ok(rows_with_prefix(&self.tx.open_table(MEMBER_GROUPS)?, member)?
-            .into_iter()
-            .map(|row| row.id)
-            .collect())
-    }
 }
 
 impl Writer {
-    pub fn groups_of(&self, member: ResourceId) -> Result<Vec<ResourceId>, StoreError> {
-        Ok(rows_with_prefix(&self.tx.open_table(MEMBER_GROUPS)?, member)?
-            .into_iter()
-            .map(|row| row.id)
-            .collect())
-    }
-
-    pub fn members_of(&self, group: ResourceId) -> Result<Vec<MemberRow>, StoreError> {
-        rows_with_prefix(&self.tx.open_table(GROUP_MEMBERS)?, group)
-    }
-
     /// Adds `member` to `group`; adding an existing member changes nothing. Returns whether a
     /// row was added.
     pub fn add_member(

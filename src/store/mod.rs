@@ -20,6 +20,7 @@ mod members;
 mod migrate;
 mod pack;
 mod positions;
+mod queries;
 mod records;
 mod recovery;
 mod resources;
@@ -36,6 +37,7 @@ use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransac
 
 pub use log::LogEntry;
 pub use members::{MemberKind, MemberRow};
+pub use queries::ReadQueries;
 pub use records::{Kind, ResourceId, StoredResource};
 pub use resources::{RawRow, name_key};
 pub use row::StoredView;
@@ -216,7 +218,8 @@ fn open_database(path: &Path, cache_bytes: usize) -> Result<Database, StoreError
     })
 }
 
-/// A read transaction and the queries it answers.
+/// A read transaction: the lookups of [`ReadQueries`], plus what only a snapshot answers
+/// (rows read in place, pages, scans, counts, the log).
 pub struct Reader {
     tx: ReadTransaction,
     /// The database `tx` reads, kept open until the snapshot is dropped (fields drop in order:
@@ -225,7 +228,8 @@ pub struct Reader {
     _db: Arc<Database>,
 }
 
-/// A write transaction and the changes it makes; see `Store::write` and `WriteQueue`.
+/// A write transaction: the changes it makes, and the lookups of [`ReadQueries`] seeing
+/// them; see `Store::write` and `WriteQueue`.
 pub struct Writer {
     tx: WriteTransaction,
     /// Set by every method that changes a table, so the writer thread knows whether a failed

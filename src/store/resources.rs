@@ -2,7 +2,9 @@
 //!
 //! Index rows are written in the same transaction as the resource row, so they can never
 //! disagree with it. Uniqueness is decided by the caller (`service`), which looks up the name
-//! index before writing; `put` only keeps the indexes in step.
+//! index before writing; `put` only keeps the indexes in step. Lookups a write makes too (by id,
+//! name, externalId, manager) are [`ReadQueries`] methods (`queries.rs`); what is here on
+//! `Reader` answers only snapshots: prefixes, counts, pages and scans.
 
 use redb::{AccessGuard, ReadableTable, ReadableTableMetadata, TableDefinition};
 
@@ -12,27 +14,27 @@ use super::tables::{
     GROUP_EXTERNAL_INDEX, GROUP_NAME_INDEX, GROUPS, INACTIVE_USERS, USER_EXTERNAL_INDEX,
     USER_MANAGER_INDEX, USER_NAME_INDEX, USERS,
 };
-use super::{Reader, StoreError, Writer};
+use super::{ReadQueries, Reader, StoreError, Writer};
 
 type RowTable = TableDefinition<'static, u128, &'static [u8]>;
 type NameTable = TableDefinition<'static, &'static str, u128>;
 type ExternalTable = TableDefinition<'static, &'static [u8], ()>;
 
-fn rows(kind: Kind) -> RowTable {
+pub(super) fn rows(kind: Kind) -> RowTable {
     match kind {
         Kind::User => USERS,
         Kind::Group => GROUPS,
     }
 }
 
-fn names(kind: Kind) -> NameTable {
+pub(super) fn names(kind: Kind) -> NameTable {
     match kind {
         Kind::User => USER_NAME_INDEX,
         Kind::Group => GROUP_NAME_INDEX,
     }
 }
 
-fn externals(kind: Kind) -> ExternalTable {
+pub(super) fn externals(kind: Kind) -> ExternalTable {
     match kind {
         Kind::User => USER_EXTERNAL_INDEX,
         Kind::Group => GROUP_EXTERNAL_INDEX,
@@ -63,7 +65,7 @@ fn external_prefix_range(external_id: &str) -> (Vec<u8>, Vec<u8>) {
     (start, end)
 }
 
-fn decode_row(kind: Kind, bytes: &[u8]) -> Result<StoredResource, StoreError> {
+pub(super) fn decode_row(kind: Kind, bytes: &[u8]) -> Result<StoredResource, StoreError> {
     row::decode(bytes, kind.resource_type())
 }
 
@@ -82,32 +84,6 @@ impl RawRow {
     /// The row decoded into an owned resource.
     pub fn decode(&self) -> Result<StoredResource, StoreError> {
         decode_row(self.kind, self.bytes.value())
-    }
-}
-
-fn get_in(
-    table: &impl ReadableTable<u128, &'static [u8]>,
-    kind: Kind,
-    id: ResourceId,
-) -> Result<Option<StoredResource>, StoreError> {
-    match table.get(id.0)? {
-        Some(guard) => Ok(Some(decode_row(kind, guard.value())?)),
-        None => Ok(None),
-    }
-}
-
-/// The naming attribute (`userName`, `displayName`) of one row, without decoding the rest.
-fn name_in(
-    table: &impl ReadableTable<u128, &'static [u8]>,
-    kind: Kind,
-    id: ResourceId,
-) -> Result<Option<String>, StoreError> {
-    match table.get(id.0)? {
-        Some(guard) => {
-            let view = row::view(guard.value(), kind.resource_type())?;
-            Ok(row::string_attribute(&view.attributes, kind.name_attribute()))
-        }
-        None => Ok(None),
     }
 }
 
@@ -139,30 +115,6 @@ fn ids_in_range(
 }
 
 impl Reader {
-    pub fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError> {
-        get_in(&self.tx.open_table(rows(kind))?, kind, id)
-    }
-
-    /// The name (`userName` / `displayName`) of one resource, if it exists and has one.
-    pub fn name_of(&self, kind: Kind, id: ResourceId) -> Result<Option<String>, StoreError> {
-        name_in(&self.tx.open_table(rows(kind))?, kind, id)
-    }
-
-    /// The id of the resource whose name equals `name` under [`name_key`].
-    pub fn id_by_name(&self, kind: Kind, name: &str) -> Result<Option<ResourceId>, StoreError> {
-        let table = self.tx.open_table(names(kind))?;
-        Ok(table.get(name_key(name).as_str())?.map(|g| ResourceId(g.value())))
-    }
-
-    /// Ids of the resources whose `externalId` is exactly `external_id`, in id order.
-    pub fn ids_by_external_id(
-        &self,
-        kind: Kind,
-        external_id: &str,
-    ) -> Result<Vec<ResourceId>, StoreError> {
-        ids_by_external_in(&self.tx.open_table(externals(kind))?, external_id)
-    }
-
     /// Ids of the resources whose name key starts with `prefix`'s key, in key order. The same
     /// test the filter evaluator makes for `sw`, so this is exactly its candidate set.
     pub fn ids_by_name_prefix(
@@ -251,27 +203,6 @@ impl Reader {
 }
 
 impl Writer {
-    pub fn get(&self, kind: Kind, id: ResourceId) -> Result<Option<StoredResource>, StoreError> {
-        get_in(&self.tx.open_table(rows(kind))?, kind, id)
-    }
-
-    /// [`Reader::name_of`] inside this transaction.
-    pub fn name_of(&self, kind: Kind, id: ResourceId) -> Result<Option<String>, StoreError> {
-        name_in(&self.tx.open_table(rows(kind))?, kind, id)
-    }
-
-    /// The id holding `name` (under [`name_key`]), as seen inside this transaction.
-    pub fn id_by_name(&self, kind: Kind, name: &str) -> Result<Option<ResourceId>, StoreError> {
-        let table = self.tx.open_table(names(kind))?;
-        let id = table.get(name_key(name).as_str())?.map(|g| ResourceId(g.value()));
-        Ok(id)
-    }
-
-    /// Ids of the users whose `manager.value` is exactly `manager`, in id order.
-    pub fn users_managed_by(&self, manager: &str) -> Result<Vec<ResourceId>, StoreError> {
-        ids_by_external_in(&self.tx.open_table(USER_MANAGER_INDEX)?, manager)
-    }
-
     /// Writes `new` and brings the name and externalId indexes in step with it. `old` is the
     /// row it replaces (None for a create). The caller has checked that the name is free.
     pub fn put(

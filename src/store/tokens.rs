@@ -37,17 +37,11 @@ pub struct StoredToken {
     pub revoked: Option<i64>,
 }
 
-fn decode(bytes: &[u8]) -> Result<StoredToken, StoreError> {
+pub(super) fn decode(bytes: &[u8]) -> Result<StoredToken, StoreError> {
     codec::decode(bytes, "token")
 }
 
 impl Reader {
-    pub fn token(&self, id: &str) -> Result<Option<StoredToken>, StoreError> {
-        let table = self.tx.open_table(TOKENS)?;
-        let row = table.get(id)?;
-        row.map(|g| decode(g.value())).transpose()
-    }
-
     /// Every token, revoked ones included, ordered by id.
     pub fn tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
         let table = self.tx.open_table(TOKENS)?;
@@ -60,21 +54,10 @@ impl Reader {
 }
 
 impl Writer {
-    pub fn token(&self, id: &str) -> Result<Option<StoredToken>, StoreError> {
-        let table = self.tx.open_table(TOKENS)?;
-        let row = table.get(id)?;
-        row.map(|g| decode(g.value())).transpose()
-    }
-
     pub fn put_token(&mut self, token: &StoredToken) -> Result<(), StoreError> {
         self.dirty = true;
         let bytes = codec::encode(token)?;
         self.tx.open_table(TOKENS)?.insert(token.id.as_str(), bytes.as_slice())?;
         Ok(())
-    }
-
-    /// Whether any token exists (revoked or not): the first start creates one only when none.
-    pub fn has_tokens(&self) -> Result<bool, StoreError> {
-        Ok(self.tx.open_table(TOKENS)?.first()?.is_some())
     }
 }
