@@ -8,6 +8,7 @@
 //! across an `.await`.
 
 mod audit;
+mod checked_filter;
 pub mod deadline;
 mod domains;
 mod patch;
@@ -25,6 +26,7 @@ use crate::scim::limits::RequestLimits;
 use crate::store::{Store, StoreError, TokenScope, WriteQueue};
 
 pub use audit::Refusal;
+pub use checked_filter::CheckedFilter;
 pub use patch::PatchedResource;
 pub use query::ListRequest;
 pub use render::JsonBody;
