@@ -110,16 +110,9 @@ impl PatchPath {
 mod tests {
     use super::super::ScimType;
     use super::super::filter::{CompValue, CompareOp};
+    use super::super::path::tests::ap;
     use super::super::schema::{ENTERPRISE_USER, USER};
     use super::*;
-
-    fn ap(schema: Option<&str>, attr: &str, sub: Option<&str>) -> AttrPath {
-        AttrPath {
-            schema: schema.map(str::to_string),
-            attr: attr.to_string(),
-            sub: sub.map(str::to_string),
-        }
-    }
 
     #[test]
     fn parses_patch_paths() {

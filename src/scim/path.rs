@@ -200,13 +200,14 @@ pub(super) fn is_attr_name(s: &str) -> bool {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-mod tests {
+pub(super) mod tests {
     use super::super::ScimType;
     use super::super::schema::{ENTERPRISE_USER, GROUP, USER};
     use super::*;
     use serde_json::json;
 
-    fn ap(schema: Option<&str>, attr: &str, sub: Option<&str>) -> AttrPath {
+    /// An attribute path from its parts (also for `patch_path.rs`'s tests).
+    pub(in crate::scim) fn ap(schema: Option<&str>, attr: &str, sub: Option<&str>) -> AttrPath {
         AttrPath {
             schema: schema.map(str::to_string),
             attr: attr.to_string(),
