@@ -17,8 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use crate::scim::datetime::{Instant, format_millis};
-use crate::scim::filter;
-use crate::service::{Service, ServiceError, tokens};
+use crate::service::{CheckedFilter, Service, ServiceError, tokens};
 use crate::store::backup::{BackupError, Counts, Header};
 use crate::store::{Kind, LogEntry, Store, TokenScope};
 
@@ -152,15 +151,10 @@ pub fn export(
     filter: Option<&str>,
     mut emit: impl FnMut(Value) -> std::io::Result<()>,
 ) -> Result<u64, String> {
-    let filter = match filter.map(str::trim) {
-        None | Some("") => None,
-        Some(f) => Some(filter::parse(f).map_err(|e| format!("--filter: {e}"))?),
-    };
+    let filter =
+        CheckedFilter::parse(filter, &[resources.kind()]).map_err(|e| format!("--filter: {e}"))?;
     let emit = |v: Value| emit(v).map_err(|e| ServiceError::Internal(e.to_string()));
-    service.export(resources.kind(), filter.as_ref(), emit).map_err(|e| match e {
-        ServiceError::Invalid(e) => format!("--filter: {e}"),
-        e => e.to_string(),
-    })
+    service.export(resources.kind(), filter.as_ref(), emit).map_err(|e| e.to_string())
 }
 
 /// Asks the server on `socket` for an export and hands each resource to `on_resource`; returns

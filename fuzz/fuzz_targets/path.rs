@@ -1,4 +1,4 @@
-//! Attribute paths and PATCH paths (`scim::path`). Input: a path, as text.
+//! Attribute paths and PATCH paths (`scim::path`, `scim::patch_path`). Input: a path, as text.
 //!
 //! Invariants beyond "no panic": an attribute path and a PATCH path, printed back, parse to
 //! the same value; a path that resolves for a resource type resolves, in its canonical
@@ -6,6 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use scimd::scim::patch_path::parse_patch_path;
 use scimd::scim::path::{self, ResolvedPath};
 use scimd::scim::schema::{GROUP, USER};
 use scimd_fuzz::print_patch_path;
@@ -37,9 +38,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(list) = path::parse_attr_list(text) {
         assert!(list.len() <= text.split(',').count(), "{text:?}");
     }
-    if let Ok(p) = path::parse_patch_path(text) {
+    if let Ok(p) = parse_patch_path(text) {
         let printed = print_patch_path(&p);
-        match path::parse_patch_path(&printed) {
+        match parse_patch_path(&printed) {
             Ok(q) => assert_eq!(p, q, "{text:?} printed as {printed:?}"),
             Err(e) => {
                 // Printing quotes bare values, so only a path at the filter length limit

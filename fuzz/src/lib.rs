@@ -7,7 +7,7 @@
 //! left-associative), so the printed form never nests deeper than the text it was parsed from.
 
 use scimd::scim::filter::{CompValue, Filter};
-use scimd::scim::path::PatchPath;
+use scimd::scim::patch_path::PatchPath;
 use scimd::scim::schema::{GROUP, ResourceType, USER};
 
 /// Where a sub-filter stands, to know whether it needs parentheses.

@@ -8,12 +8,12 @@ use serde_json::Value;
 
 use crate::config::ScimConfig;
 use crate::scim::ScimError;
-use crate::scim::filter;
 use crate::scim::list::{Paging, SortOrder};
 use crate::scim::path::parse_attr_path;
 use crate::scim::projection::Projection;
 use crate::scim::schema::{GROUP, ResourceType, USER};
-use crate::service::ListRequest;
+use crate::service::{CheckedFilter, ListRequest};
+use crate::store::Kind;
 
 use super::error::HttpError;
 
@@ -118,8 +118,9 @@ impl ListParams {
         })
     }
 
-    /// Parses everything; the projection is read against each resource type's schema.
-    pub fn into_request(self, scim: &ScimConfig) -> Result<ListRequest, HttpError> {
+    /// Parses everything for a request that searches `kinds`: the filter is checked against
+    /// their schemas, the projection is read against each resource type's schema.
+    pub fn into_request(self, scim: &ScimConfig, kinds: &[Kind]) -> Result<ListRequest, HttpError> {
         let number = |name: &str, value: Option<String>| -> Result<Option<i64>, HttpError> {
             value
                 .map(|v| {
@@ -137,10 +138,7 @@ impl ListParams {
             scim.default_page_size,
             scim.max_page_size,
         );
-        let filter = match self.filter.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(f) => Some(filter::parse(f)?),
-        };
+        let filter = CheckedFilter::parse(self.filter.as_deref(), kinds)?;
         let sort_by = match self.sort_by.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => Some(parse_attr_path(s)?),

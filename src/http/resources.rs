@@ -64,7 +64,7 @@ pub async fn list(
     query: Option<String>,
 ) -> Result<Response, HttpError> {
     let pairs = parse_query(query.as_deref())?;
-    let request = ListParams::from_query(&pairs).into_request(&state.service.scim())?;
+    let request = ListParams::from_query(&pairs).into_request(&state.service.scim(), &[kind])?;
     let body = state.service.list(vec![kind], request).await?;
     Ok(scim_bytes(StatusCode::OK, body.0))
 }
@@ -75,7 +75,8 @@ pub async fn search(
     body: Result<ScimBody, HttpError>,
 ) -> Result<Response, HttpError> {
     let ScimBody(body) = body?;
-    let request = ListParams::from_search_body(&body)?.into_request(&state.service.scim())?;
+    let request =
+        ListParams::from_search_body(&body)?.into_request(&state.service.scim(), &kinds)?;
     let body = state.service.list(kinds, request).await?;
     Ok(scim_bytes(StatusCode::OK, body.0))
 }

@@ -11,6 +11,7 @@ pub mod filter;
 pub mod limits;
 pub mod list;
 pub mod patch;
+pub mod patch_path;
 pub mod path;
 pub mod projection;
 pub mod resource;

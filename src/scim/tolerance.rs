@@ -25,7 +25,8 @@ use serde_json::{Map, Value};
 use super::error::{ScimError, quote};
 use super::filter::{CompValue, CompareOp, Filter};
 use super::patch::{OpKind, Operation, Target};
-use super::path::{AttrPath, parse_patch_path};
+use super::patch_path::parse_patch_path;
+use super::path::AttrPath;
 use super::schema::{AttrDef, Mutability, ResourceType};
 
 /// The PatchOp message URN (RFC 7644 §3.5.2).

@@ -8,6 +8,7 @@
 //! across an `.await`.
 
 mod audit;
+mod checked_filter;
 mod checks;
 pub mod deadline;
 mod domains;
@@ -26,6 +27,7 @@ use crate::scim::limits::RequestLimits;
 use crate::store::{Store, StoreError, TokenScope, WriteQueue};
 
 pub use audit::Refusal;
+pub use checked_filter::CheckedFilter;
 pub use patch::{PatchRequest, PatchedResource};
 pub use query::ListRequest;
 pub use render::JsonBody;

@@ -18,13 +18,15 @@ use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
 use crate::store::{Kind, RawRow, ReadQueries, Reader, ResourceId, StoredResource};
 
+use super::checked_filter::CheckedFilter;
 use super::render::{JsonBody, relation, render_owned, resource_type, write_view};
 use super::{Service, ServiceError};
 
 /// A parsed list or search request.
 #[derive(Debug)]
 pub struct ListRequest {
-    pub filter: Option<Filter>,
+    /// Checked against the kinds the request searches ([`CheckedFilter::parse`]).
+    pub filter: Option<CheckedFilter>,
     pub sort_by: Option<AttrPath>,
     pub sort_order: SortOrder,
     /// 1-based.
@@ -71,18 +73,13 @@ impl Service {
         kinds: &[Kind],
         request: ListRequest,
     ) -> Result<JsonBody, ServiceError> {
-        // The kinds the filter makes sense for; it must fit at least one of those searched.
-        let mut searched = Vec::new();
-        let mut first_error = None;
-        for &kind in kinds {
-            match request.filter.as_ref().map(|f| filter::validate(f, resource_type(kind))) {
-                Some(Err(e)) => first_error = first_error.or(Some(e)),
-                _ => searched.push(kind),
-            }
-        }
-        if let (true, Some(e)) = (searched.is_empty(), first_error) {
-            return Err(ServiceError::Invalid(e));
-        }
+        // The kinds the filter fits (it was checked against each when it was parsed); a root
+        // `.search` skips the others.
+        let searched: Vec<Kind> = kinds
+            .iter()
+            .copied()
+            .filter(|&kind| request.filter.as_ref().is_none_or(|f| f.fits(kind)))
+            .collect();
         if let Some(sort_by) = &request.sort_by
             && kinds.iter().all(|k| sort_by.resolve(resource_type(*k)).is_err())
         {
@@ -108,7 +105,7 @@ impl Service {
         // Which rows each searched kind has to look at: read from the indexes once, here.
         let mut plans = Vec::with_capacity(searched.len());
         for &kind in &searched {
-            plans.push((kind, Plan::for_filter(&reader, kind, request.filter.as_ref())?));
+            plans.push((kind, Plan::for_filter(&reader, kind, request.filter.as_deref())?));
         }
 
         // A filter an index answers exactly (`userName eq "…"`): no row is decoded.
@@ -177,19 +174,18 @@ impl Service {
         Ok(JsonBody(out.finish()))
     }
 
-    /// Every resource of `kind` that `filter` matches, in id order, from one read transaction,
-    /// each rendered as `GET` returns it and handed to `emit` (the admin `users list`). An
-    /// indexed filter reads only its candidates; any other reads each row once. Blocking.
+    /// Every resource of `kind` that `filter` (checked against `kind`) matches, in id order,
+    /// from one read transaction, each rendered as `GET` returns it and handed to `emit` (the
+    /// admin `users list`). An indexed filter reads only its candidates; any other reads each
+    /// row once. Blocking.
     pub fn export(
         &self,
         kind: Kind,
-        filter: Option<&Filter>,
+        filter: Option<&CheckedFilter>,
         mut emit: impl FnMut(Value) -> Result<(), ServiceError>,
     ) -> Result<u64, ServiceError> {
         let rt = resource_type(kind);
-        if let Some(f) = filter {
-            filter::validate(f, rt)?;
-        }
+        let filter = filter.map(|f| &**f);
         let reader = self.store.read()?;
         let base = &self.settings.base_url;
         let mut total = 0;
