@@ -16,11 +16,12 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
+use crate::domain::Kind;
 use crate::scim::datetime::{Instant, format_millis};
 use crate::scim::filter;
 use crate::service::{Service, ServiceError, tokens};
 use crate::store::backup::{BackupError, Counts, Header};
-use crate::store::{Kind, LogEntry, Store, TokenScope};
+use crate::store::{LogEntry, Store, TokenScope};
 
 /// One admin request.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -253,7 +253,7 @@ pub async fn token_list(config: &Config) -> Result<()> {
         println!(
             "{:<16}  {:<20}  {:<10}  {:<20}  {:<20}  {:<20}  {status}",
             t.id,
-            scimd::scim::text::escape(&t.name),
+            scimd::domain::text::escape(&t.name),
             t.scope.as_str(),
             format_unix(t.created),
             t.expires.map_or("never".into(), format_unix),

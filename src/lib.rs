@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod scim;

@@ -24,8 +24,8 @@ use http::StatusCode;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::domain::text;
 use crate::metrics::Metrics;
-use crate::scim::text;
 use crate::service::{self, Service};
 
 pub use error::HttpError;

@@ -2,7 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::store::{Kind, LogEntry, QueueError, StoreError, Writer};
+use crate::domain::Kind;
+use crate::store::{LogEntry, QueueError, StoreError, Writer};
 
 use super::{Principal, Service, ServiceError, deadline, now_rfc3339};
 
@@ -180,7 +181,7 @@ fn status_of(error: &ServiceError) -> u16 {
 
 fn note_refusal(attempt: &Attempt, detail: &str, status: u16) {
     // The detail quotes client text: escaped for the journal as for the CLI.
-    let detail = crate::scim::text::escape(detail);
+    let detail = crate::domain::text::escape(detail);
     let detail = detail.as_ref();
     tracing::info!(
         operation = attempt.operation,

@@ -8,13 +8,16 @@
 
 use serde_json::Value;
 
+use crate::domain::text::name_key;
+use crate::domain::{Kind, ResourceId};
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::Projection;
+use crate::scim::schema::resource_type;
 use crate::scim::{ScimError, filter, limits, tolerance};
-use crate::store::{Kind, ResourceId, StoredResource, Writer, name_key};
+use crate::store::{StoredResource, Writer};
 
 use super::audit::{Attempt, log_refusal, write_logged};
-use super::render::{JsonBody, etag, member_element, resource_type};
+use super::render::{JsonBody, etag, member_element};
 use super::resources::{
     add_members, check_if_match, check_names, existing, name_taken, naming_value,
 };

@@ -13,10 +13,9 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use crate::scim::schema::{self, ResourceType};
-use crate::store::{
-    Kind, MemberRow, Reader, ResourceId, StoreError, StoredResource, StoredView, Writer,
-};
+use crate::domain::{Kind, ResourceId};
+use crate::scim::schema::{self, resource_type};
+use crate::store::{MemberRow, Reader, StoreError, StoredResource, StoredView, Writer};
 
 /// Read access shared by read and write transactions, for rendering inside either.
 pub trait Lookup {
@@ -64,13 +63,6 @@ impl JsonBody {
     pub fn from_value(value: &Value) -> JsonBody {
         // Serialising a Value into a Vec cannot fail.
         JsonBody(serde_json::to_vec(value).unwrap_or_default())
-    }
-}
-
-pub fn resource_type(kind: Kind) -> &'static ResourceType {
-    match kind {
-        Kind::User => &schema::USER,
-        Kind::Group => &schema::GROUP,
     }
 }
 

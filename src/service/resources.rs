@@ -2,15 +2,16 @@
 
 use serde_json::Value;
 
+use crate::domain::text::escape;
+use crate::domain::{Kind, ResourceId};
 use crate::scim::projection::Projection;
 use crate::scim::schema::ENTERPRISE_USER;
+use crate::scim::schema::resource_type;
 use crate::scim::{ScimError, limits, resource, text};
-use crate::store::{Kind, MemberKind, ResourceId, StoredResource, TokenScope, Writer};
+use crate::store::{MemberKind, StoredResource, TokenScope, Writer};
 
 use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
-use super::render::{
-    JsonBody, Lookup, etag, location, relation, render, resource_type, write_view,
-};
+use super::render::{JsonBody, Lookup, etag, location, relation, render, write_view};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A resource ready to send: the projected body, plus its version (for the `ETag` header) and
@@ -342,7 +343,7 @@ pub(super) fn name_taken(kind: Kind, name: &str, holder: ResourceId) -> ServiceE
         "{} '{}' is already taken by {} {holder} (names are compared ignoring case, width and \
          Unicode normalisation)",
         kind.name_attribute(),
-        text::escape(name),
+        escape(name),
         kind.resource_type()
     ))
 }
