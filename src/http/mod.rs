@@ -10,7 +10,9 @@ mod discovery;
 mod error;
 mod query;
 mod resources;
+mod response;
 mod scim_json;
+mod state;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,13 +32,7 @@ use crate::service::{self, Service};
 
 pub use error::HttpError;
 use resources::{groups, users};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub service: Service,
-    pub max_body_bytes: usize,
-}
+use state::AppState;
 
 /// Builds the application.
 pub fn router(

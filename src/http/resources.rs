@@ -11,10 +11,11 @@ use crate::domain::Kind;
 use crate::scim::schema::resource_type;
 use crate::service::Principal;
 
-use super::AppState;
 use super::error::HttpError;
 use super::query::{ListParams, parse_query, projection};
-use super::scim_json::{ScimBody, scim_bytes};
+use super::response::scim_bytes;
+use super::scim_json::ScimBody;
+use super::state::AppState;
 
 fn with_headers(mut response: Response, etag: &str, location: Option<&str>) -> Response {
     if let Ok(v) = HeaderValue::from_str(etag) {

@@ -49,7 +49,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
 
-use super::tls::CertSlot;
+use super::cert_slot::CertSlot;
 use crate::config::AcmeConfig;
 
 /// The ALPN protocol of a TLS-ALPN-01 validation handshake (RFC 8737).

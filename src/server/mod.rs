@@ -7,6 +7,7 @@
 
 pub mod acme;
 mod admin;
+mod cert_slot;
 mod connections;
 mod listener;
 mod metrics;
@@ -62,7 +63,7 @@ impl Server {
         })?;
         let store =
             Arc::new(Store::open_with_cache(&config.data_file(), config.limits.cache_bytes)?);
-        let tls = tls::server_config(&config.tls, &config.data_dir, &hosts_of(&config))?;
+        let tls = tls::server_config(&config.tls, &config.data_dir, &tls::hosts_of(&config))?;
         let settings = Settings::from_config(&config);
         Ok(Server { service: Service::new(store, settings)?, tls, config })
     }
@@ -190,12 +191,6 @@ fn prepare_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
 fn restrict(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-/// Host names for a generated certificate: the public URL's host.
-pub(crate) fn hosts_of(config: &Config) -> Vec<String> {
-    let host = config.public_host();
-    if host.is_empty() { Vec::new() } else { vec![host] }
 }
 
 fn warn_if_plain_http(mode: &TlsMode, local: SocketAddr) {
