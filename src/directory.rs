@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use scimd::admin::{self, AdminRequest, ClientError, LogFilter, LogPage, Resources};
 use scimd::config::Config;
-use scimd::store::LogEntry;
+use scimd::service::LogEntry;
 
-use crate::cli::{admin_request, offline_service};
+use crate::admin_client::{admin_request, offline_service};
 
 #[derive(Debug, Subcommand)]
 pub enum ResourceCommand {

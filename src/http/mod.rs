@@ -107,9 +107,9 @@ async fn one_host(req: Request, next: Next) -> Response {
 /// that pulled or restarted the (usually only) instance would turn a partial outage into a
 /// full one and fix nothing; monitoring reads the body or `scimd_disk_full`.
 async fn health(State(state): State<AppState>) -> Response {
-    let store = state.service.store();
-    let (status, body) = match store.read() {
-        Ok(_) if store.disk_full() => {
+    let service = &state.service;
+    let (status, body) = match service.check_readable() {
+        Ok(()) if service.disk_full() => {
             (StatusCode::OK, json!({"status": "degraded", "reason": "disk full"}))
         }
         Ok(_) => (StatusCode::OK, json!({"status": "ok"})),

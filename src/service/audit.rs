@@ -140,7 +140,39 @@ fn poisoned() -> ServiceError {
 /// writes commits in about a millisecond more.
 const PRUNE_BATCH: usize = 500;
 
+/// A page of the provisioning log ([`Service::log_page`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntries {
+    pub entries: Vec<LogEntry>,
+    /// The `after` for the next poll: every entry up to it has been looked at.
+    pub next: u64,
+}
+
 impl Service {
+    /// Log entries `wanted` accepts: the newest `limit`, newest first, or with `after`, the
+    /// oldest `limit` newer than sequence number `after`, oldest first (what `scimd log
+    /// --follow` polls).
+    /// Blocking: one read transaction.
+    pub fn log_page(
+        &self,
+        limit: usize,
+        after: Option<u64>,
+        wanted: impl Fn(&LogEntry) -> bool,
+    ) -> Result<LogEntries, StoreError> {
+        let r = self.store().read()?;
+        let newest = r.last_log_seq()?;
+        let entries = match after {
+            None => r.recent_log(limit, wanted)?,
+            Some(seq) => r.log_after(seq, limit, wanted)?,
+        };
+        // Where the next `after` poll goes on from: past every entry looked at.
+        let next = match (after, entries.last()) {
+            (Some(_), Some(last)) if entries.len() >= limit => last.seq,
+            _ => newest,
+        };
+        Ok(LogEntries { entries, next })
+    }
+
     /// Deletes provisioning-log entries older than `keep_days` days, oldest first, a few hundred
     /// per write batch, so requests' writes never wait behind a long delete. Returns how many.
     pub async fn prune_log(&self, keep_days: u32) -> Result<usize, ServiceError> {
