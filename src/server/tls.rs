@@ -2,7 +2,7 @@
 //! the data directory on first start, and building the rustls server config (TLS 1.2 and 1.3
 //! only, the `ring` provider, ALPN h2 and http/1.1, plus acme-tls/1 in ACME mode).
 //!
-//! The config takes its certificate from a [`CertSlot`], so a reload (SIGHUP) or a renewed ACME
+//! The config takes its certificate from a `CertSlot` (`cert_slot.rs`), so a reload (SIGHUP) or a renewed ACME
 //! certificate swaps the certificate for new handshakes while connections already open keep
 //! theirs. In ACME mode the slot starts with the stored (or a temporary) certificate and
 //! [`acme::Acme`] keeps it; see that module.
