@@ -5,8 +5,8 @@
 //! request over the server's Unix socket (`<data_dir>/scimd.sock`, mode 0600: only the
 //! service's user, or root, can talk to it) as one JSON line and reads one JSON line back, or,
 //! for a backup or an export, a stream of lines. When the server is stopped the CLI opens the
-//! file itself. Both paths run the same functions (`execute`, `export`, `write_backup`), so
-//! they behave the same.
+//! file itself. Both paths run the same functions (`execute`, `export`, and the service's
+//! `write_backup`), so they behave the same.
 
 use std::io::Write;
 use std::path::Path;
@@ -16,10 +16,9 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use crate::scim::datetime::{Instant, format_millis};
-use crate::service::{CheckedFilter, Service, ServiceError, tokens};
-use crate::store::backup::{BackupError, Counts, Header};
-use crate::store::{Kind, LogEntry, Store, TokenScope};
+use crate::domain::Kind;
+use crate::service::backup::{Counts, Header};
+use crate::service::{CheckedFilter, LogEntries, LogEntry, Service, ServiceError, TokenScope};
 
 /// One admin request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,7 +42,8 @@ pub enum AdminRequest {
         #[serde(default)]
         after: Option<u64>,
     },
-    /// Answered by a stream: one response line, then the backup's lines ([`write_backup`]).
+    /// Answered by a stream: one response line, then the backup's lines
+    /// ([`Service::write_backup`]).
     Backup,
     /// Every user or group a filter matches, from one read transaction. Answered by a
     /// stream: one response line, one line per resource (SCIM JSON, id order), then an
@@ -101,39 +101,25 @@ impl AdminResponse {
 /// Runs a request on a blocking thread. `service` is the running server's (so a revoke clears
 /// its token cache at once), or one over the data file opened by the CLI.
 pub fn execute(service: &Service, request: AdminRequest) -> AdminResponse {
-    let store = service.store().as_ref();
     let result = match request {
         AdminRequest::TokenCreate { name, read_only, expires_in_days } => {
             let scope = if read_only { TokenScope::ReadOnly } else { TokenScope::ReadWrite };
-            tokens::issue(store, &name, scope, expires_in_days)
+            service
+                .issue_token_blocking(&name, scope, expires_in_days)
                 .map_err(|e| e.to_string())
                 .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string()))
         }
-        AdminRequest::TokenList => tokens::list(store)
+        AdminRequest::TokenList => service
+            .list_tokens_blocking()
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string())),
-        AdminRequest::TokenRevoke { id } => {
-            let revoked = tokens::revoke(store, &id).map_err(|e| e.to_string());
-            if revoked.is_ok() {
-                service.token_cache().forget(&id);
-            }
-            revoked.and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string()))
-        }
-        AdminRequest::Log { limit, filter, after } => store
-            .read()
-            .and_then(|r| {
-                let newest = r.last_log_seq()?;
-                let entries = match after {
-                    None => r.recent_log(limit, |e| filter.matches(e))?,
-                    Some(seq) => r.log_after(seq, limit, |e| filter.matches(e))?,
-                };
-                // Where the next `after` poll goes on from: past every entry looked at.
-                let next = match (after, entries.last()) {
-                    (Some(_), Some(last)) if entries.len() >= limit => last.seq,
-                    _ => newest,
-                };
-                Ok(LogPage { entries, next })
-            })
+        AdminRequest::TokenRevoke { id } => service
+            .revoke_token_blocking(&id)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string())),
+        AdminRequest::Log { limit, filter, after } => service
+            .log_page(limit, after, |e| filter.matches(e))
+            .map(|LogEntries { entries, next }| LogPage { entries, next })
             .map_err(|e| e.to_string())
             .and_then(|l| serde_json::to_value(l).map_err(|e| e.to_string())),
         AdminRequest::Backup | AdminRequest::Export { .. } => {
@@ -239,12 +225,6 @@ impl LogFilter {
                 .any(|have| self.resources.iter().any(|wanted| have.eq_ignore_ascii_case(wanted)));
         resource_matches && self.outcome.is_none_or(|o| Outcome::of(entry.status) == o)
     }
-}
-
-/// Writes a backup of the store's current state to `out` (one read transaction).
-pub fn write_backup(store: &Store, out: &mut impl Write) -> Result<Header, BackupError> {
-    let created = format_millis(Instant::from_system_time(std::time::SystemTime::now()));
-    store.read()?.backup(out, &created)
 }
 
 /// Asks the server on `socket` for a backup and copies it to `out`, counting its records.

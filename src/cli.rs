@@ -1,22 +1,20 @@
 //! The command line: what `scimd --help` shows, and one function per command.
 //!
 //! Commands that read or change the directory (tokens, log) talk to the running server over
-//! its admin socket, and open the data file themselves when no server runs. Human text goes to
+//! its admin socket, and open the data file themselves when no server runs (`admin_client`). Human text goes to
 //! stderr; data (a new token, tables) goes to stdout.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use serde_json::Value;
 
-use scimd::admin::{self, AdminRequest, AdminResponse, ClientError, Outcome};
+use scimd::admin::{self, AdminRequest, ClientError, Outcome};
 use scimd::config::{Config, TlsMode};
 use scimd::server::{Server, signals};
-use scimd::service::{IssuedToken, Service, Settings, TokenInfo};
-use scimd::store::{Store, StoreError};
+use scimd::service::{DataFile, IssuedToken, TokenInfo};
 
+use crate::admin_client::{admin_request, open_data_file};
 use crate::directory::ResourceCommand;
 
 #[derive(Debug, Parser)]
@@ -157,58 +155,6 @@ pub fn check_config(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Sends an admin request to the running server, or runs it on the data file when stopped.
-pub async fn admin_request(config: &Config, request: AdminRequest) -> Result<Value> {
-    let response = match admin::call(&config.admin_socket(), &request).await {
-        Ok(response) => response,
-        Err(ClientError::NotRunning) => offline(config, request)?,
-        Err(e) => return Err(e.into()),
-    };
-    match response {
-        AdminResponse { ok: true, result, .. } => Ok(result.unwrap_or(Value::Null)),
-        AdminResponse { error, .. } => {
-            bail!("{}", error.unwrap_or_else(|| "the request failed".into()))
-        }
-    }
-}
-
-fn offline(config: &Config, request: AdminRequest) -> Result<AdminResponse> {
-    let first_token = matches!(request, AdminRequest::TokenCreate { .. });
-    let service = offline_service(config, first_token)?;
-    let response = admin::execute(&service, request);
-    service.stop_writes();
-    Ok(response)
-}
-
-/// The use cases over the data file of a stopped server (`create`: made when missing, for a
-/// first token). The caller stops its writer thread when done.
-pub fn offline_service(config: &Config, create: bool) -> Result<Service> {
-    let store = open_data_file(config, create)?;
-    Ok(Service::new(Arc::new(store), Settings::from_config(config))?)
-}
-
-/// Opens the data file of a stopped server (`create`: made when missing).
-fn open_data_file(config: &Config, create: bool) -> Result<Store> {
-    let path = config.data_file();
-    if !create && !path.exists() {
-        bail!(
-            "no data file at {} and no running server; start `scimd serve` first (or pass the \
-             --config the server uses)",
-            path.display()
-        );
-    }
-    match Store::open(&path) {
-        Ok(store) => Ok(store),
-        Err(StoreError::Locked(_)) => bail!(
-            "a scimd server holds {} but its admin socket {} does not answer; stop it \
-             (systemctl stop scimd), or run this as the server's user with its --config",
-            path.display(),
-            config.admin_socket().display()
-        ),
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub async fn token_create(
     config: &Config,
     name: String,
@@ -253,7 +199,7 @@ pub async fn token_list(config: &Config) -> Result<()> {
         println!(
             "{:<16}  {:<20}  {:<10}  {:<20}  {:<20}  {:<20}  {status}",
             t.id,
-            scimd::scim::text::escape(&t.name),
+            scimd::domain::text::escape(&t.name),
             t.scope.as_str(),
             format_unix(t.created),
             t.expires.map_or("never".into(), format_unix),
@@ -292,7 +238,7 @@ pub async fn backup(config: &Config, file: PathBuf) -> Result<()> {
     let taken = match admin::call_backup(&config.admin_socket(), &mut out).await {
         Ok((header, found)) => Ok((header, found, "the running server")),
         Err(ClientError::NotRunning) => open_data_file(config, false)
-            .and_then(|store| Ok(admin::write_backup(&store, &mut out)?))
+            .and_then(|data_file| Ok(data_file.write_backup(&mut out)?))
             .map(|header| (header.clone(), header.counts, "the data file")),
         Err(e) => Err(e.into()),
     };
@@ -348,7 +294,7 @@ pub async fn restore(config: &Config, file: PathBuf, force: bool) -> Result<()> 
         std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let staging = with_suffix(&data, ".restoring");
     let _ = std::fs::remove_file(&staging);
-    let restored = scimd::store::backup::restore(std::io::BufReader::new(input), &staging);
+    let restored = DataFile::restore(std::io::BufReader::new(input), &staging);
     let header = match restored {
         Ok(header) => header,
         Err(e) => {
@@ -406,8 +352,8 @@ fn give_to_directory_owner(file: &Path, dir: &Path) -> Result<()> {
 /// `scimd compact`.
 pub async fn compact(config: &Config) -> Result<()> {
     require_stopped(config, "compact the data file").await?;
-    let mut store = open_data_file(config, false)?;
-    let (before, after) = store.compact()?;
+    let mut data_file = open_data_file(config, false)?;
+    let (before, after) = data_file.compact()?;
     let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     eprintln!(
         "Compacted {}: {:.1} MiB -> {:.1} MiB.",

@@ -5,7 +5,7 @@
 //! by the running server (over its admin socket) or from the data file when it is stopped, in
 //! id order, so two runs over the same directory print the same bytes. Data goes to stdout,
 //! explanations to stderr. Table and text output escape control and bidi characters
-//! (`scim::text::escape`); JSON and CSV carry the values as stored.
+//! (`domain::text::escape`); JSON and CSV carry the values as stored.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use scimd::admin::{self, AdminRequest, ClientError, LogFilter, LogPage, Resources};
 use scimd::config::Config;
-use scimd::store::LogEntry;
+use scimd::service::LogEntry;
 
-use crate::cli::{admin_request, offline_service};
+use crate::admin_client::{admin_request, offline_service};
 
 #[derive(Debug, Subcommand)]
 pub enum ResourceCommand {
@@ -346,7 +346,7 @@ pub fn log_line(e: &LogEntry) -> String {
 /// stored before scimd refused such characters still reach here. JSON and CSV output keep the
 /// data as stored (their quoting already delimits it).
 fn printable(text: &str) -> String {
-    scimd::scim::text::escape(text).into_owned()
+    scimd::domain::text::escape(text).into_owned()
 }
 
 /// The columns of a list, by resource type.

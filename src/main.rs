@@ -2,6 +2,7 @@
 //! error into a message and an exit status (0 success, 1 failure, 2 usage).
 #![forbid(unsafe_code)]
 
+mod admin_client;
 mod cli;
 mod directory;
 

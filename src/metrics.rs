@@ -18,8 +18,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::service::{Service, tokens};
-use crate::store::Kind;
+use crate::service::Service;
 
 /// The content type of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -158,24 +157,19 @@ impl Metrics {
         // One scrape at a time: the token gauges are cleared and refilled below.
         let _one_at_a_time =
             self.rendering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.disk_full.set(i64::from(service.store().disk_full()));
-        let reader = service.store().read().map_err(|e| e.to_string())?;
-        let count = |r: Result<u64, _>| {
-            r.map(|n| n as i64).map_err(|e: crate::store::StoreError| e.to_string())
-        };
-        let users = count(reader.count(Kind::User))?;
-        let inactive = count(reader.inactive_users())?;
+        self.disk_full.set(i64::from(service.disk_full()));
+        let counts = service.directory_counts().map_err(|e| e.to_string())?;
+        let (users, inactive) = (counts.users as i64, counts.inactive_users as i64);
         self.users.get_or_create(&UserStateLabels { state: "active" }).set(users - inactive);
         self.users.get_or_create(&UserStateLabels { state: "inactive" }).set(inactive);
-        self.groups.set(count(reader.count(Kind::Group))?);
-        self.log_entries.set(count(reader.log_len())?);
-        drop(reader);
-        let file = std::fs::metadata(service.store().path()).map(|m| m.len() as i64);
+        self.groups.set(counts.groups as i64);
+        self.log_entries.set(counts.log_entries as i64);
+        let file = std::fs::metadata(service.data_file()).map(|m| m.len() as i64);
         self.file_bytes.set(file.unwrap_or(0));
 
         let seen = service.token_cache().last_seen();
         self.token_last_used.clear();
-        for token in tokens::list(service.store()).map_err(|e| e.to_string())? {
+        for token in service.list_tokens_blocking().map_err(|e| e.to_string())? {
             if token.revoked.is_some() {
                 continue;
             }

@@ -10,8 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header;
 
-use super::AppState;
 use super::error::HttpError;
+use super::state::AppState;
 
 /// The token name of an authenticated request, for the access log.
 #[derive(Debug, Clone)]

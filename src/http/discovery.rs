@@ -11,9 +11,9 @@ use crate::scim::schema::{
     self, GROUP, SERVICE_PROVIDER_CONFIG, USER, resource_type_json, schema_json,
 };
 
-use super::AppState;
 use super::error::HttpError;
-use super::scim_json::{scim_bytes, scim_response};
+use super::response::{scim_bytes, scim_response};
+use super::state::AppState;
 
 pub async fn service_provider_config(State(state): State<AppState>) -> Response {
     let settings = state.service.settings();

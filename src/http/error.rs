@@ -10,7 +10,7 @@ use crate::scim::ScimError;
 use crate::scim::schema::ERROR;
 use crate::service::{AuthError, Refusal, ServiceError};
 
-use super::scim_json::scim_response;
+use super::response::scim_response;
 
 /// An error response: status, optional scimType and a detail for the admin.
 #[derive(Debug, Clone)]

@@ -10,7 +10,9 @@ mod discovery;
 mod error;
 mod query;
 mod resources;
+mod response;
 mod scim_json;
+mod state;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,19 +26,13 @@ use http::StatusCode;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::domain::text;
 use crate::metrics::Metrics;
-use crate::scim::text;
 use crate::service::{self, Service};
 
 pub use error::HttpError;
 use resources::{groups, users};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub service: Service,
-    pub max_body_bytes: usize,
-}
+use state::AppState;
 
 /// Builds the application.
 pub fn router(
@@ -111,9 +107,9 @@ async fn one_host(req: Request, next: Next) -> Response {
 /// that pulled or restarted the (usually only) instance would turn a partial outage into a
 /// full one and fix nothing; monitoring reads the body or `scimd_disk_full`.
 async fn health(State(state): State<AppState>) -> Response {
-    let store = state.service.store();
-    let (status, body) = match store.read() {
-        Ok(_) if store.disk_full() => {
+    let service = &state.service;
+    let (status, body) = match service.check_readable() {
+        Ok(()) if service.disk_full() => {
             (StatusCode::OK, json!({"status": "degraded", "reason": "disk full"}))
         }
         Ok(_) => (StatusCode::OK, json!({"status": "ok"})),

@@ -7,13 +7,13 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use crate::config::ScimConfig;
+use crate::domain::Kind;
 use crate::scim::ScimError;
 use crate::scim::list::{Paging, SortOrder};
 use crate::scim::path::parse_attr_path;
 use crate::scim::projection::Projection;
 use crate::scim::schema::{GROUP, ResourceType, USER};
 use crate::service::{CheckedFilter, ListRequest};
-use crate::store::Kind;
 
 use super::error::HttpError;
 

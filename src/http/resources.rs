@@ -7,21 +7,15 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
-use crate::scim::schema::{self, ResourceType};
+use crate::domain::Kind;
+use crate::scim::schema::resource_type;
 use crate::service::{PatchRequest, Principal};
-use crate::store::Kind;
 
-use super::AppState;
 use super::error::HttpError;
 use super::query::{ListParams, parse_query, projection};
-use super::scim_json::{ScimBody, scim_bytes};
-
-pub fn resource_type(kind: Kind) -> &'static ResourceType {
-    match kind {
-        Kind::User => &schema::USER,
-        Kind::Group => &schema::GROUP,
-    }
-}
+use super::response::scim_bytes;
+use super::scim_json::ScimBody;
+use super::state::AppState;
 
 fn with_headers(mut response: Response, etag: &str, location: Option<&str>) -> Response {
     if let Ok(v) = HeaderValue::from_str(etag) {

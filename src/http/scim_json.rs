@@ -1,21 +1,18 @@
-//! SCIM JSON in and out: reading a request body (content type, size limit, UTF-8, JSON) into a
-//! `serde_json::Value`, and writing `application/scim+json` responses.
+//! SCIM JSON in: reading a request body (content type, size limit, UTF-8, JSON) into a
+//! `serde_json::Value` (responses are written by `response.rs`).
 //!
 //! Bodies are read here rather than with axum's `Json` so that every failure is a SCIM error:
 //! 413 for a body over the limit, 415 for a foreign content type, 400 invalidSyntax for the rest.
 
-use axum::body::Body;
 use axum::extract::{FromRequest, Request};
-use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode, header};
+use http::{StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
 
-use super::AppState;
 use super::error::HttpError;
-
-pub const SCIM_JSON: &str = "application/scim+json";
+use super::response::SCIM_JSON;
+use super::state::AppState;
 
 /// A request body parsed as JSON.
 pub struct ScimBody(pub Value);
@@ -89,17 +86,4 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, HttpError> {
             e.column()
         ))
     })
-}
-
-/// A response with a JSON body and `Content-Type: application/scim+json`.
-pub fn scim_response(status: StatusCode, body: &Value) -> Response {
-    scim_bytes(status, serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()))
-}
-
-/// [`scim_response`] with a body already serialised.
-pub fn scim_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-    response
 }

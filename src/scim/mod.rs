@@ -2,8 +2,8 @@
 //! input canonicalisation and list/sort rules (RFC 7643, RFC 7644).
 //!
 //! This module does no I/O and knows nothing of HTTP or storage: it depends on serde and
-//! serde_json, and on ICU4X's compiled-in Unicode data for the name rules (`text.rs`), so
-//! every rule here is unit-tested against the RFC examples.
+//! serde_json, and of scimd's own modules only on `domain` (the vocabulary: kinds of resource,
+//! the name rules), so every rule here is unit-tested against the RFC examples.
 
 pub mod datetime;
 pub mod error;

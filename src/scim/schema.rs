@@ -13,8 +13,12 @@
 
 use serde_json::{Map, Value, json};
 
+/// The enterprise extension's URN: the directory's vocabulary (`domain`), as the store indexes
+/// its `manager`.
+pub use crate::domain::ENTERPRISE_USER;
+use crate::domain::Kind;
+
 pub const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const CORE_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -462,6 +466,14 @@ pub static GROUP: ResourceType = ResourceType {
     schema: &GROUP_SCHEMA,
     extensions: &[],
 };
+
+/// The resource type of a kind of resource: its schema, extensions and endpoint.
+pub fn resource_type(kind: Kind) -> &'static ResourceType {
+    match kind {
+        Kind::User => &USER,
+        Kind::Group => &GROUP,
+    }
+}
 
 /// Every schema, in the order `/Schemas` lists them.
 pub static SCHEMAS: [&SchemaDef; 3] = [&USER_SCHEMA, &ENTERPRISE_USER_SCHEMA, &GROUP_SCHEMA];

@@ -19,7 +19,7 @@
 //! At start-up a stored certificate that is unexpired and covers the names is served at once;
 //! otherwise a temporary self-signed one is, while [`Acme::maintain`] orders. That task then
 //! checks every `tls.acme_check_interval_secs` whether fewer than `tls.acme_renew_days` days
-//! remain, and if so orders a new certificate and swaps it into the [`CertSlot`]: new handshakes
+//! remain, and if so orders a new certificate and swaps it into the `CertSlot`: new handshakes
 //! get it, open connections keep theirs. A failure is logged and retried with a growing delay;
 //! it never stops the server.
 //!
@@ -49,7 +49,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
 
-use super::tls::CertSlot;
+use super::cert_slot::CertSlot;
 use crate::config::AcmeConfig;
 
 /// The ALPN protocol of a TLS-ALPN-01 validation handshake (RFC 8737).
@@ -101,7 +101,7 @@ impl AcmeError {
 }
 
 /// The server's certificate resolver in ACME mode: the TLS-ALPN-01 challenge certificate for
-/// a validation handshake, the [`CertSlot`]'s certificate for every other.
+/// a validation handshake, the `CertSlot`'s certificate for every other.
 #[derive(Debug)]
 pub struct Resolver {
     cert: Arc<CertSlot>,

@@ -2,7 +2,6 @@
 //! answers one JSON request line per connection (see `crate::admin`).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
@@ -111,11 +110,11 @@ async fn stream_export(
 /// straight into the socket. A failure part-way ends the stream early, which the client sees
 /// as records short of the header's counts.
 async fn stream_backup(stream: tokio::net::UnixStream, service: &Service) {
-    let store = Arc::clone(service.store());
+    let service = service.clone();
     let started = std::time::Instant::now();
     let done = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let mut out = answer_stream(stream).map_err(|e| e.to_string())?;
-        crate::admin::write_backup(&store, &mut out).map_err(|e| e.to_string())
+        service.write_backup(&mut out).map_err(|e| e.to_string())
     })
     .await;
     match done {

@@ -7,6 +7,7 @@
 
 pub mod acme;
 mod admin;
+mod cert_slot;
 mod connections;
 mod listener;
 mod metrics;
@@ -22,8 +23,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, TlsMode};
-use crate::service::{IssuedToken, Service, Settings, tokens};
-use crate::store::{Store, StoreError};
+use crate::service::{DataFile, IssuedToken, Service, Settings, StoreError};
 use reload::Reloader;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +60,10 @@ impl Server {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let store =
-            Arc::new(Store::open_with_cache(&config.data_file(), config.limits.cache_bytes)?);
-        let tls = tls::server_config(&config.tls, &config.data_dir, &hosts_of(&config))?;
-        let settings = Settings::from_config(&config);
-        Ok(Server { service: Service::new(store, settings)?, tls, config })
+        let data_file = DataFile::open(&config)?;
+        let tls = tls::server_config(&config.tls, &config.data_dir, &tls::hosts_of(&config))?;
+        let service = data_file.start(Settings::from_config(&config))?;
+        Ok(Server { service, tls, config })
     }
 
     pub fn service(&self) -> &Service {
@@ -80,7 +79,8 @@ impl Server {
     /// On the very first start (no token stored at all), issues a read-write token named
     /// `initial` and returns it so it can be shown once.
     pub fn first_token(&self) -> Result<Option<IssuedToken>, ServerError> {
-        tokens::issue_first(self.service.store(), "initial")
+        self.service
+            .issue_first_token("initial")
             .map_err(|e| ServerError::FirstToken(e.to_string()))
     }
 
@@ -190,12 +190,6 @@ fn prepare_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
 fn restrict(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-/// Host names for a generated certificate: the public URL's host.
-pub(crate) fn hosts_of(config: &Config) -> Vec<String> {
-    let host = config.public_host();
-    if host.is_empty() { Vec::new() } else { vec![host] }
 }
 
 fn warn_if_plain_http(mode: &TlsMode, local: SocketAddr) {

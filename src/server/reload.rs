@@ -11,8 +11,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::hosts_of;
-use super::tls::CertSlot;
+use super::cert_slot::CertSlot;
+use super::tls::hosts_of;
 use crate::config::{Config, TlsMode};
 use crate::service::Service;
 
@@ -60,10 +60,8 @@ impl Reloader {
             running.tls.clone()
         };
         let key = match &self.cert {
-            Some(_) if !acme => {
-                crate::server::tls::load(&tls, &running.data_dir, &hosts_of(&running))
-                    .map_err(|e| format!("{e}; the certificate in use stays"))?
-            }
+            Some(_) if !acme => super::tls::load(&tls, &running.data_dir, &hosts_of(&running))
+                .map_err(|e| format!("{e}; the certificate in use stays"))?,
             _ => None,
         };
         let need_restart = restart_only_changes(&running, &fresh);

@@ -2,24 +2,25 @@
 //! the data directory on first start, and building the rustls server config (TLS 1.2 and 1.3
 //! only, the `ring` provider, ALPN h2 and http/1.1, plus acme-tls/1 in ACME mode).
 //!
-//! The config takes its certificate from a [`CertSlot`], so a reload (SIGHUP) or a renewed ACME
+//! The config takes its certificate from a `CertSlot` (`cert_slot.rs`), so a reload (SIGHUP) or a renewed ACME
 //! certificate swaps the certificate for new handshakes while connections already open keep
 //! theirs. In ACME mode the slot starts with the stored (or a temporary) certificate and
 //! [`acme::Acme`] keeps it; see that module.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use rustls::ServerConfig;
 use rustls::crypto::ring;
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::ResolvesServerCert;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::acme;
-use crate::config::TlsMode;
+use super::cert_slot::CertSlot;
+use crate::config::{Config, TlsMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -35,33 +36,18 @@ pub enum TlsError {
     Acme(#[from] acme::AcmeError),
 }
 
-/// The certificate served to new handshakes, replaceable while serving.
-#[derive(Debug)]
-pub struct CertSlot(RwLock<Arc<CertifiedKey>>);
-
-impl CertSlot {
-    fn current(&self) -> Arc<CertifiedKey> {
-        Arc::clone(&self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner))
-    }
-
-    /// Serves `key` to new handshakes from now on.
-    pub fn set(&self, key: Arc<CertifiedKey>) {
-        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = key;
-    }
-}
-
-impl ResolvesServerCert for CertSlot {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current())
-    }
-}
-
 /// TLS as configured: the rustls config, the slot its certificate comes from, and in ACME mode
 /// the keeper of that certificate (to run on its own task).
 pub struct Tls {
     pub config: Arc<ServerConfig>,
     pub cert: Arc<CertSlot>,
     pub acme: Option<acme::Acme>,
+}
+
+/// Host names for a generated certificate: the public URL's host.
+pub(crate) fn hosts_of(config: &Config) -> Vec<String> {
+    let host = config.public_host();
+    if host.is_empty() { Vec::new() } else { vec![host] }
 }
 
 /// The rustls config for `mode`, or None for plain HTTP. `hosts` go into a generated
@@ -74,7 +60,7 @@ pub fn server_config(
     let Some(key) = load(mode, data_dir, hosts)? else {
         return Ok(None);
     };
-    let cert = Arc::new(CertSlot(RwLock::new(key)));
+    let cert = Arc::new(CertSlot::new(key));
     let mut alpn = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let (resolver, acme): (Arc<dyn ResolvesServerCert>, _) = match mode {
         TlsMode::Acme(settings) => {

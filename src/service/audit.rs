@@ -2,7 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::store::{Kind, LogEntry, QueueError, StoreError, Writer};
+use crate::domain::Kind;
+use crate::store::{LogEntry, QueueError, StoreError, Writer};
 
 use super::{Principal, Service, ServiceError, deadline, now_rfc3339};
 
@@ -139,7 +140,39 @@ fn poisoned() -> ServiceError {
 /// writes commits in about a millisecond more.
 const PRUNE_BATCH: usize = 500;
 
+/// A page of the provisioning log ([`Service::log_page`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntries {
+    pub entries: Vec<LogEntry>,
+    /// The `after` for the next poll: every entry up to it has been looked at.
+    pub next: u64,
+}
+
 impl Service {
+    /// Log entries `wanted` accepts: the newest `limit`, newest first, or with `after`, the
+    /// oldest `limit` newer than sequence number `after`, oldest first (what `scimd log
+    /// --follow` polls).
+    /// Blocking: one read transaction.
+    pub fn log_page(
+        &self,
+        limit: usize,
+        after: Option<u64>,
+        wanted: impl Fn(&LogEntry) -> bool,
+    ) -> Result<LogEntries, StoreError> {
+        let r = self.store().read()?;
+        let newest = r.last_log_seq()?;
+        let entries = match after {
+            None => r.recent_log(limit, wanted)?,
+            Some(seq) => r.log_after(seq, limit, wanted)?,
+        };
+        // Where the next `after` poll goes on from: past every entry looked at.
+        let next = match (after, entries.last()) {
+            (Some(_), Some(last)) if entries.len() >= limit => last.seq,
+            _ => newest,
+        };
+        Ok(LogEntries { entries, next })
+    }
+
     /// Deletes provisioning-log entries older than `keep_days` days, oldest first, a few hundred
     /// per write batch, so requests' writes never wait behind a long delete. Returns how many.
     pub async fn prune_log(&self, keep_days: u32) -> Result<usize, ServiceError> {
@@ -180,7 +213,7 @@ fn status_of(error: &ServiceError) -> u16 {
 
 fn note_refusal(attempt: &Attempt, detail: &str, status: u16) {
     // The detail quotes client text: escaped for the journal as for the CLI.
-    let detail = crate::scim::text::escape(detail);
+    let detail = crate::domain::text::escape(detail);
     let detail = detail.as_ref();
     tracing::info!(
         operation = attempt.operation,

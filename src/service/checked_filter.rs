@@ -7,11 +7,11 @@
 
 use std::ops::Deref;
 
+use crate::domain::Kind;
 use crate::scim::ScimError;
 use crate::scim::filter::{self, Filter};
-use crate::store::Kind;
 
-use super::render::resource_type;
+use crate::scim::schema::resource_type;
 
 /// A filter parsed from the client's text and checked against the schema of every kind it is
 /// searched over. It fits at least one of them; a root `.search` skips the kinds it does not

@@ -8,8 +8,10 @@
 
 use serde_json::Value;
 
+use crate::domain::text::escape;
+use crate::domain::{Kind, ResourceId};
 use crate::scim::{ScimError, text};
-use crate::store::{Kind, MemberKind, ReadQueries, ResourceId, StoredResource, Writer};
+use crate::store::{MemberKind, ReadQueries, StoredResource, Writer};
 
 use super::ServiceError;
 use super::render::etag;
@@ -98,7 +100,7 @@ pub(super) fn ensure_name_free(
             "{} '{}' is already taken by {} {holder} (names are compared ignoring case, width \
              and Unicode normalisation)",
             kind.name_attribute(),
-            text::escape(name),
+            escape(name),
             kind.resource_type()
         ))),
         None => Ok(()),

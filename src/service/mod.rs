@@ -10,6 +10,7 @@
 mod audit;
 mod checked_filter;
 mod checks;
+mod data_file;
 pub mod deadline;
 mod domains;
 mod patch;
@@ -17,6 +18,7 @@ mod query;
 mod render;
 mod resources;
 pub mod roles;
+mod status;
 pub mod tokens;
 
 use std::sync::{Arc, RwLock};
@@ -24,15 +26,26 @@ use std::sync::{Arc, RwLock};
 use crate::config::{Config, RolesConfig, ScimConfig};
 use crate::scim::ScimError;
 use crate::scim::limits::RequestLimits;
-use crate::store::{Store, StoreError, TokenScope, WriteQueue};
+use crate::store::{Store, WriteQueue};
 
-pub use audit::Refusal;
+/// Stored types the callers of the use cases see as they are (the admin protocol carries log
+/// entries and token scopes; `StoreError` carries the data file's own messages: locked, newer
+/// schema, disk full).
+pub use crate::store::{BatchTimings, LogEntry, StoreError, TokenScope};
+pub use audit::{LogEntries, Refusal};
 pub use checked_filter::CheckedFilter;
+pub use data_file::DataFile;
 pub use patch::{PatchRequest, PatchedResource};
 pub use query::ListRequest;
 pub use render::JsonBody;
 pub use resources::Rendered;
+pub use status::DirectoryCounts;
 pub use tokens::{AuthError, IssuedToken, TokenInfo};
+
+/// A backup's first line and record counts, and how writing or restoring one fails.
+pub mod backup {
+    pub use crate::store::backup::{BackupError, Counts, Header};
+}
 
 /// Who is asking: the verified token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,8 +149,8 @@ pub struct Service {
 }
 
 impl Service {
-    /// The use cases over `store`, with its writer thread started.
-    pub fn new(store: Arc<Store>, settings: Settings) -> Result<Service, StoreError> {
+    /// The use cases over `store`, with its writer thread started ([`DataFile::start`]).
+    fn new(store: Arc<Store>, settings: Settings) -> Result<Service, StoreError> {
         let writes = WriteQueue::start(Arc::clone(&store), settings.write_queue)?;
         Ok(Service {
             store,
@@ -169,7 +182,7 @@ impl Service {
     }
 
     /// The writer thread's histograms of batch sizes and commit times.
-    pub fn write_timings(&self) -> crate::store::BatchTimings {
+    pub fn write_timings(&self) -> BatchTimings {
         self.writes.timings()
     }
 
@@ -183,7 +196,8 @@ impl Service {
         *self.scim.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(scim);
     }
 
-    pub fn store(&self) -> &Arc<Store> {
+    /// The store, for the use cases only: callers outside `service` go through them.
+    fn store(&self) -> &Arc<Store> {
         &self.store
     }
 

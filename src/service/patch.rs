@@ -8,16 +8,19 @@
 
 use serde_json::Value;
 
+use crate::domain::text::name_key;
+use crate::domain::{Kind, ResourceId};
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::Projection;
+use crate::scim::schema::resource_type;
 use crate::scim::{ScimError, filter, limits, tolerance};
-use crate::store::{Kind, ReadQueries, ResourceId, StoredResource, Writer, name_key};
+use crate::store::{ReadQueries, StoredResource, Writer};
 
 use super::audit::{Attempt, log_refusal, write_logged};
 use super::checks::{
     add_members, check_if_match, check_names, ensure_name_free, existing, naming_value,
 };
-use super::render::{JsonBody, etag, member_element, resource_type};
+use super::render::{JsonBody, etag, member_element};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A PATCH as `http` hands it over: which resource, the PatchOp body as sent, `If-Match`, and

@@ -12,14 +12,16 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::domain::{Kind, ResourceId};
 use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListResponseWriter, SortOrder};
 use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
-use crate::store::{Kind, RawRow, ReadQueries, Reader, ResourceId, StoredResource};
+use crate::scim::schema::resource_type;
+use crate::store::{RawRow, ReadQueries, Reader, StoredResource};
 
 use super::checked_filter::CheckedFilter;
-use super::render::{JsonBody, relation, render_owned, resource_type, write_view};
+use super::render::{JsonBody, relation, render_owned, write_view};
 use super::{Service, ServiceError};
 
 /// A parsed list or search request.

@@ -13,10 +13,9 @@ use std::io::Write;
 
 use serde_json::{Map, Value, json};
 
-use crate::scim::schema::{self, ResourceType};
-use crate::store::{
-    Kind, MemberRow, ReadQueries, ResourceId, StoreError, StoredResource, StoredView,
-};
+use crate::domain::{Kind, ResourceId};
+use crate::scim::schema::{self, resource_type};
+use crate::store::{MemberRow, ReadQueries, StoreError, StoredResource, StoredView};
 
 /// A response body already serialised as JSON.
 #[derive(Debug, Clone)]
@@ -26,13 +25,6 @@ impl JsonBody {
     pub fn from_value(value: &Value) -> JsonBody {
         // Serialising a Value into a Vec cannot fail.
         JsonBody(serde_json::to_vec(value).unwrap_or_default())
-    }
-}
-
-pub fn resource_type(kind: Kind) -> &'static ResourceType {
-    match kind {
-        Kind::User => &schema::USER,
-        Kind::Group => &schema::GROUP,
     }
 }
 

@@ -2,16 +2,18 @@
 
 use serde_json::Value;
 
+use crate::domain::{Kind, ResourceId};
 use crate::scim::projection::Projection;
 use crate::scim::schema::ENTERPRISE_USER;
+use crate::scim::schema::resource_type;
 use crate::scim::{ScimError, limits, resource};
-use crate::store::{Kind, ReadQueries, ResourceId, StoredResource, TokenScope, Writer};
+use crate::store::{ReadQueries, StoredResource, TokenScope, Writer};
 
 use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
 use super::checks::{
     add_members, check_if_match, check_names, ensure_name_free, existing, naming_value, not_found,
 };
-use super::render::{JsonBody, etag, location, relation, render, resource_type, write_view};
+use super::render::{JsonBody, etag, location, relation, render, write_view};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
 /// A resource ready to send: the projected body, plus its version (for the `ETag` header) and

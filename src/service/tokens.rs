@@ -453,6 +453,36 @@ impl super::Service {
         .await
     }
 
+    /// Issues a token ([`issue`]). Blocking: for the admin requests, which run on a blocking
+    /// thread (or in the CLI, over a stopped server's file).
+    pub fn issue_token_blocking(
+        &self,
+        name: &str,
+        scope: TokenScope,
+        expires_in_days: Option<u32>,
+    ) -> Result<IssuedToken, TokenError> {
+        issue(&self.store, name, scope, expires_in_days)
+    }
+
+    /// On the very first start (no token stored at all), issues a read-write token named
+    /// `name` ([`issue_first`]). Blocking.
+    pub fn issue_first_token(&self, name: &str) -> Result<Option<IssuedToken>, TokenError> {
+        issue_first(&self.store, name)
+    }
+
+    /// Every token, never its secret. Blocking.
+    pub fn list_tokens_blocking(&self) -> Result<Vec<TokenInfo>, TokenError> {
+        list(&self.store)
+    }
+
+    /// Revokes a token and forgets it if remembered, so the next request bearing it is
+    /// refused. Blocking.
+    pub fn revoke_token_blocking(&self, id: &str) -> Result<TokenInfo, TokenError> {
+        let info = revoke(&self.store, id)?;
+        self.tokens.forget(id);
+        Ok(info)
+    }
+
     pub async fn issue_token(
         &self,
         name: String,

@@ -27,10 +27,12 @@ use serde::{Deserialize, Serialize};
 use super::log::LogEntry;
 use super::members::MemberKind;
 use super::migrate::SCHEMA_VERSION;
-use super::records::{Kind, ResourceId, StoredResource};
+use super::records::StoredResource;
 use super::tables::{GROUP_MEMBERS, PROVISIONING_LOG, TOKENS};
 use super::tokens::StoredToken;
 use super::{ReadQueries, Reader, Store, StoreError};
+use crate::domain::text::escape;
+use crate::domain::{Kind, ResourceId};
 
 const FORMAT: &str = "scimd-backup";
 const VERSION: u32 = 1;
@@ -402,10 +404,10 @@ fn put_unique(
                  normalisation and case folding; rename one of them before backing up, or \
                  restore with the scimd version that made the backup",
                 kind.resource_type(),
-                crate::scim::text::escape(name),
+                escape(name),
                 resource.id,
                 kind.resource_type(),
-                crate::scim::text::escape(&other),
+                escape(&other),
             ),
         });
     }

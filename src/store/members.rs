@@ -6,9 +6,9 @@
 
 use redb::{ReadableTable, TableDefinition};
 
-use super::records::{Kind, ResourceId};
 use super::tables::{GROUP_MEMBERS, MEMBER_GROUPS};
 use super::{Reader, StoreError, Writer};
+use crate::domain::{Kind, ResourceId};
 
 /// What a member is. Stored as one byte in the membership rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

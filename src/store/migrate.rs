@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 
 use redb::ReadableTable;
 
-use super::records::{Kind, StoredResource};
-use super::resources::{external_key, name_key};
+use super::records::StoredResource;
+use super::resources::external_key;
 use super::tables::{
     GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX, GROUP_NAME_INDEX_V1, GROUPS,
     INACTIVE_USERS, MEMBER_GROUPS, META, PROVISIONING_LOG, ROW_BUCKETS, TOKENS,
     USER_EXTERNAL_INDEX, USER_MANAGER_INDEX, USER_NAME_INDEX, USER_NAME_INDEX_V1, USERS,
 };
 use super::{Store, StoreError, Writer, codec, row};
+use crate::domain::Kind;
+use crate::domain::text::{escape, name_key};
 
 /// The layout this binary writes. 2: `user_manager_idx.v1`. 3: `row_buckets.v1`. 4: user and
 /// group rows in format 2 (`row.rs`). 5: `inactive_users.v1`. 6: the name indexes keyed by
@@ -137,8 +139,8 @@ fn collision_message(collisions: &[(Kind, Vec<(u128, String)>)]) -> String {
         let names: Vec<String> = holders
             .iter()
             .map(|(id, name)| {
-                let id = super::records::ResourceId(*id);
-                format!("{} '{}' (id {id})", kind.resource_type(), crate::scim::text::escape(name))
+                let id = crate::domain::ResourceId(*id);
+                format!("{} '{}' (id {id})", kind.resource_type(), escape(name))
             })
             .collect();
         text.push_str(&format!("\n  {}", names.join(" and ")));

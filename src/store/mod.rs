@@ -38,8 +38,8 @@ use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransac
 pub use log::LogEntry;
 pub use members::{MemberKind, MemberRow};
 pub use queries::ReadQueries;
-pub use records::{Kind, ResourceId, StoredResource};
-pub use resources::{RawRow, name_key};
+pub use records::StoredResource;
+pub use resources::RawRow;
 pub use row::StoredView;
 pub use tokens::{StoredToken, TokenScope};
 pub use writer::{BatchTimings, Claim, QueueError, WriteQueue, WriteStats};

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use redb::ReadableTable;
 
-use super::records::{Kind, ResourceId};
 use super::tables::{GROUPS, ROW_BUCKETS, USERS};
 use super::{Reader, StoreError, Writer};
+use crate::domain::{Kind, ResourceId};
 
 const BUCKETS: usize = 4096;
 const BUCKET_SHIFT: u32 = 128 - 12;

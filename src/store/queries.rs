@@ -10,12 +10,14 @@
 use redb::{Key, ReadOnlyTable, ReadableTable, TableDefinition, Value};
 
 use super::members::{MemberRow, rows_with_prefix};
-use super::records::{Kind, ResourceId, StoredResource};
-use super::resources::{decode_row, externals, ids_by_external_in, name_key, names, rows};
+use super::records::StoredResource;
+use super::resources::{decode_row, externals, ids_by_external_in, names, rows};
 use super::row;
 use super::tables::{GROUP_MEMBERS, MEMBER_GROUPS, TOKENS, USER_MANAGER_INDEX};
 use super::tokens::{self, StoredToken};
 use super::{Reader, StoreError, Writer};
+use crate::domain::text::name_key;
+use crate::domain::{Kind, ResourceId};
 
 mod sealed {
     use redb::{Key, ReadableTable, TableDefinition, Value};

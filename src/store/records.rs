@@ -2,55 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Which resource table a row lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    User,
-    Group,
-}
-
-impl Kind {
-    /// The SCIM resource type name, as in `meta.resourceType`.
-    pub fn resource_type(self) -> &'static str {
-        match self {
-            Kind::User => "User",
-            Kind::Group => "Group",
-        }
-    }
-
-    /// The attribute that names a resource of this kind and is unique case-insensitively.
-    pub fn name_attribute(self) -> &'static str {
-        match self {
-            Kind::User => "userName",
-            Kind::Group => "displayName",
-        }
-    }
-}
-
-/// A resource id: a random UUID, stored as u128 and shown hyphenated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ResourceId(pub u128);
-
-impl ResourceId {
-    pub fn new_random() -> ResourceId {
-        ResourceId(uuid::Uuid::new_v4().as_u128())
-    }
-
-    /// Parses a hyphenated or simple UUID; anything else names no resource.
-    pub fn parse(s: &str) -> Option<ResourceId> {
-        uuid::Uuid::try_parse(s).ok().map(|u| ResourceId(u.as_u128()))
-    }
-
-    pub fn to_bytes(self) -> [u8; 16] {
-        self.0.to_be_bytes()
-    }
-}
-
-impl std::fmt::Display for ResourceId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        uuid::Uuid::from_u128(self.0).hyphenated().fmt(f)
-    }
-}
+use crate::domain::{ENTERPRISE_USER, Kind, ResourceId};
 
 /// One user or group as stored. `attributes` holds the canonical client-writable SCIM
 /// attributes (no `id`, `meta`, `groups` or `members`: those are derived when rendered).
@@ -85,7 +37,7 @@ impl StoredResource {
     /// The enterprise extension's `manager.value`, for users.
     pub fn manager(&self) -> Option<&str> {
         self.attributes
-            .get(crate::scim::schema::ENTERPRISE_USER)
+            .get(ENTERPRISE_USER)
             .and_then(|ext| ext.get("manager"))
             .and_then(|m| m.get("value"))
             .and_then(|v| v.as_str())

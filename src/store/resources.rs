@@ -8,13 +8,15 @@
 
 use redb::{AccessGuard, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::records::{Kind, ResourceId, StoredResource};
+use super::records::StoredResource;
 use super::row::{self, StoredView};
 use super::tables::{
     GROUP_EXTERNAL_INDEX, GROUP_NAME_INDEX, GROUPS, INACTIVE_USERS, USER_EXTERNAL_INDEX,
     USER_MANAGER_INDEX, USER_NAME_INDEX, USERS,
 };
 use super::{ReadQueries, Reader, StoreError, Writer};
+use crate::domain::text::name_key;
+use crate::domain::{Kind, ResourceId};
 
 type RowTable = TableDefinition<'static, u128, &'static [u8]>;
 type NameTable = TableDefinition<'static, &'static str, u128>;
@@ -39,12 +41,6 @@ pub(super) fn externals(kind: Kind) -> ExternalTable {
         Kind::User => USER_EXTERNAL_INDEX,
         Kind::Group => GROUP_EXTERNAL_INDEX,
     }
-}
-
-/// The name index key: names are unique under Unicode normalisation and full case folding
-/// (`scim::text::name_key` says exactly how).
-pub fn name_key(name: &str) -> String {
-    crate::scim::text::name_key(name)
 }
 
 /// The key of an index whose rows are `value ++ 0x00 ++ id` (externalId, manager).

@@ -26,8 +26,8 @@ use serde_json::{Map, Value};
 use super::StoreError;
 use super::codec;
 use super::pack::{self, Dictionary};
-use super::records::{ResourceId, StoredResource};
-use crate::scim::schema::ENTERPRISE_USER;
+use super::records::StoredResource;
+use crate::domain::{ENTERPRISE_USER, ResourceId};
 
 const FORMAT_ROW_V2: u8 = 2;
 const FORMAT_ROW_PACKED: u8 = 3;

@@ -16,7 +16,7 @@ pub const USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("users.v1")
 /// Groups. Key: the group id (a UUID as u128). Value: envelope(`StoredResource`).
 pub const GROUPS: TableDefinition<u128, &[u8]> = TableDefinition::new("groups.v1");
 
-/// Unique index: the `userName`'s comparison key (`scim::text::name_key`: NFKD, full case
+/// Unique index: the `userName`'s comparison key (`domain::text::name_key`: NFKD, full case
 /// folding, NFKC) -> user id. Version 2: version 1 (schema 5 and before) was keyed by the
 /// lower-cased name; migration 5 → 6 rebuilds it and drops v1.
 pub const USER_NAME_INDEX: TableDefinition<&str, u128> = TableDefinition::new("user_name_idx.v2");

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use super::*;
+use crate::domain::{Kind, ResourceId};
 
 fn resource(name: &str, ext: Option<&str>) -> StoredResource {
     let mut attributes = json!({ "userName": name });
@@ -132,7 +133,7 @@ fn manager_index_follows_puts_and_deletes() {
     let (_dir, store) = open();
     let boss = "11111111-2222-3333-4444-555555555555";
     let mut user = resource("u", None);
-    user.attributes[crate::scim::schema::ENTERPRISE_USER] = json!({"manager": {"value": boss}});
+    user.attributes[crate::domain::ENTERPRISE_USER] = json!({"manager": {"value": boss}});
     store.write(|w| w.put(Kind::User, &user, None)).unwrap();
     assert_eq!(managed_by(&store, boss), vec![user.id]);
 
@@ -151,7 +152,7 @@ fn migration_to_v2_indexes_existing_managers() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scimd.redb");
     let mut user = resource("u", None);
-    user.attributes[crate::scim::schema::ENTERPRISE_USER] = json!({"manager": {"value": "m1"}});
+    user.attributes[crate::domain::ENTERPRISE_USER] = json!({"manager": {"value": "m1"}});
     {
         let store = Store::open(&file).unwrap();
         store.write(|w| w.put(Kind::User, &user, None)).unwrap();

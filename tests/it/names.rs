@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use scimd::store::{Kind, LogEntry, ResourceId, Store, StoredResource, TokenScope};
+use scimd::domain::{Kind, ResourceId};
+use scimd::store::{LogEntry, Store, StoredResource, TokenScope};
 
 use crate::common::{
     TestServer, entra_encode, gpath, group_body, id_of, issue_token, member_ids, resources,
