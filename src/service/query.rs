@@ -428,14 +428,7 @@ mod tests {
     }
 
     fn row(attributes: Value) -> StoredResource {
-        StoredResource {
-            id: ResourceId::new_random(),
-            version: 1,
-            created: "2026-01-01T00:00:00.000Z".into(),
-            last_modified: "2026-01-01T00:00:00.000Z".into(),
-            attributes,
-            roles_derived: false,
-        }
+        StoredResource::for_test(attributes)
     }
 
     fn directory() -> Directory {

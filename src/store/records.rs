@@ -42,4 +42,18 @@ impl StoredResource {
             .and_then(|m| m.get("value"))
             .and_then(|v| v.as_str())
     }
+
+    /// A new resource holding `attributes`, with a random id, at version 1: for unit tests
+    /// of the store and of the use cases.
+    #[cfg(test)]
+    pub(crate) fn for_test(attributes: serde_json::Value) -> StoredResource {
+        StoredResource {
+            id: ResourceId::new_random(),
+            version: 1,
+            created: "2026-01-01T00:00:00.000Z".into(),
+            last_modified: "2026-01-01T00:00:00.000Z".into(),
+            attributes,
+            roles_derived: false,
+        }
+    }
 }

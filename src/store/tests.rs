@@ -12,14 +12,7 @@ fn resource(name: &str, ext: Option<&str>) -> StoredResource {
     if let Some(ext) = ext {
         attributes["externalId"] = json!(ext);
     }
-    StoredResource {
-        id: ResourceId::new_random(),
-        version: 1,
-        created: "2026-01-01T00:00:00.000Z".into(),
-        last_modified: "2026-01-01T00:00:00.000Z".into(),
-        attributes,
-        roles_derived: false,
-    }
+    StoredResource::for_test(attributes)
 }
 
 fn open() -> (tempfile::TempDir, Store) {
