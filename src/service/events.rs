@@ -174,4 +174,37 @@ impl Service {
         };
         wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
     }
+
+    /// Deletes the events every receiver has acknowledged that are older than `keep_days`
+    /// days, oldest first, a few hundred per write batch (so requests' writes never wait
+    /// behind it). Events a receiver still lacks are kept however old. Returns how many.
+    pub async fn prune_events(&self, keep_days: u32) -> Result<usize, ServiceError> {
+        let age = std::time::Duration::from_secs(u64::from(keep_days) * 86_400);
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(age)
+            .unwrap_or(std::time::UNIX_EPOCH)
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let acked_by_all = self
+            .blocking(|s| {
+                let cursors = s.store().read()?.event_cursors()?;
+                Ok(cursors.iter().map(|(_, c)| c.acked).min().unwrap_or(u64::MAX))
+            })
+            .await?;
+        let mut deleted = 0;
+        loop {
+            let prune = move |w: &mut Writer| {
+                w.prune_events(acked_by_all, cutoff, PRUNE_BATCH).map_err(ServiceError::from)
+            };
+            let n =
+                wait(self.writes.submit(prune, |_: &mut Writer, _: &ServiceError| Ok(()))).await?;
+            deleted += n;
+            if n < PRUNE_BATCH {
+                return Ok(deleted);
+            }
+        }
+    }
 }
+
+/// Events one prune change deletes, as for the provisioning log.
+const PRUNE_BATCH: usize = 500;
