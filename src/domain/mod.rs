@@ -6,6 +6,7 @@
 //! It imports nothing of scimd's own modules, so `scim` (the protocol) and `store` (redb) can
 //! both use it without knowing each other. No I/O.
 
+pub mod events;
 pub mod text;
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,8 @@ use serde::{Deserialize, Serialize};
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// Which kind of resource: a user or a group (each has its own table, endpoint and schema).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Serialised as its resource type name (`User`, `Group`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Kind {
     User,
     Group,

@@ -6,6 +6,7 @@ use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::scim::events::EVENT_URIS;
 use crate::scim::list::list_response;
 use crate::scim::schema::{
     self, GROUP, SERVICE_PROVIDER_CONFIG, USER, resource_type_json, schema_json,
@@ -27,6 +28,9 @@ pub async fn service_provider_config(State(state): State<AppState>) -> Response 
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},
+        // RFC 9967 §4: change events are sent as SETs; requests are always answered
+        // synchronously.
+        "securityEvents": {"asyncRequest": "none", "eventUris": EVENT_URIS},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",

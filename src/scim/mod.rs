@@ -7,6 +7,7 @@
 
 pub mod datetime;
 pub mod error;
+pub mod events;
 pub mod filter;
 pub mod limits;
 pub mod list;

@@ -115,7 +115,7 @@ impl Server {
         };
         let admin_task = tokio::spawn(admin::serve(admin_listener, self.service.clone()));
         let retention_task =
-            tokio::spawn(prune_log_hourly(self.service.clone(), self.config.log.keep_days));
+            tokio::spawn(retention_hourly(self.service.clone(), self.config.log.keep_days));
         let app = crate::http::router(
             self.service.clone(),
             metrics,
@@ -163,16 +163,28 @@ impl Server {
     }
 }
 
-/// Applies `[log] keep_days` at start and then every hour (0 keeps everything).
-async fn prune_log_hourly(service: Service, keep_days: u32) {
-    if keep_days == 0 {
-        return;
-    }
+/// How long change events are kept once every receiver has them.
+const EVENTS_KEEP_DAYS: u32 = 7;
+
+/// Applies `[log] keep_days` (0 keeps everything) and the change events' retention at start
+/// and then every hour.
+async fn retention_hourly(service: Service, log_keep_days: u32) {
     loop {
-        match service.prune_log(keep_days).await {
+        if log_keep_days > 0 {
+            match service.prune_log(log_keep_days).await {
+                Ok(0) => {}
+                Ok(deleted) => {
+                    tracing::info!(deleted, log_keep_days, "pruned the provisioning log")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "pruning the provisioning log failed; retrying")
+                }
+            }
+        }
+        match service.prune_events(EVENTS_KEEP_DAYS).await {
             Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, keep_days, "pruned the provisioning log"),
-            Err(e) => tracing::warn!(error = %e, "pruning the provisioning log failed; retrying"),
+            Ok(deleted) => tracing::info!(deleted, "pruned delivered change events"),
+            Err(e) => tracing::warn!(error = %e, "pruning change events failed; retrying"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }

@@ -129,7 +129,9 @@ pub async fn write_logged<T: Send + 'static>(
         note_refusal(&attempt, error.to_string().as_str(), status_of(error));
         w.append_log(attempt.refused(error)).map(|_| ())
     };
-    wait(service.writes.submit_claimed(apply, refused, deadline::claim())).await
+    let committed = wait(service.writes.submit_claimed(apply, refused, deadline::claim())).await?;
+    service.wake_delivery();
+    Ok(committed)
 }
 
 fn poisoned() -> ServiceError {
@@ -195,7 +197,7 @@ impl Service {
 }
 
 /// Waits for a queued change's commit.
-async fn wait<T>(
+pub(super) async fn wait<T>(
     queued: Result<tokio::sync::oneshot::Receiver<Result<T, ServiceError>>, QueueError>,
 ) -> Result<T, ServiceError> {
     match queued {

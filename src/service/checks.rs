@@ -108,13 +108,13 @@ pub(super) fn ensure_name_free(
 }
 
 /// Adds the members named in a group body or PATCH; each must be an existing user or group.
-/// Returns how many were not members before.
+/// Returns those that were not members before.
 pub(super) fn add_members(
     w: &mut Writer,
     group: ResourceId,
     members: &[String],
-) -> Result<usize, ServiceError> {
-    let mut added = 0;
+) -> Result<Vec<ResourceId>, ServiceError> {
+    let mut added = Vec::new();
     for value in members {
         let unknown = || {
             ServiceError::Invalid(ScimError::invalid_value(format!(
@@ -136,7 +136,7 @@ pub(super) fn add_members(
             return Err(unknown());
         };
         if w.add_member(group, id, kind)? {
-            added += 1;
+            added.push(id);
         }
     }
     Ok(added)

@@ -13,6 +13,7 @@ mod checks;
 mod data_file;
 pub mod deadline;
 mod domains;
+mod events;
 mod patch;
 mod query;
 mod render;
@@ -146,6 +147,8 @@ pub struct Service {
     /// The `[scim]` settings in force (enabled, allowed domains, page sizes), swapped on reload.
     scim: Arc<RwLock<Arc<ScimConfig>>>,
     tokens: Arc<tokens::TokenCache>,
+    /// Changed after every commit of a use case's write, so event delivery wakes at once.
+    events_committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Service {
@@ -159,6 +162,7 @@ impl Service {
             scim: Arc::new(RwLock::new(Arc::new(settings.scim.clone()))),
             settings: Arc::new(settings),
             tokens: Arc::new(tokens::TokenCache::default()),
+            events_committed: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 

@@ -20,6 +20,7 @@ use super::audit::{Attempt, log_refusal, write_logged};
 use super::checks::{
     add_members, check_if_match, check_names, ensure_name_free, existing, naming_value,
 };
+use super::events::ChangeEvents;
 use super::render::{JsonBody, etag, member_element};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
@@ -46,11 +47,30 @@ pub struct PatchedResource {
     pub etag: String,
 }
 
-/// What a PATCH did to a group's member rows.
-#[derive(Debug, Default, Clone, Copy)]
-struct MemberCounts {
-    added: usize,
-    removed: usize,
+/// What a PATCH did to a group's member rows: the members added and removed.
+#[derive(Debug, Default, Clone)]
+struct MemberChanges {
+    added: Vec<ResourceId>,
+    removed: Vec<ResourceId>,
+}
+
+impl MemberChanges {
+    /// Keeps only the net change of a member both added and removed by one PATCH (in either
+    /// order): added if it is a member at the end, removed otherwise.
+    fn net(&mut self, w: &Writer, group: ResourceId) -> Result<(), ServiceError> {
+        if self.added.is_empty() || self.removed.is_empty() {
+            return Ok(());
+        }
+        let removed: std::collections::HashSet<ResourceId> = self.removed.iter().copied().collect();
+        let both: Vec<ResourceId> =
+            self.added.iter().filter(|id| removed.contains(id)).copied().collect();
+        for id in both {
+            let member_now = w.groups_of(id)?.contains(&group);
+            self.added.retain(|a| *a != id || member_now);
+            self.removed.retain(|r| *r != id || !member_now);
+        }
+        Ok(())
+    }
 }
 
 impl Service {
@@ -139,7 +159,9 @@ impl Service {
             let counts =
                 apply_member_changes(w, &service.settings.base_url, rid, &patched.members)?;
 
-            let changed = attributes != old.attributes || counts.added + counts.removed > 0;
+            let changed = attributes != old.attributes
+                || !counts.added.is_empty()
+                || !counts.removed.is_empty();
             let stored = if changed {
                 let new = StoredResource {
                     id: rid,
@@ -150,6 +172,8 @@ impl Service {
                     roles_derived,
                 };
                 w.put(kind, &new, Some(&old))?;
+                let events = ChangeEvents::new();
+                events.patched(w, kind, &old, &new, &counts.added, &counts.removed)?;
                 new
             } else {
                 old.clone()
@@ -201,21 +225,21 @@ fn apply_member_changes(
     base_url: &str,
     group: ResourceId,
     changes: &[MemberChange],
-) -> Result<MemberCounts, ServiceError> {
-    let mut counts = MemberCounts::default();
+) -> Result<MemberChanges, ServiceError> {
+    let mut counts = MemberChanges::default();
     for change in changes {
         match change {
-            MemberChange::Add(ids) => counts.added += add_members(w, group, ids)?,
+            MemberChange::Add(ids) => counts.added.extend(add_members(w, group, ids)?),
             MemberChange::Remove(ids) => {
                 // An id that is not a UUID names no member: removing it changes nothing.
                 for member in ids.iter().filter_map(|id| ResourceId::parse(id)) {
                     if w.remove_member(group, member)? {
-                        counts.removed += 1;
+                        counts.removed.push(member);
                     }
                 }
             }
             MemberChange::RemoveAll => {
-                counts.removed += w.members_of(group)?.len();
+                counts.removed.extend(w.members_of(group)?.into_iter().map(|row| row.id));
                 w.clear_members(group)?;
             }
             MemberChange::RemoveMatching(f) => {
@@ -230,12 +254,13 @@ fn apply_member_changes(
                     if filter::matches_value_filter(f, &element, def)
                         && w.remove_member(group, row.id)?
                     {
-                        counts.removed += 1;
+                        counts.removed.push(row.id);
                     }
                 }
             }
         }
     }
+    counts.net(w, group)?;
     Ok(counts)
 }
 
@@ -244,7 +269,7 @@ fn summary(
     old: &StoredResource,
     new: &StoredResource,
     changed: &[&str],
-    counts: MemberCounts,
+    counts: MemberChanges,
 ) -> String {
     let active = |r: &StoredResource| r.attributes.get("active").and_then(Value::as_bool);
     let mut parts = Vec::new();
@@ -257,8 +282,9 @@ fn summary(
     if !others.is_empty() {
         parts.push(format!("changed {}", others.join(", ")));
     }
-    if counts.added + counts.removed > 0 {
-        parts.push(format!("members: {} added, {} removed", counts.added, counts.removed));
+    if !counts.added.is_empty() || !counts.removed.is_empty() {
+        let (added, removed) = (counts.added.len(), counts.removed.len());
+        parts.push(format!("members: {added} added, {removed} removed"));
     }
     if parts.is_empty() {
         "no change: the resource already had these values".to_string()

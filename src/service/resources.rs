@@ -13,6 +13,7 @@ use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
 use super::checks::{
     add_members, check_if_match, check_names, ensure_name_free, existing, naming_value, not_found,
 };
+use super::events::ChangeEvents;
 use super::render::{JsonBody, etag, location, relation, render, write_view};
 use super::{Principal, Service, ServiceError, domains, now_rfc3339, roles};
 
@@ -147,6 +148,7 @@ impl Service {
     ) -> Result<Rendered, ServiceError> {
         let mut attempt = Attempt::new(principal, "create", kind, None);
         let prepared = self.prepare_logged(&mut attempt, kind, body).await?;
+        let base_url = self.settings.base_url.clone();
         let stored = write_logged(self, attempt, move |w, attempt| {
             check_names(kind, &prepared.attributes, None)?;
             ensure_name_free(w, kind, &prepared.name, None)?;
@@ -160,7 +162,8 @@ impl Service {
                 roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
             };
             w.put(kind, &stored, None)?;
-            add_members(w, stored.id, &prepared.members)?;
+            let members = add_members(w, stored.id, &prepared.members)?;
+            ChangeEvents::new().created(w, &base_url, kind, &stored, &members)?;
             // Only now is the id real; a refused create logs none.
             attempt.resource_id = Some(stored.id.to_string());
             Ok((stored, attempt.succeeded(201, prepared.roles_summary())))
@@ -187,6 +190,7 @@ impl Service {
             }
         };
         let prepared = self.prepare_logged(&mut attempt, kind, body).await?;
+        let base_url = self.settings.base_url.clone();
         let stored = write_logged(self, attempt, move |w, attempt| {
             let (rid, old) = existing(w, kind, &id)?;
             check_if_match(if_match.as_deref(), &old)?;
@@ -200,12 +204,21 @@ impl Service {
                 attributes: prepared.attributes.clone(),
                 roles_derived: prepared.roles.as_ref().is_some_and(|r| r.derived),
             };
-            w.put(kind, &stored, Some(&old))?;
-            if kind == Kind::Group {
-                w.clear_members(rid)?;
-                add_members(w, rid, &prepared.members)?;
-            }
+            let members_changed = match kind {
+                Kind::Group => replace_members(w, rid, &prepared.members)?,
+                Kind::User => false,
+            };
             attempt.name = Some(prepared.name.clone());
+            if !members_changed
+                && stored.attributes == old.attributes
+                && stored.roles_derived == old.roles_derived
+            {
+                // Nothing differs (Okta sends whole objects back): the resource stays at its
+                // version and no event is told.
+                return Ok((old, attempt.succeeded(200, prepared.roles_summary())));
+            }
+            w.put(kind, &stored, Some(&old))?;
+            ChangeEvents::new().replaced(w, &base_url, kind, &old, &stored, members_changed)?;
             Ok((stored, attempt.succeeded(200, prepared.roles_summary())))
         })
         .await?;
@@ -227,10 +240,18 @@ impl Service {
         write_logged(self, attempt, move |w, attempt| {
             let (rid, old) = existing(w, kind, &id)?;
             check_if_match(if_match.as_deref(), &old)?;
+            let events = ChangeEvents::new();
+            let left = w.groups_of(rid)?;
             w.delete(kind, rid)?;
+            events.deleted(w, kind, &old)?;
+            for group in left {
+                if let Some(g) = w.get(Kind::Group, group)? {
+                    events.patched(w, Kind::Group, &g, &g, &[], &[rid])?;
+                }
+            }
             attempt.name = old.name(kind).map(str::to_string);
             let entry = match kind {
-                Kind::User => match clear_as_manager(w, &id, rid)? {
+                Kind::User => match clear_as_manager(w, &events, &id, rid)? {
                     0 => attempt.succeeded(204, None),
                     n => attempt.succeeded_with(
                         204,
@@ -336,7 +357,12 @@ fn same_id(a: &str, b: &str) -> bool {
 /// Removes a deleted user as the `manager` of the users it managed (found through the
 /// manager index, under the id as the client wrote it and in scimd's spelling). Returns how
 /// many users changed.
-fn clear_as_manager(w: &mut Writer, id: &str, rid: ResourceId) -> Result<usize, ServiceError> {
+fn clear_as_manager(
+    w: &mut Writer,
+    events: &ChangeEvents,
+    id: &str,
+    rid: ResourceId,
+) -> Result<usize, ServiceError> {
     let mut spellings = vec![rid.to_string()];
     if id != spellings[0] {
         spellings.push(id.to_string());
@@ -361,8 +387,22 @@ fn clear_as_manager(w: &mut Writer, id: &str, rid: ResourceId) -> Result<usize, 
             new.version += 1;
             new.last_modified = now_rfc3339();
             w.put(Kind::User, &new, Some(&old))?;
+            events.patched(w, Kind::User, &old, &new, &[], &[])?;
             cleared += 1;
         }
     }
     Ok(cleared)
+}
+
+/// Makes a group's members exactly `members` (a PUT). Returns whether the set changed.
+fn replace_members(
+    w: &mut Writer,
+    group: ResourceId,
+    members: &[String],
+) -> Result<bool, ServiceError> {
+    let before: Vec<ResourceId> = w.members_of(group)?.into_iter().map(|m| m.id).collect();
+    w.clear_members(group)?;
+    let mut after = add_members(w, group, members)?;
+    after.sort();
+    Ok(after != before)
 }

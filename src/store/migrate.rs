@@ -11,9 +11,10 @@ use redb::ReadableTable;
 use super::records::StoredResource;
 use super::resources::external_key;
 use super::tables::{
-    GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX, GROUP_NAME_INDEX_V1, GROUPS,
-    INACTIVE_USERS, MEMBER_GROUPS, META, PROVISIONING_LOG, ROW_BUCKETS, TOKENS,
-    USER_EXTERNAL_INDEX, USER_MANAGER_INDEX, USER_NAME_INDEX, USER_NAME_INDEX_V1, USERS,
+    EVENT_CURSORS, EVENT_FAILURES, EVENTS, GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX,
+    GROUP_NAME_INDEX_V1, GROUPS, INACTIVE_USERS, MEMBER_GROUPS, META, PROVISIONING_LOG,
+    ROW_BUCKETS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX, USER_NAME_INDEX,
+    USER_NAME_INDEX_V1, USERS,
 };
 use super::{Store, StoreError, Writer, codec, row};
 use crate::domain::Kind;
@@ -22,15 +23,17 @@ use crate::domain::text::{escape, name_key};
 /// The layout this binary writes. 2: `user_manager_idx.v1`. 3: `row_buckets.v1`. 4: user and
 /// group rows in format 2 (`row.rs`). 5: `inactive_users.v1`. 6: the name indexes keyed by
 /// `name_key` (Unicode normalisation and full case folding), `user_name_idx.v2` and
-/// `group_name_idx.v2`, replacing the lower-cased v1 tables.
-pub const SCHEMA_VERSION: u64 = 6;
+/// `group_name_idx.v2`, replacing the lower-cased v1 tables. 7: the change-event outbox
+/// (`events.v1`, `event_cursors.v1`, `event_failures.v1`), so an older scimd, which would
+/// commit changes without their events, refuses the file.
+pub const SCHEMA_VERSION: u64 = 7;
 
 const VERSION_KEY: &str = "schema_version";
 
 /// Migration `i` takes a file from version `i + 1` to `i + 2`.
 type Migration = fn(&mut Writer) -> Result<(), StoreError>;
 const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] =
-    [index_managers, count_rows, rewrite_rows, index_inactive, rekey_names];
+    [index_managers, count_rows, rewrite_rows, index_inactive, rekey_names, add_outbox];
 
 /// 1 → 2: fills the manager index from the users already stored.
 fn index_managers(w: &mut Writer) -> Result<(), StoreError> {
@@ -125,6 +128,12 @@ fn rekey_names(w: &mut Writer) -> Result<(), StoreError> {
     Err(StoreError::NameCollisions(collision_message(&collisions)))
 }
 
+/// 6 → 7: nothing to move; the outbox tables are created empty with every other table. From
+/// now on every change appends its events.
+fn add_outbox(_: &mut Writer) -> Result<(), StoreError> {
+    Ok(())
+}
+
 /// What an admin reads when the upgrade to schema 6 is refused.
 fn collision_message(collisions: &[(Kind, Vec<(u128, String)>)]) -> String {
     const SHOWN: usize = 50;
@@ -195,6 +204,9 @@ fn create_tables(w: &mut Writer) -> Result<(), StoreError> {
     w.tx.open_table(PROVISIONING_LOG)?;
     w.tx.open_table(ROW_BUCKETS)?;
     w.tx.open_table(INACTIVE_USERS)?;
+    w.tx.open_table(EVENTS)?;
+    w.tx.open_table(EVENT_CURSORS)?;
+    w.tx.open_table(EVENT_FAILURES)?;
     Ok(())
 }
 

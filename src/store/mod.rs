@@ -15,6 +15,7 @@
 
 pub mod backup;
 mod codec;
+mod events;
 mod log;
 mod members;
 mod migrate;
@@ -35,6 +36,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransaction};
 
+pub use events::{EventCursor, EventFailure};
 pub use log::LogEntry;
 pub use members::{MemberKind, MemberRow};
 pub use queries::ReadQueries;

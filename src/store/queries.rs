@@ -9,11 +9,12 @@
 
 use redb::{Key, ReadOnlyTable, ReadableTable, TableDefinition, Value};
 
+use super::events::{self, EventCursor};
 use super::members::{MemberRow, rows_with_prefix};
 use super::records::StoredResource;
 use super::resources::{decode_row, externals, ids_by_external_in, names, rows};
 use super::row;
-use super::tables::{GROUP_MEMBERS, MEMBER_GROUPS, TOKENS, USER_MANAGER_INDEX};
+use super::tables::{EVENT_CURSORS, GROUP_MEMBERS, MEMBER_GROUPS, TOKENS, USER_MANAGER_INDEX};
 use super::tokens::{self, StoredToken};
 use super::{Reader, StoreError, Writer};
 use crate::domain::text::name_key;
@@ -124,6 +125,13 @@ pub trait ReadQueries: sealed::OpenTable {
         let table = self.open(TOKENS)?;
         let row = table.get(id)?;
         row.map(|g| tokens::decode(g.value())).transpose()
+    }
+
+    /// `receiver`'s event cursor, if it has one.
+    fn event_cursor(&self, receiver: &str) -> Result<Option<EventCursor>, StoreError> {
+        let table = self.open(EVENT_CURSORS)?;
+        let row = table.get(receiver)?;
+        row.map(|g| events::decode_cursor(g.value())).transpose()
     }
 
     /// Whether any token exists (revoked or not): the first start creates one only when none.

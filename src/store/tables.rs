@@ -70,3 +70,16 @@ pub const PROVISIONING_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("
 /// counts, one per 12-bit id prefix, in prefix order. Ids are random UUIDs, so the slices fill
 /// evenly. One value per kind: a batch of writes rewrites it once.
 pub const ROW_BUCKETS: TableDefinition<u8, &[u8]> = TableDefinition::new("row_buckets.v1");
+
+/// The change-event outbox (`events.rs`). Key: the event's sequence number, increasing from 1
+/// across the directory. Value: envelope(`domain::events::ChangeEvent`). Appended in the same
+/// transaction as the change; pruned once every receiver has it and it is old enough.
+pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events.v1");
+
+/// Each event receiver's progress. Key: the receiver's name. Value: envelope(`EventCursor`):
+/// the last sequence number it acknowledged, and its state.
+pub const EVENT_CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("event_cursors.v1");
+
+/// Events a receiver refused as malformed (`invalid_request`) and was moved past. Key: the
+/// receiver's name, 0x00, the sequence number (8 bytes, big-endian). Value: envelope(the error).
+pub const EVENT_FAILURES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("event_failures.v1");

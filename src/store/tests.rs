@@ -437,3 +437,52 @@ fn a_full_queue_refuses_at_once() {
         Err(QueueError::Stopped)
     ));
 }
+
+fn change_event(toe_millis: i64) -> crate::domain::events::ChangeEvent {
+    crate::domain::events::ChangeEvent {
+        txn: "t".into(),
+        toe_millis,
+        kind: Kind::User,
+        id: ResourceId::new_random(),
+        external_id: None,
+        change: crate::domain::events::Change::Create,
+        activation: None,
+        version: Some(1),
+        attributes: vec!["userName".into()],
+        data: None,
+    }
+}
+
+#[test]
+fn events_are_numbered_in_commit_order_and_pruned_only_once_every_receiver_has_them() {
+    let (_dir, store) = open();
+    store
+        .write(|w| {
+            for toe in 1..=5 {
+                w.append_event(&change_event(toe))?;
+            }
+            w.set_event_cursor("wiki", &EventCursor { acked: 3, ..EventCursor::default() })?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let r = store.read().unwrap();
+    let seqs: Vec<u64> = r.events_after(0, 100).unwrap().iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    assert_eq!(r.events_after(3, 1).unwrap()[0].1.toe_millis, 4);
+    assert_eq!((r.events_pending(3).unwrap(), r.last_event_seq().unwrap()), (2, 5));
+    drop(r);
+    // Old enough, but only what the slowest receiver acknowledged goes; then not the newest.
+    let pruned = store.write(|w| w.prune_events(3, i64::MAX, 100)).unwrap();
+    assert_eq!(pruned, 3);
+    assert_eq!(store.write(|w| w.prune_events(u64::MAX, i64::MAX, 100)).unwrap(), 1);
+    // Too recent: kept.
+    store.write(|w| w.append_event(&change_event(100))).unwrap();
+    assert_eq!(store.write(|w| w.prune_events(u64::MAX, 5, 100)).unwrap(), 0);
+    let r = store.read().unwrap();
+    let seqs: Vec<u64> = r.events_after(0, 100).unwrap().iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, [5, 6], "numbers never repeat");
+    assert_eq!(r.event_cursor("wiki").unwrap().unwrap().acked, 3);
+    drop(r);
+    store.write(|w| w.remove_event_cursor("wiki")).unwrap();
+    assert!(store.read().unwrap().event_cursors().unwrap().is_empty());
+}

@@ -22,6 +22,7 @@ mod cli;
 mod directory;
 mod disk_full;
 mod durability;
+mod events;
 mod framing;
 mod observability;
 mod roles_domains;

@@ -1,0 +1,61 @@
+//! What a change event records: one committed change to one resource, as the outbox keeps it
+//! until every receiver has it (RFC 9967 calls the message that carries it a SET; building and
+//! signing that message happens at delivery, per receiver).
+//!
+//! A row is written in the same write transaction as the change it describes, so a change is
+//! never committed without its events and a refused write has none. Plain data: no I/O.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Kind, ResourceId};
+
+/// Which SCIM operation the change was (RFC 9967 §2.4: `prov:create`, `prov:put`,
+/// `prov:patch`, `prov:delete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Create,
+    Put,
+    Patch,
+    Delete,
+}
+
+/// A flip of a user's `active` (a user without `active` is active), told alongside the put or
+/// patch event (RFC 9967 §2.4.5/§2.4.6: `prov:activate`, `prov:deactivate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Activate,
+    Deactivate,
+}
+
+/// One change to one resource. Its place in the outbox (the sequence number) is the row key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    /// One value for every event of one committed write (a user delete that also changes
+    /// groups and managed users shares it): the SET's `txn`.
+    pub txn: String,
+    /// When the change was committed, Unix milliseconds: the SET's `toe`.
+    pub toe_millis: i64,
+    pub kind: Kind,
+    pub id: ResourceId,
+    /// The resource's `externalId` (before the change, for a delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    pub change: Change,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<Activation>,
+    /// The resource's version after the change (none for a delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// The attributes the change set, changed or removed, as SCIM paths (`title`,
+    /// `name`, `members`, `urn:…:enterprise:2.0:User:manager`): a notice event's `attributes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
+    /// A full event's `data` (see `scim::events`): for a create or a put, the resource's
+    /// attributes after the change; for a patch, the PatchOp operations that take the previous
+    /// state to the new one; none for a delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}

@@ -1,0 +1,210 @@
+//! Which change events a committed write produces, appended to the outbox inside that write
+//! (so a change and its events commit together, and a refused write has none), and what
+//! delivery reads back: events after a cursor, cursors, and a wake-up after each commit.
+//!
+//! One [`ChangeEvents`] per run of a write: every event it appends shares its `txn` (a user
+//! delete also tells the groups it left and the users it managed). Users: create, put, patch,
+//! delete, plus activate/deactivate riding along when `active` flips. Groups: create, put,
+//! patch (membership changes are a patch naming `members`), delete.
+
+use serde_json::Value;
+
+use crate::domain::events::{Activation, Change, ChangeEvent};
+use crate::domain::{Kind, ResourceId};
+use crate::scim::events::{changed_paths, replay_patch};
+use crate::scim::schema::resource_type;
+use crate::store::{EventCursor, StoreError, StoredResource, Writer};
+
+use super::audit::wait;
+use super::render::render;
+use super::{Service, ServiceError};
+
+/// The events of one run of one write.
+pub(super) struct ChangeEvents {
+    txn: String,
+    toe_millis: i64,
+}
+
+impl ChangeEvents {
+    pub(super) fn new() -> ChangeEvents {
+        let toe_millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        ChangeEvents { txn: uuid::Uuid::new_v4().to_string(), toe_millis }
+    }
+
+    fn event(&self, kind: Kind, stored: &StoredResource, change: Change) -> ChangeEvent {
+        ChangeEvent {
+            txn: self.txn.clone(),
+            toe_millis: self.toe_millis,
+            kind,
+            id: stored.id,
+            external_id: stored.external_id().map(str::to_string),
+            change,
+            activation: None,
+            version: Some(stored.version),
+            attributes: Vec::new(),
+            data: None,
+        }
+    }
+
+    /// `stored` was created, with `members` for a group: the full event carries it as a GET
+    /// returns it now.
+    pub(super) fn created(
+        &self,
+        w: &mut Writer,
+        base_url: &str,
+        kind: Kind,
+        stored: &StoredResource,
+        members: &[ResourceId],
+    ) -> Result<(), StoreError> {
+        let mut event = self.event(kind, stored, Change::Create);
+        event.attributes = changed_paths(resource_type(kind), &Value::Null, &stored.attributes);
+        if !members.is_empty() {
+            event.attributes.push("members".into());
+        }
+        event.data = Some(render(w, base_url, kind, stored, true)?);
+        w.append_event(&event).map(drop)
+    }
+
+    /// `old` was replaced by `new`; `members_changed` when a group's member set differs.
+    pub(super) fn replaced(
+        &self,
+        w: &mut Writer,
+        base_url: &str,
+        kind: Kind,
+        old: &StoredResource,
+        new: &StoredResource,
+        members_changed: bool,
+    ) -> Result<(), StoreError> {
+        let mut event = self.event(kind, new, Change::Put);
+        event.attributes = changed_paths(resource_type(kind), &old.attributes, &new.attributes);
+        if members_changed {
+            event.attributes.push("members".into());
+        }
+        event.activation = activation(kind, old, new);
+        event.data = Some(render(w, base_url, kind, new, true)?);
+        w.append_event(&event).map(drop)
+    }
+
+    /// `old` became `new` by a PATCH (or as a side effect of a delete), with these members
+    /// added and removed.
+    pub(super) fn patched(
+        &self,
+        w: &mut Writer,
+        kind: Kind,
+        old: &StoredResource,
+        new: &StoredResource,
+        added: &[ResourceId],
+        removed: &[ResourceId],
+    ) -> Result<(), StoreError> {
+        let rt = resource_type(kind);
+        let mut event = self.event(kind, new, Change::Patch);
+        event.attributes = changed_paths(rt, &old.attributes, &new.attributes);
+        if !added.is_empty() || !removed.is_empty() {
+            event.attributes.push("members".into());
+        }
+        event.activation = activation(kind, old, new);
+        event.data = Some(replay_patch(rt, &old.attributes, &new.attributes, added, removed));
+        w.append_event(&event).map(drop)
+    }
+
+    /// `old` was deleted.
+    pub(super) fn deleted(
+        &self,
+        w: &mut Writer,
+        kind: Kind,
+        old: &StoredResource,
+    ) -> Result<(), StoreError> {
+        let mut event = self.event(kind, old, Change::Delete);
+        event.version = None;
+        w.append_event(&event).map(drop)
+    }
+}
+
+/// A user's `active` flip (absent is active); none for groups.
+fn activation(kind: Kind, old: &StoredResource, new: &StoredResource) -> Option<Activation> {
+    match (kind, old.is_inactive(), new.is_inactive()) {
+        (Kind::User, true, false) => Some(Activation::Activate),
+        (Kind::User, false, true) => Some(Activation::Deactivate),
+        _ => None,
+    }
+}
+
+/// Events and cursors, as delivery reads them.
+impl Service {
+    /// Up to `limit` events after sequence number `after`, oldest first. Blocking: one read.
+    pub fn events_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, ChangeEvent)>, StoreError> {
+        self.store().read()?.events_after(after, limit)
+    }
+
+    /// The newest event's sequence number (0: none yet). Blocking.
+    pub fn last_event_seq(&self) -> Result<u64, StoreError> {
+        self.store().read()?.last_event_seq()
+    }
+
+    /// Every receiver's cursor. Blocking.
+    pub fn event_cursors(&self) -> Result<Vec<(String, EventCursor)>, StoreError> {
+        self.store().read()?.event_cursors()
+    }
+
+    /// A watch whose value changes after every commit that appended events: delivery waits on
+    /// it instead of polling the file.
+    pub fn subscribe_events(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.events_committed.subscribe()
+    }
+
+    /// Tells delivery that events were committed (called after a write's commit).
+    pub(super) fn wake_delivery(&self) {
+        self.events_committed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Moves `receiver`'s cursor to `cursor`, durably, through the writer.
+    pub async fn store_event_cursor(
+        &self,
+        receiver: String,
+        cursor: EventCursor,
+    ) -> Result<(), ServiceError> {
+        let job = move |w: &mut Writer| {
+            w.set_event_cursor(&receiver, &cursor).map_err(ServiceError::from)
+        };
+        wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+    }
+
+    /// Deletes the events every receiver has acknowledged that are older than `keep_days`
+    /// days, oldest first, a few hundred per write batch (so requests' writes never wait
+    /// behind it). Events a receiver still lacks are kept however old. Returns how many.
+    pub async fn prune_events(&self, keep_days: u32) -> Result<usize, ServiceError> {
+        let age = std::time::Duration::from_secs(u64::from(keep_days) * 86_400);
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(age)
+            .unwrap_or(std::time::UNIX_EPOCH)
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let acked_by_all = self
+            .blocking(|s| {
+                let cursors = s.store().read()?.event_cursors()?;
+                Ok(cursors.iter().map(|(_, c)| c.acked).min().unwrap_or(u64::MAX))
+            })
+            .await?;
+        let mut deleted = 0;
+        loop {
+            let prune = move |w: &mut Writer| {
+                w.prune_events(acked_by_all, cutoff, PRUNE_BATCH).map_err(ServiceError::from)
+            };
+            let n =
+                wait(self.writes.submit(prune, |_: &mut Writer, _: &ServiceError| Ok(()))).await?;
+            deleted += n;
+            if n < PRUNE_BATCH {
+                return Ok(deleted);
+            }
+        }
+    }
+}
+
+/// Events one prune change deletes, as for the provisioning log.
+const PRUNE_BATCH: usize = 500;
