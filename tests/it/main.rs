@@ -23,6 +23,7 @@ mod directory;
 mod disk_full;
 mod durability;
 mod framing;
+mod jwks;
 mod observability;
 mod roles_domains;
 mod systemd;
