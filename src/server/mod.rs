@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, TlsMode};
 use crate::service::{DataFile, IssuedToken, Service, Settings, StoreError};
+use crate::signing::{KeyRing, SigningError};
 use reload::Reloader;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    SigningKeys(#[from] SigningError),
     #[error("cannot create the data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
     #[error("cannot bind the admin socket {path}: {source}")]
@@ -61,8 +64,12 @@ impl Server {
             source,
         })?;
         let data_file = DataFile::open(&config)?;
+        // Opened while the data file's lock is held: no other scimd writes the key file.
+        let signing_keys = KeyRing::open(&config.data_dir)?;
         let tls = tls::server_config(&config.tls, &config.data_dir, &tls::hosts_of(&config))?;
-        let service = data_file.start(Settings::from_config(&config))?;
+        let mut settings = Settings::from_config(&config);
+        settings.signing_keys = Some(signing_keys.into_shared());
+        let service = data_file.start(settings)?;
         Ok(Server { service, tls, config })
     }
 
@@ -116,6 +123,7 @@ impl Server {
         let admin_task = tokio::spawn(admin::serve(admin_listener, self.service.clone()));
         let retention_task =
             tokio::spawn(retention_hourly(self.service.clone(), self.config.log.keep_days));
+        let key_retention_task = tokio::spawn(prune_signing_keys_hourly(self.service.clone()));
         let app = crate::http::router(
             self.service.clone(),
             metrics,
@@ -148,12 +156,14 @@ impl Server {
         }
         admin_task.abort();
         retention_task.abort();
+        key_retention_task.abort();
         if let Some(task) = metrics_task {
             task.abort();
             let _ = task.await;
         }
         let _ = admin_task.await;
         let _ = retention_task.await;
+        let _ = key_retention_task.await;
         // Commit what is queued, then let the store go (a restart may reopen the file).
         let service = self.service.clone();
         let _ = tokio::task::spawn_blocking(move || service.stop_writes()).await;
@@ -185,6 +195,29 @@ async fn retention_hourly(service: Service, log_keep_days: u32) {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "pruned delivered change events"),
             Err(e) => tracing::warn!(error = %e, "pruning change events failed; retrying"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
+/// How long a superseded event signing key stays published, so that SETs signed with it
+/// before a rotation still verify. Until `[events] keep_days` exists it is its default, 7 days.
+const SIGNING_KEYS_KEEP: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
+/// Drops superseded event signing keys older than [`SIGNING_KEYS_KEEP`], at start and then
+/// every hour.
+async fn prune_signing_keys_hourly(service: Service) {
+    loop {
+        let svc = service.clone();
+        match tokio::task::spawn_blocking(move || svc.prune_signing_keys(SIGNING_KEYS_KEEP)).await {
+            Ok(Ok(dropped)) if dropped.is_empty() => {}
+            Ok(Ok(dropped)) => tracing::info!(
+                kids = ?dropped,
+                keep_days = SIGNING_KEYS_KEEP.as_secs() / 86_400,
+                "no longer publishing superseded event signing keys"
+            ),
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning the event signing keys failed"),
+            Err(e) => tracing::warn!(error = %e, "the signing key pruning task failed"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }
