@@ -2,18 +2,20 @@
 //! refused) and validated once into `Config` (parsed addresses, paths, limits, roles).
 //!
 //! Every key is optional; its built-in default is what `config.example.toml` documents. Errors
-//! name the file, the line and what to change. This module reads the file and nothing else: it
-//! does not touch the data directory or the certificates.
+//! name the file, the line and what to change. This module reads the file, and the
+//! authorization files `[events]` names, and nothing else: it does not touch the data
+//! directory or the certificates.
 //!
 //! This file holds `Config`, `ConfigError`, finding and loading the file, and the sections small
-//! enough to check inline; `raw.rs` is the file as serde reads it, `tls.rs` and `roles.rs` the
-//! sections with checks of their own.
+//! enough to check inline; `raw.rs` is the file as serde reads it, `tls.rs`, `roles.rs` and
+//! `events.rs` the sections with checks of their own.
 
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod events;
 mod raw;
 mod roles;
 mod tls;
@@ -22,6 +24,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::scim::limits::RequestLimits;
+use events::validate_events;
+pub use events::{
+    DEFAULT_EVENTS_KEEP_DAYS, Delivery, EventsConfig, Payload, ReceiverConfig, Secret, Start,
+};
 use raw::{DEFAULT_KEEP_DAYS, RawConfig, TlsModeName};
 use roles::validate_roles;
 pub use roles::{RolesConfig, UnknownRole, UnknownUserType};
@@ -127,6 +133,7 @@ pub struct Config {
     pub limits: Limits,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub events: EventsConfig,
 }
 
 impl Config {
@@ -271,6 +278,7 @@ impl Config {
         }
 
         let roles = validate_roles(raw.roles).map_err(|(span, m)| err(span, m))?;
+        let events = validate_events(&raw.events).map_err(|(span, m)| err(span, m))?;
 
         let limits = Limits {
             max_connections: raw.limits.max_connections.max(1),
@@ -316,6 +324,7 @@ impl Config {
                 keep_days: raw.log.keep_days.unwrap_or(DEFAULT_KEEP_DAYS),
             },
             metrics,
+            events,
         })
     }
 

@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::events::RawEvents;
 use super::{LogFormat, UnknownRole, UnknownUserType};
 use crate::scim::limits::RequestLimits;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
@@ -28,6 +30,8 @@ pub(super) struct RawConfig {
     pub(super) log: RawLog,
     #[serde(default)]
     pub(super) metrics: RawMetrics,
+    #[serde(default)]
+    pub(super) events: RawEvents,
 }
 
 #[derive(Debug, Default, Deserialize)]
