@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 use scimd::admin::{self, AdminRequest, ClientError, Outcome};
-use scimd::config::{Config, TlsMode};
+use scimd::config::{Config, Delivery, EventsConfig, TlsMode};
 use scimd::server::{Server, signals};
 use scimd::service::{DataFile, IssuedToken, TokenInfo};
 
@@ -163,7 +163,39 @@ pub fn check_config(config: &Config) -> Result<()> {
         }
         tls => eprintln!("  tls         {tls:?}"),
     }
+    print_receivers(&config.events);
     Ok(())
+}
+
+/// check-config's lines for `[events]`: each receiver's name, delivery, endpoint host, payload,
+/// resource types and start; never its authorization value.
+fn print_receivers(events: &EventsConfig) {
+    if events.receivers.is_empty() {
+        eprintln!("  events      no receivers");
+        return;
+    }
+    eprintln!(
+        "  events      {} receiver(s); events kept {} day(s) after every receiver has them",
+        events.receivers.len(),
+        events.keep_days
+    );
+    for receiver in &events.receivers {
+        let delivery = match &receiver.delivery {
+            Delivery::Push { endpoint, .. } => {
+                let host = endpoint.authority().map_or("", |a| a.as_str());
+                format!("push to {host}")
+            }
+            Delivery::Poll => format!("poll (POST /events/{})", receiver.name),
+        };
+        let types: Vec<&str> = receiver.resource_types.iter().map(|k| k.resource_type()).collect();
+        eprintln!(
+            "    {:<11} {delivery}, payload {}, types {}, start {}",
+            receiver.name,
+            receiver.payload.as_str(),
+            types.join(" and "),
+            receiver.start.as_str()
+        );
+    }
 }
 
 pub async fn token_create(
