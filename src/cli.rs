@@ -111,8 +111,8 @@ pub enum TokenCommand {
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
     /// Add a new signing key and sign new events with it; the new kid is printed on stdout.
-    /// The old keys stay in /.well-known/jwks.json for 7 days, so events already sent still
-    /// verify
+    /// The old keys stay in /.well-known/jwks.json for `[events] keep_days` (default 7), so
+    /// events already sent still verify
     RotateKey,
 }
 
@@ -267,8 +267,8 @@ pub async fn events_rotate_key(config: &Config) -> Result<()> {
     let published = result["kids"].as_array().map_or(0, Vec::len);
     eprintln!(
         "Added event signing key {kid}; new events are signed with it. {published} keys are \
-         published at {}/.well-known/jwks.json; superseded keys stay there for 7 days.",
-        config.public_url
+         published at {}/.well-known/jwks.json; superseded keys stay there for {} days.",
+        config.public_url, config.events.keep_days
     );
     println!("{kid}");
     Ok(())

@@ -121,9 +121,11 @@ impl Server {
             None => None,
         };
         let admin_task = tokio::spawn(admin::serve(admin_listener, self.service.clone()));
-        let retention_task =
-            tokio::spawn(retention_hourly(self.service.clone(), self.config.log.keep_days));
-        let key_retention_task = tokio::spawn(prune_signing_keys_hourly(self.service.clone()));
+        let retention_task = tokio::spawn(retention_hourly(
+            self.service.clone(),
+            self.config.log.keep_days,
+            self.config.events.keep_days,
+        ));
         let app = crate::http::router(
             self.service.clone(),
             metrics,
@@ -156,14 +158,12 @@ impl Server {
         }
         admin_task.abort();
         retention_task.abort();
-        key_retention_task.abort();
         if let Some(task) = metrics_task {
             task.abort();
             let _ = task.await;
         }
         let _ = admin_task.await;
         let _ = retention_task.await;
-        let _ = key_retention_task.await;
         // Commit what is queued, then let the store go (a restart may reopen the file).
         let service = self.service.clone();
         let _ = tokio::task::spawn_blocking(move || service.stop_writes()).await;
@@ -173,12 +173,12 @@ impl Server {
     }
 }
 
-/// How long change events are kept once every receiver has them.
-const EVENTS_KEEP_DAYS: u32 = 7;
-
-/// Applies `[log] keep_days` (0 keeps everything) and the change events' retention at start
-/// and then every hour.
-async fn retention_hourly(service: Service, log_keep_days: u32) {
+/// Applies the retention rules at start and then every hour: `[log] keep_days` (0 keeps
+/// everything) to the provisioning log; `[events] keep_days` to change events every receiver
+/// has, and to superseded event signing keys (published that long after a rotation, so SETs
+/// signed before it still verify).
+async fn retention_hourly(service: Service, log_keep_days: u32, events_keep_days: u32) {
+    let keys_keep = std::time::Duration::from_secs(u64::from(events_keep_days) * 86_400);
     loop {
         if log_keep_days > 0 {
             match service.prune_log(log_keep_days).await {
@@ -191,29 +191,17 @@ async fn retention_hourly(service: Service, log_keep_days: u32) {
                 }
             }
         }
-        match service.prune_events(EVENTS_KEEP_DAYS).await {
+        match service.prune_events(events_keep_days).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "pruned delivered change events"),
             Err(e) => tracing::warn!(error = %e, "pruning change events failed; retrying"),
         }
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-    }
-}
-
-/// How long a superseded event signing key stays published, so that SETs signed with it
-/// before a rotation still verify. Until `[events] keep_days` exists it is its default, 7 days.
-const SIGNING_KEYS_KEEP: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
-
-/// Drops superseded event signing keys older than [`SIGNING_KEYS_KEEP`], at start and then
-/// every hour.
-async fn prune_signing_keys_hourly(service: Service) {
-    loop {
         let svc = service.clone();
-        match tokio::task::spawn_blocking(move || svc.prune_signing_keys(SIGNING_KEYS_KEEP)).await {
+        match tokio::task::spawn_blocking(move || svc.prune_signing_keys(keys_keep)).await {
             Ok(Ok(dropped)) if dropped.is_empty() => {}
             Ok(Ok(dropped)) => tracing::info!(
                 kids = ?dropped,
-                keep_days = SIGNING_KEYS_KEEP.as_secs() / 86_400,
+                keep_days = events_keep_days,
                 "no longer publishing superseded event signing keys"
             ),
             Ok(Err(e)) => tracing::warn!(error = %e, "pruning the event signing keys failed"),
