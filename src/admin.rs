@@ -1,5 +1,5 @@
-//! The admin protocol: what `scimd token …`, `log`, `users`/`groups`, and `backup` ask, and
-//! how it is answered.
+//! The admin protocol: what `scimd token …`, `log`, `users`/`groups`, `backup` and
+//! `events rotate-key` ask, and how it is answered.
 //!
 //! redb lets one process open the data file, so while the server runs the CLI sends its
 //! request over the server's Unix socket (`<data_dir>/scimd.sock`, mode 0600: only the
@@ -52,6 +52,9 @@ pub enum AdminRequest {
         resources: Resources,
         filter: Option<String>,
     },
+    /// Adds a new event signing key to the server's ring (so the JWKS lists it at once);
+    /// answered with `{"kid": "<new kid>", "kids": [every published kid, oldest first]}`.
+    EventsRotateKey,
 }
 
 /// The last line of an export: the count, or why it stopped. A stream without it was cut.
@@ -122,11 +125,23 @@ pub fn execute(service: &Service, request: AdminRequest) -> AdminResponse {
             .map(|LogEntries { entries, next }| LogPage { entries, next })
             .map_err(|e| e.to_string())
             .and_then(|l| serde_json::to_value(l).map_err(|e| e.to_string())),
+        AdminRequest::EventsRotateKey => service
+            .rotate_signing_key()
+            .map_err(|e| e.to_string())
+            .map(|kid| serde_json::json!({ "kid": kid, "kids": published_kids(service) })),
         AdminRequest::Backup | AdminRequest::Export { .. } => {
             Err("this request is streamed, not answered in one line".into())
         }
     };
     AdminResponse::from_result(result)
+}
+
+/// The `kid` of every published event signing key, oldest first.
+fn published_kids(service: &Service) -> Vec<String> {
+    service.signing_keys().map_or_else(Vec::new, |keys| {
+        let keys = keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.kids().map(str::to_string).collect()
+    })
 }
 
 /// Every user or group `filter` matches, in id order, each handed to `emit` as `GET` renders

@@ -1,7 +1,7 @@
 //! Reaching the directory from the command line: an admin request goes to the running server
 //! over its admin socket, or, when no server runs, is run on the data file directly (the same
 //! `admin::execute`, so both answer alike); and opening a stopped server's data file with
-//! messages that say what to do. Used by `cli` (tokens, backup, restore, compact) and
+//! messages that say what to do. Used by `cli` (tokens, backup, restore, compact, events) and
 //! `directory` (users, groups, log); it uses neither.
 
 use anyhow::{Result, bail};
@@ -10,6 +10,7 @@ use serde_json::Value;
 use scimd::admin::{self, AdminRequest, AdminResponse, ClientError};
 use scimd::config::Config;
 use scimd::service::{DataFile, Service, Settings, StoreError};
+use scimd::signing::KeyRing;
 
 /// Sends an admin request to the running server, or runs it on the data file when stopped.
 pub async fn admin_request(config: &Config, request: AdminRequest) -> Result<Value> {
@@ -28,7 +29,15 @@ pub async fn admin_request(config: &Config, request: AdminRequest) -> Result<Val
 
 fn offline(config: &Config, request: AdminRequest) -> Result<AdminResponse> {
     let first_token = matches!(request, AdminRequest::TokenCreate { .. });
-    let service = offline_service(config, first_token)?;
+    let service = if matches!(request, AdminRequest::EventsRotateKey) {
+        // The data file's lock, held meanwhile, keeps a starting server off the key file.
+        let data_file = open_data_file(config, false)?;
+        let mut settings = Settings::from_config(config);
+        settings.signing_keys = Some(KeyRing::open(&config.data_dir)?.into_shared());
+        data_file.start(settings)?
+    } else {
+        offline_service(config, first_token)?
+    };
     let response = admin::execute(&service, request);
     service.stop_writes();
     Ok(response)

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 use scimd::admin::{self, AdminRequest, ClientError, Outcome};
-use scimd::config::{Config, TlsMode};
+use scimd::config::{Config, Delivery, EventsConfig, TlsMode};
 use scimd::server::{Server, signals};
 use scimd::service::{DataFile, IssuedToken, TokenInfo};
 
@@ -78,6 +78,9 @@ pub enum Command {
     },
     /// Shrink the data file of a stopped server to the pages it uses
     Compact,
+    /// Manage change events (SETs) and the keys that sign them
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Print the version
     Version,
 }
@@ -103,6 +106,14 @@ pub enum TokenCommand {
         /// The token id (the part after scimd_ and before the next _)
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Add a new signing key and sign new events with it; the new kid is printed on stdout.
+    /// The old keys stay in /.well-known/jwks.json for `[events] keep_days` (default 7), so
+    /// events already sent still verify
+    RotateKey,
 }
 
 /// `scimd check-config`: the same validation `serve` does, without opening the data file.
@@ -152,7 +163,39 @@ pub fn check_config(config: &Config) -> Result<()> {
         }
         tls => eprintln!("  tls         {tls:?}"),
     }
+    print_receivers(&config.events);
     Ok(())
+}
+
+/// check-config's lines for `[events]`: each receiver's name, delivery, endpoint host, payload,
+/// resource types and start; never its authorization value.
+fn print_receivers(events: &EventsConfig) {
+    if events.receivers.is_empty() {
+        eprintln!("  events      no receivers");
+        return;
+    }
+    eprintln!(
+        "  events      {} receiver(s); events kept {} day(s) after every receiver has them",
+        events.receivers.len(),
+        events.keep_days
+    );
+    for receiver in &events.receivers {
+        let delivery = match &receiver.delivery {
+            Delivery::Push { endpoint, .. } => {
+                let host = endpoint.authority().map_or("", |a| a.as_str());
+                format!("push to {host}")
+            }
+            Delivery::Poll => format!("poll (POST /events/{})", receiver.name),
+        };
+        let types: Vec<&str> = receiver.resource_types.iter().map(|k| k.resource_type()).collect();
+        eprintln!(
+            "    {:<11} {delivery}, payload {}, types {}, start {}",
+            receiver.name,
+            receiver.payload.as_str(),
+            types.join(" and "),
+            receiver.start.as_str()
+        );
+    }
 }
 
 pub async fn token_create(
@@ -213,6 +256,21 @@ pub async fn token_revoke(config: &Config, id: String) -> Result<()> {
     let result = admin_request(config, AdminRequest::TokenRevoke { id }).await?;
     let token: TokenInfo = serde_json::from_value(result).context("reading the revoked token")?;
     eprintln!("Revoked token '{}' (id {}).", token.name, token.id);
+    Ok(())
+}
+
+/// `scimd events rotate-key`: on the running server's ring (the JWKS lists the new key at
+/// once), else on the key file of the stopped server.
+pub async fn events_rotate_key(config: &Config) -> Result<()> {
+    let result = admin_request(config, AdminRequest::EventsRotateKey).await?;
+    let kid = result["kid"].as_str().context("reading the new key's kid")?;
+    let published = result["kids"].as_array().map_or(0, Vec::len);
+    eprintln!(
+        "Added event signing key {kid}; new events are signed with it. {published} keys are \
+         published at {}/.well-known/jwks.json; superseded keys stay there for {} days.",
+        config.public_url, config.events.keep_days
+    );
+    println!("{kid}");
     Ok(())
 }
 

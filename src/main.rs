@@ -14,7 +14,7 @@ use scimd::admin::{LogFilter, Resources};
 use scimd::config::{Config, LogConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, TokenCommand};
+use cli::{Cli, Command, EventsCommand, TokenCommand};
 use directory::ResourceCommand;
 
 fn main() -> ExitCode {
@@ -52,6 +52,7 @@ fn main() -> ExitCode {
             Command::Backup { file } => cli::backup(&config, file).await,
             Command::Restore { file, force } => cli::restore(&config, file, force).await,
             Command::Compact => cli::compact(&config).await,
+            Command::Events(EventsCommand::RotateKey) => cli::events_rotate_key(&config).await,
             Command::Version => {
                 println!("scimd {}", env!("CARGO_PKG_VERSION"));
                 Ok(())

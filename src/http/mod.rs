@@ -1,5 +1,6 @@
-//! The HTTP application: the axum router for `/scim/v2` and `/healthz`, its middleware, and
-//! the translation between HTTP and service calls.
+//! The HTTP application: the axum router for `/scim/v2`, `/healthz` and
+//! `/.well-known/jwks.json`, its middleware, and the translation between HTTP and service
+//! calls.
 //!
 //! This module never names hyper, rustls or redb: `server` feeds it connections and `service`
 //! does the work. Layer order (outermost first): access log, the `Host` check, panic guard,
@@ -68,6 +69,7 @@ pub fn router(
 
     Router::new()
         .route("/healthz", get(health).route_layer(middleware::from_fn(name_route)))
+        .route("/.well-known/jwks.json", get(jwks).route_layer(middleware::from_fn(name_route)))
         .nest("/scim/v2", scim)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -123,6 +125,21 @@ async fn health(State(state): State<AppState>) -> Response {
         .headers_mut()
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response
+}
+
+/// `/.well-known/jwks.json`: unauthenticated, the public keys that verify scimd's change
+/// events (every key still published, newest last). Receivers may cache it for 5 minutes and
+/// fetch it again when a SET names a `kid` they do not have.
+async fn jwks(State(state): State<AppState>) -> Response {
+    let Some(keys) = state.service.signing_keys() else {
+        return HttpError::not_found("this server publishes no event signing keys").into_response();
+    };
+    let body = keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).jwks().to_string();
+    let headers = [
+        (http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json")),
+        (http::header::CACHE_CONTROL, http::HeaderValue::from_static("max-age=300")),
+    ];
+    (StatusCode::OK, headers, body).into_response()
 }
 
 async fn not_found(req: Request) -> HttpError {

@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, TlsMode};
 use crate::service::{DataFile, IssuedToken, Service, Settings, StoreError};
+use crate::signing::{KeyRing, SigningError};
 use reload::Reloader;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    SigningKeys(#[from] SigningError),
     #[error("cannot create the data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
     #[error("cannot bind the admin socket {path}: {source}")]
@@ -61,8 +64,12 @@ impl Server {
             source,
         })?;
         let data_file = DataFile::open(&config)?;
+        // Opened while the data file's lock is held: no other scimd writes the key file.
+        let signing_keys = KeyRing::open(&config.data_dir)?;
         let tls = tls::server_config(&config.tls, &config.data_dir, &tls::hosts_of(&config))?;
-        let service = data_file.start(Settings::from_config(&config))?;
+        let mut settings = Settings::from_config(&config);
+        settings.signing_keys = Some(signing_keys.into_shared());
+        let service = data_file.start(settings)?;
         Ok(Server { service, tls, config })
     }
 
@@ -114,8 +121,11 @@ impl Server {
             None => None,
         };
         let admin_task = tokio::spawn(admin::serve(admin_listener, self.service.clone()));
-        let retention_task =
-            tokio::spawn(retention_hourly(self.service.clone(), self.config.log.keep_days));
+        let retention_task = tokio::spawn(retention_hourly(
+            self.service.clone(),
+            self.config.log.keep_days,
+            self.config.events.keep_days,
+        ));
         let app = crate::http::router(
             self.service.clone(),
             metrics,
@@ -163,12 +173,12 @@ impl Server {
     }
 }
 
-/// How long change events are kept once every receiver has them.
-const EVENTS_KEEP_DAYS: u32 = 7;
-
-/// Applies `[log] keep_days` (0 keeps everything) and the change events' retention at start
-/// and then every hour.
-async fn retention_hourly(service: Service, log_keep_days: u32) {
+/// Applies the retention rules at start and then every hour: `[log] keep_days` (0 keeps
+/// everything) to the provisioning log; `[events] keep_days` to change events every receiver
+/// has, and to superseded event signing keys (published that long after a rotation, so SETs
+/// signed before it still verify).
+async fn retention_hourly(service: Service, log_keep_days: u32, events_keep_days: u32) {
+    let keys_keep = std::time::Duration::from_secs(u64::from(events_keep_days) * 86_400);
     loop {
         if log_keep_days > 0 {
             match service.prune_log(log_keep_days).await {
@@ -181,10 +191,21 @@ async fn retention_hourly(service: Service, log_keep_days: u32) {
                 }
             }
         }
-        match service.prune_events(EVENTS_KEEP_DAYS).await {
+        match service.prune_events(events_keep_days).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "pruned delivered change events"),
             Err(e) => tracing::warn!(error = %e, "pruning change events failed; retrying"),
+        }
+        let svc = service.clone();
+        match tokio::task::spawn_blocking(move || svc.prune_signing_keys(keys_keep)).await {
+            Ok(Ok(dropped)) if dropped.is_empty() => {}
+            Ok(Ok(dropped)) => tracing::info!(
+                kids = ?dropped,
+                keep_days = events_keep_days,
+                "no longer publishing superseded event signing keys"
+            ),
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning the event signing keys failed"),
+            Err(e) => tracing::warn!(error = %e, "the signing key pruning task failed"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
     }

@@ -27,6 +27,7 @@ use std::sync::{Arc, RwLock};
 use crate::config::{Config, RolesConfig, ScimConfig};
 use crate::scim::ScimError;
 use crate::scim::limits::RequestLimits;
+use crate::signing::{SharedKeyRing, SigningError};
 use crate::store::{Store, WriteQueue};
 
 /// Stored types the callers of the use cases see as they are (the admin protocol carries log
@@ -122,6 +123,9 @@ pub struct Settings {
     pub write_queue: usize,
     /// What one request may ask of the writer (`[limits]`).
     pub limits: RequestLimits,
+    /// The keys that sign change events: opened by the running server at start (and by an
+    /// offline `events rotate-key`); `None` for the CLI's other offline work.
+    pub signing_keys: Option<SharedKeyRing>,
 }
 
 impl Settings {
@@ -132,6 +136,7 @@ impl Settings {
             roles: config.roles.clone(),
             write_queue: config.limits.write_queue,
             limits: config.limits.request,
+            signing_keys: None,
         }
     }
 }
@@ -205,6 +210,31 @@ impl Service {
         &self.store
     }
 
+    /// The keys that sign change events and are published at `/.well-known/jwks.json`.
+    pub fn signing_keys(&self) -> Option<&SharedKeyRing> {
+        self.settings.signing_keys.as_ref()
+    }
+
+    /// Adds a new newest signing key (written to the key file first) and returns its `kid`;
+    /// the older keys stay published. Blocking.
+    pub fn rotate_signing_key(&self) -> Result<String, ServiceError> {
+        let keys = self.signing_keys().ok_or_else(no_signing_keys)?;
+        let mut keys = keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let kid = keys.rotate(std::time::SystemTime::now()).map_err(signing_failed)?;
+        tracing::info!(kid, published = keys.kids().count(), "added an event signing key");
+        Ok(kid)
+    }
+
+    /// Drops the signing keys superseded more than `keep` ago; returns their `kid`s. Blocking.
+    pub fn prune_signing_keys(
+        &self,
+        keep: std::time::Duration,
+    ) -> Result<Vec<String>, ServiceError> {
+        let keys = self.signing_keys().ok_or_else(no_signing_keys)?;
+        let mut keys = keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.prune(std::time::SystemTime::now(), keep).map_err(signing_failed)
+    }
+
     /// The running server's verified-token cache (revokes through the admin socket clear it).
     pub fn token_cache(&self) -> &tokens::TokenCache {
         &self.tokens
@@ -220,6 +250,14 @@ impl Service {
             .await
             .map_err(|e| ServiceError::Internal(format!("store task failed: {e}")))?
     }
+}
+
+fn no_signing_keys() -> ServiceError {
+    ServiceError::Internal("the event signing keys are not loaded".into())
+}
+
+fn signing_failed(e: SigningError) -> ServiceError {
+    ServiceError::Internal(e.to_string())
 }
 
 /// The current time as SCIM writes it (RFC 3339, milliseconds, UTC).

@@ -101,6 +101,52 @@ async fn check_config_accepts_a_good_file_and_the_example() {
 }
 
 #[tokio::test]
+async fn check_config_lists_the_event_receivers_and_never_the_authorization_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let auth = write(dir.path(), "wiki.auth", "Bearer wiki-s3cr3t-8f2c\n");
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let text = format!(
+        "data_dir = {data:?}\n\n[events]\nkeep_days = 3\n\n\
+         [[events.receivers]]\nname = \"wiki\"\ndelivery = \"push\"\n\
+         endpoint = \"https://wiki.example.org:8443/scim-events\"\n\
+         authorization_file = {auth:?}\n\n\
+         [[events.receivers]]\nname = \"hr-sync\"\ndelivery = \"poll\"\npayload = \"full\"\n\
+         resource_types = [\"User\"]\nstart = \"beginning\"\n",
+        data = dir.path().join("data").display().to_string(),
+        auth = auth.display().to_string(),
+    );
+    let config = write(dir.path(), "events.toml", &text);
+    let out = scimd(&config, &["check-config"]).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let line = |start: &str| {
+        let found = out.stderr.lines().find(|l| l.trim_start().starts_with(start));
+        found.unwrap_or_else(|| panic!("no line starting {start:?}: {}", out.stderr)).to_string()
+    };
+    assert!(line("events").contains("2 receiver(s)") && line("events").contains("3 day(s)"));
+    assert_eq!(
+        line("wiki").trim(),
+        "wiki        push to wiki.example.org:8443, payload notice, types User and Group, \
+         start now"
+    );
+    assert_eq!(
+        line("hr-sync").trim(),
+        "hr-sync     poll (POST /events/hr-sync), payload full, types User, start beginning"
+    );
+    for printed in [&out.stdout, &out.stderr] {
+        assert!(!printed.contains("s3cr3t"), "the authorization value is printed: {out:?}");
+    }
+
+    // The same file readable by others is refused at the key's line, saying what to run.
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = scimd(&config, &["check-config"]).await;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let at = format!("{}:10: events.receivers.authorization_file", config.display());
+    assert!(out.stderr.contains(&at), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("chmod 600 {}", auth.display())), "{}", out.stderr);
+    assert!(!out.stderr.contains("s3cr3t"), "{}", out.stderr);
+}
+
+#[tokio::test]
 async fn check_config_with_a_missing_certificate_names_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cert = dir.path().join("missing-fullchain.pem");

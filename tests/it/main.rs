@@ -24,6 +24,7 @@ mod disk_full;
 mod durability;
 mod events;
 mod framing;
+mod jwks;
 mod observability;
 mod roles_domains;
 mod systemd;

@@ -1,8 +1,8 @@
 //! Running under systemd, with the real binary: the `sd_notify` protocol (READY, RELOADING with
 //! its monotonic time, STOPPING) read from a datagram socket as systemd would, SIGHUP swapping
 //! the certificate and the role mapping while an open connection keeps working, a bad file on
-//! reload changing nothing, and the shipped unit checked by `systemd-analyze`. A reload also
-//! applies `[roles]` and `[scim]`.
+//! reload changing nothing (a broken key, an invalid `[events]` receiver), and the shipped unit
+//! checked by `systemd-analyze`. A reload also applies `[roles]` and `[scim]`.
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -140,7 +140,7 @@ async fn notifies_systemd_and_reloads_certificate_and_roles_on_sighup() {
     assert_eq!(served_certificate(port, &[&first, &second]).await, second);
 
     // A setting that needs a restart is named, and the rest still applies.
-    write_certificate(&tls_dir, "third");
+    let (_, third_pem) = write_certificate(&tls_dir, "third");
     let moved = config(dir.path(), "[\"member\"]").replace("127.0.0.1:0", "127.0.0.1:1");
     std::fs::write(&config_path, moved).expect("config");
     signal(&process, "HUP");
@@ -149,6 +149,24 @@ async fn notifies_systemd_and_reloads_certificate_and_roles_on_sighup() {
     let warned = process.stderr_line("takes effect after a restart");
     assert!(warned.contains("listen"), "{warned}");
     process.stderr_line("config reloaded");
+
+    // An invalid [events] receiver is refused like any other mistake: the reload names the
+    // line and the key, and the running config (here the role mapping) stays as it was.
+    let invalid = config(dir.path(), "[\"member\", \"interns\"]")
+        + "[[events.receivers]]\nname = \"Wiki\"\ndelivery = \"poll\"\n";
+    std::fs::write(&config_path, invalid).expect("config");
+    signal(&process, "HUP");
+    assert!(notification(&notify).starts_with("RELOADING=1"));
+    assert_eq!(notification(&notify), "READY=1");
+    let failed = process.stderr_line("reload failed");
+    let at = format!("{}:13: events.receivers.name", config_path.display());
+    assert!(failed.contains(&at), "{failed}");
+    let client = client_trusting(third_pem.as_bytes());
+    let body = user_body("pat@contoso.example", json!({"userType": "Contractor"}));
+    let created = send(client.post(format!("{base}/Users")).bearer_auth(&token).json(&body)).await;
+    let created = created.expect(201);
+    assert_eq!(created.body["roles"][0]["value"], "member", "{}", created.text);
+    assert_eq!(created.body["roles"].as_array().map(Vec::len), Some(1), "{}", created.text);
 
     let stop = std::time::Instant::now();
     signal(&process, "TERM");
