@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::events::{Delivery, EventsConfig, ReceiverConfig, Start};
+use crate::config::{Delivery, EventsConfig, ReceiverConfig, Start};
 
 pub use push::Publisher;
 
@@ -78,8 +78,7 @@ impl Deliveries {
                 Delivery::Push { .. } => match push::PushTarget::new(receiver) {
                     Ok(Some(target)) => {
                         let (stop, stopped) = watch::channel(false);
-                        let task =
-                            tokio::spawn(push::run(self.publisher.clone(), target, stopped));
+                        let task = tokio::spawn(push::run(self.publisher.clone(), target, stopped));
                         Some((stop, task))
                     }
                     Ok(None) => None,
@@ -96,7 +95,8 @@ impl Deliveries {
                 None => (watch::channel(false).0, None),
             };
             if let Ok(mut streams) = self.streams.lock() {
-                streams.insert(receiver.name.clone(), Stream { config: receiver.clone(), stop, task });
+                streams
+                    .insert(receiver.name.clone(), Stream { config: receiver.clone(), stop, task });
             }
         }
     }
@@ -117,4 +117,28 @@ impl Deliveries {
             let _ = task.await;
         }
     }
+}
+
+/// Runs event delivery for the server's life: starts the streams `events` declares, follows
+/// its changes (reloads), and stops them all when `stop` turns true.
+pub async fn supervise(
+    publisher: Publisher,
+    mut events: watch::Receiver<EventsConfig>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let first = events.borrow_and_update().clone();
+    let deliveries = Deliveries::start(publisher, &first).await;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            changed = events.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let fresh = events.borrow_and_update().clone();
+                deliveries.apply(&fresh).await;
+            }
+        }
+    }
+    deliveries.stop().await;
 }

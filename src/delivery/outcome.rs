@@ -44,7 +44,9 @@ pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> Outcome 
                 suffix(&error())
             ),
         },
-        413 => Outcome::Skip { reason: format!("HTTP 413: the event is too large{}", suffix(&error())) },
+        413 => Outcome::Skip {
+            reason: format!("HTTP 413: the event is too large{}", suffix(&error())),
+        },
         408 | 429 | 500..=599 => Outcome::Retry {
             reason: format!("HTTP {status}{}", suffix(&error())),
             after: retry_after.and_then(parse_retry_after),
@@ -118,8 +120,7 @@ impl Backoff {
 /// retry (receivers de-duplicate on it), different for every receiver and event.
 pub fn jti(receiver: &str, seq: u64, txn: &str) -> String {
     let mut hash = Sha256::new();
-    for part in [b"scimd-set".as_slice(), receiver.as_bytes(), &seq.to_be_bytes(), txn.as_bytes()]
-    {
+    for part in [b"scimd-set".as_slice(), receiver.as_bytes(), &seq.to_be_bytes(), txn.as_bytes()] {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);
     }

@@ -19,7 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::watch;
 
-use crate::config::events::{Payload as PayloadConfig, ReceiverConfig};
+use crate::config::{Payload as PayloadConfig, ReceiverConfig};
 use crate::domain::events::ChangeEvent;
 use crate::scim::events::{Payload, SetAddress, set_claims};
 use crate::scim::schema::resource_type;
@@ -52,7 +52,7 @@ impl PushTarget {
     /// The target `receiver` declares, with its HTTP client (the system's roots plus the
     /// receiver's `ca_file`). `None` for a poll receiver.
     pub fn new(receiver: &ReceiverConfig) -> Result<Option<PushTarget>, String> {
-        let crate::config::events::Delivery::Push { endpoint, authorization, ca_file, .. } =
+        let crate::config::Delivery::Push { endpoint, authorization, ca_file, .. } =
             &receiver.delivery
         else {
             return Ok(None);
@@ -60,7 +60,7 @@ impl PushTarget {
         let mut authorization = http::HeaderValue::from_str(authorization.expose())
             .map_err(|_| "the authorization value is not a valid header value".to_string())?;
         authorization.set_sensitive(true);
-        let roots = crate::client_tls::root_store(ca_file.as_deref())?;
+        let roots = crate::client_tls::root_store(ca_file.as_deref()).map_err(|e| e.to_string())?;
         let config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))

@@ -221,7 +221,8 @@ impl Service {
             }
             None => Ok(false),
         };
-        let found = wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await?;
+        let found =
+            wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await?;
         self.wake_delivery();
         Ok(found)
     }

@@ -14,7 +14,9 @@ use super::members::{MemberRow, rows_with_prefix};
 use super::records::StoredResource;
 use super::resources::{decode_row, externals, ids_by_external_in, names, rows};
 use super::row;
-use super::tables::{EVENT_CURSORS, EVENTS, GROUP_MEMBERS, MEMBER_GROUPS, TOKENS, USER_MANAGER_INDEX};
+use super::tables::{
+    EVENT_CURSORS, EVENTS, GROUP_MEMBERS, MEMBER_GROUPS, TOKENS, USER_MANAGER_INDEX,
+};
 use super::tokens::{self, StoredToken};
 use super::{Reader, StoreError, Writer};
 use crate::domain::text::name_key;
