@@ -25,7 +25,9 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod client_tls;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod metrics;

@@ -34,6 +34,7 @@ use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::client_tls::RootsError;
 use bytes::Bytes;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -633,26 +634,10 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), AcmeError> {
 
 /// The roots the directory connection trusts: the system's, plus `tls.acme_ca_root`.
 fn root_store(ca_root: Option<&Path>) -> Result<rustls::RootCertStore, AcmeError> {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
-    if let Some(path) = ca_root {
-        let fail = |reason: String| AcmeError::CaRoot { path: path.to_path_buf(), reason };
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .and_then(|certs| certs.collect::<Result<_, _>>())
-            .map_err(|e| fail(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(fail("no PEM certificate in the file".into()));
-        }
-        for cert in certs {
-            roots.add(cert).map_err(|e| fail(e.to_string()))?;
-        }
-    }
-    if roots.is_empty() {
-        let why = native.errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        return Err(AcmeError::NoRoots(if why.is_empty() { "none found".into() } else { why }));
-    }
-    Ok(roots)
+    crate::client_tls::root_store(ca_root).map_err(|e| match e {
+        RootsError::CaFile { path, reason } => AcmeError::CaRoot { path, reason },
+        RootsError::NoRoots(why) => AcmeError::NoRoots(why),
+    })
 }
 
 /// instant-acme's HTTP client: hyper over rustls (`ring`), HTTP/1.1, trusting `roots`, each

@@ -22,7 +22,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::config::{Config, TlsMode};
+use crate::config::{Config, EventsConfig, TlsMode};
+use crate::delivery;
 use crate::service::{DataFile, IssuedToken, Service, Settings, StoreError};
 use crate::signing::{KeyRing, SigningError};
 use reload::Reloader;
@@ -54,6 +55,8 @@ pub struct Server {
     config: Config,
     service: Service,
     tls: Option<tls::Tls>,
+    /// The `[events]` in force: event delivery follows it, a reload replaces it.
+    events: Arc<tokio::sync::watch::Sender<EventsConfig>>,
 }
 
 impl Server {
@@ -70,7 +73,8 @@ impl Server {
         let mut settings = Settings::from_config(&config);
         settings.signing_keys = Some(signing_keys.into_shared());
         let service = data_file.start(settings)?;
-        Ok(Server { service, tls, config })
+        let events = Arc::new(tokio::sync::watch::Sender::new(config.events.clone()));
+        Ok(Server { service, tls, config, events })
     }
 
     pub fn service(&self) -> &Service {
@@ -80,7 +84,8 @@ impl Server {
     /// A handle that applies the config file again while this server runs (SIGHUP).
     pub fn reloader(&self) -> Reloader {
         let cert = self.tls.as_ref().map(|t| Arc::clone(&t.cert));
-        Reloader::new(self.config.clone(), self.service.clone(), cert)
+        let events = Arc::clone(&self.events);
+        Reloader::new(self.config.clone(), self.service.clone(), cert, events)
     }
 
     /// On the very first start (no token stored at all), issues a read-write token named
@@ -126,6 +131,19 @@ impl Server {
             self.config.log.keep_days,
             self.config.events.keep_days,
         ));
+        let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
+        let delivery_task = match self.service.signing_keys() {
+            Some(keys) => {
+                let publisher = delivery::Publisher {
+                    service: self.service.clone(),
+                    keys: keys.clone(),
+                    issuer: self.config.public_url.clone(),
+                };
+                let events = self.events.subscribe();
+                Some(tokio::spawn(delivery::supervise(publisher, events, delivery_stopped)))
+            }
+            None => None,
+        };
         let app = crate::http::router(
             self.service.clone(),
             metrics,
@@ -154,6 +172,11 @@ impl Server {
             listener::serve(listener, tls, app, self.config.limits.clone(), shutdown).await;
         if let Some(task) = acme_task {
             task.abort();
+            let _ = task.await;
+        }
+        // Streams store their cursors as they stop, before the writer does.
+        let _ = stop_delivery.send(true);
+        if let Some(task) = delivery_task {
             let _ = task.await;
         }
         admin_task.abort();

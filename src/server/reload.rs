@@ -2,7 +2,8 @@
 //!
 //! A reload reads the config file again and applies what can change without a restart: the
 //! TLS certificate (new handshakes get the new one; open connections keep theirs), the
-//! `[roles]` mapping and the `[scim]` settings (requests that start afterwards use them). It is all or nothing: when
+//! `[roles]` mapping, the `[scim]` settings (requests that start afterwards use them) and the
+//! `[[events.receivers]]` (delivery starts, restarts or stops streams). It is all or nothing: when
 //! the file does not parse or the certificate does not load, everything stays as it was and the
 //! error says why. Changed settings that need a restart are named in the outcome.
 //!
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use super::cert_slot::CertSlot;
 use super::tls::hosts_of;
-use crate::config::{Config, TlsMode};
+use crate::config::{Config, EventsConfig, TlsMode};
 use crate::service::Service;
 
 /// What a reload changed.
@@ -25,6 +26,8 @@ pub struct Reloaded {
     pub roles_changed: bool,
     /// Whether the `[scim]` settings differ from the ones before.
     pub scim_changed: bool,
+    /// Whether the event receivers differ (delivery then follows the new list).
+    pub receivers_changed: bool,
     /// Settings whose new value is ignored until a restart, by config key.
     pub need_restart: Vec<&'static str>,
 }
@@ -36,11 +39,18 @@ pub struct Reloader {
     running: Arc<Mutex<Config>>,
     service: Service,
     cert: Option<Arc<CertSlot>>,
+    /// Event delivery follows what is sent here.
+    events: Arc<tokio::sync::watch::Sender<EventsConfig>>,
 }
 
 impl Reloader {
-    pub(super) fn new(config: Config, service: Service, cert: Option<Arc<CertSlot>>) -> Self {
-        Reloader { running: Arc::new(Mutex::new(config)), service, cert }
+    pub(super) fn new(
+        config: Config,
+        service: Service,
+        cert: Option<Arc<CertSlot>>,
+        events: Arc<tokio::sync::watch::Sender<EventsConfig>>,
+    ) -> Self {
+        Reloader { running: Arc::new(Mutex::new(config)), service, cert, events }
     }
 
     /// Reads the config file the server started with and applies it. On an error nothing
@@ -72,12 +82,17 @@ impl Reloader {
         }
         self.service.set_roles(fresh.roles.clone());
         self.service.set_scim(fresh.scim.clone());
+        let receivers_changed = fresh.events.receivers != running.events.receivers;
+        if receivers_changed {
+            self.events.send_replace(fresh.events.clone());
+        }
         let certificate = key.is_some();
         // What a restart would still need to apply stays visible at the next reload too.
         running.tls = tls;
         running.roles = fresh.roles;
         running.scim = fresh.scim;
-        Ok(Reloaded { certificate, roles_changed, scim_changed, need_restart })
+        running.events.receivers = fresh.events.receivers;
+        Ok(Reloaded { certificate, roles_changed, scim_changed, receivers_changed, need_restart })
     }
 }
 
@@ -100,6 +115,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     check(old.limits != new.limits, "limits");
     check(old.log != new.log, "log");
     check(old.metrics != new.metrics, "metrics");
+    check(old.events.keep_days != new.events.keep_days, "events.keep_days");
     keys
 }
 

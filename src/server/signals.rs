@@ -68,6 +68,7 @@ pub fn reload_on_hangup(reloader: Reloader) -> std::io::Result<impl Future<Outpu
                         certificate = done.certificate,
                         roles_changed = done.roles_changed,
                         scim_changed = done.scim_changed,
+                        receivers_changed = done.receivers_changed,
                         "config reloaded"
                     );
                 }

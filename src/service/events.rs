@@ -13,7 +13,7 @@ use crate::domain::events::{Activation, Change, ChangeEvent};
 use crate::domain::{Kind, ResourceId};
 use crate::scim::events::{changed_paths, replay_patch};
 use crate::scim::schema::resource_type;
-use crate::store::{EventCursor, StoreError, StoredResource, Writer};
+use crate::store::{EventCursor, EventFailure, ReadQueries, StoreError, StoredResource, Writer};
 
 use super::audit::wait;
 use super::render::render;
@@ -171,6 +171,70 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let job = move |w: &mut Writer| {
             w.set_event_cursor(&receiver, &cursor).map_err(ServiceError::from)
+        };
+        wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+    }
+
+    /// `receiver`'s cursor, if it has one. Blocking.
+    pub fn event_cursor(&self, receiver: &str) -> Result<Option<EventCursor>, StoreError> {
+        self.store().read()?.event_cursor(receiver)
+    }
+
+    /// Gives `receiver` a cursor at the newest event if it has none (a receiver seen for the
+    /// first time is told the changes from now on), atomically with any commit.
+    pub async fn ensure_event_cursor(&self, receiver: String) -> Result<(), ServiceError> {
+        let job = move |w: &mut Writer| {
+            if w.event_cursor(&receiver)?.is_none() {
+                let cursor = EventCursor { acked: w.last_event_seq()?, ..EventCursor::default() };
+                w.set_event_cursor(&receiver, &cursor)?;
+            }
+            Ok::<_, ServiceError>(())
+        };
+        wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+    }
+
+    /// Removes the cursors (and recorded failures) of every receiver not in `keep`.
+    pub async fn forget_event_receivers_except(
+        &self,
+        keep: Vec<String>,
+    ) -> Result<(), ServiceError> {
+        let job = move |w: &mut Writer| {
+            for (name, _) in w.event_cursors()? {
+                if !keep.contains(&name) {
+                    w.remove_event_cursor(&name)?;
+                    tracing::info!(receiver = %name, "forgot a removed event receiver");
+                }
+            }
+            Ok::<_, ServiceError>(())
+        };
+        wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+    }
+
+    /// Lifts `receiver`'s hold so its stream goes on (`scimd events retry`). False when it has
+    /// no cursor.
+    pub async fn resume_event_receiver(&self, receiver: String) -> Result<bool, ServiceError> {
+        let job = move |w: &mut Writer| match w.event_cursor(&receiver)? {
+            Some(mut cursor) => {
+                cursor.stalled = None;
+                w.set_event_cursor(&receiver, &cursor)?;
+                Ok::<_, ServiceError>(true)
+            }
+            None => Ok(false),
+        };
+        let found =
+            wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await?;
+        self.wake_delivery();
+        Ok(found)
+    }
+
+    /// Records that `receiver` refused an event as malformed.
+    pub async fn record_event_failure(
+        &self,
+        receiver: String,
+        failure: EventFailure,
+    ) -> Result<(), ServiceError> {
+        let job = move |w: &mut Writer| {
+            w.record_event_failure(&receiver, &failure).map_err(ServiceError::from)
         };
         wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
     }

@@ -33,7 +33,7 @@ use crate::store::{Store, WriteQueue};
 /// Stored types the callers of the use cases see as they are (the admin protocol carries log
 /// entries and token scopes; `StoreError` carries the data file's own messages: locked, newer
 /// schema, disk full).
-pub use crate::store::{BatchTimings, LogEntry, StoreError, TokenScope};
+pub use crate::store::{BatchTimings, EventCursor, EventFailure, LogEntry, StoreError, TokenScope};
 pub use audit::{LogEntries, Refusal};
 pub use checked_filter::CheckedFilter;
 pub use data_file::DataFile;

@@ -154,12 +154,6 @@ impl Reader {
         Ok(out)
     }
 
-    /// The sequence number of the newest event (0 when there is none).
-    pub fn last_event_seq(&self) -> Result<u64, StoreError> {
-        let table = self.tx.open_table(EVENTS)?;
-        Ok(table.last()?.map_or(0, |(seq, _)| seq.value()))
-    }
-
     /// How many events the outbox holds.
     pub fn event_count(&self) -> Result<u64, StoreError> {
         Ok(self.tx.open_table(EVENTS)?.len()?)
@@ -174,17 +168,6 @@ impl Reader {
             n += 1;
         }
         Ok(n)
-    }
-
-    /// Every receiver's cursor, by name.
-    pub fn event_cursors(&self) -> Result<Vec<(String, EventCursor)>, StoreError> {
-        let table = self.tx.open_table(EVENT_CURSORS)?;
-        let mut out = Vec::new();
-        for row in table.iter()? {
-            let (name, bytes) = row?;
-            out.push((name.value().to_string(), decode_cursor(bytes.value())?));
-        }
-        Ok(out)
     }
 
     /// The newest `limit` events `receiver` refused as malformed, newest first.

@@ -14,7 +14,9 @@ use super::members::{MemberRow, rows_with_prefix};
 use super::records::StoredResource;
 use super::resources::{decode_row, externals, ids_by_external_in, names, rows};
 use super::row;
-use super::tables::{EVENT_CURSORS, GROUP_MEMBERS, MEMBER_GROUPS, TOKENS, USER_MANAGER_INDEX};
+use super::tables::{
+    EVENT_CURSORS, EVENTS, GROUP_MEMBERS, MEMBER_GROUPS, TOKENS, USER_MANAGER_INDEX,
+};
 use super::tokens::{self, StoredToken};
 use super::{Reader, StoreError, Writer};
 use crate::domain::text::name_key;
@@ -132,6 +134,22 @@ pub trait ReadQueries: sealed::OpenTable {
         let table = self.open(EVENT_CURSORS)?;
         let row = table.get(receiver)?;
         row.map(|g| events::decode_cursor(g.value())).transpose()
+    }
+
+    /// Every receiver's event cursor, by name.
+    fn event_cursors(&self) -> Result<Vec<(String, EventCursor)>, StoreError> {
+        let table = self.open(EVENT_CURSORS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (name, bytes) = row?;
+            out.push((name.value().to_string(), events::decode_cursor(bytes.value())?));
+        }
+        Ok(out)
+    }
+
+    /// The sequence number of the newest event (0 when there is none).
+    fn last_event_seq(&self) -> Result<u64, StoreError> {
+        Ok(self.open(EVENTS)?.last()?.map_or(0, |(seq, _)| seq.value()))
     }
 
     /// Whether any token exists (revoked or not): the first start creates one only when none.

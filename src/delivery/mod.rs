@@ -1,0 +1,144 @@
+//! Event delivery: one stream per configured receiver, started with the server and changed
+//! on reload. It sits at the edge beside `server` (which starts it) and reads the outbox only
+//! through `service`; a stream's failures stay inside its own task.
+//!
+//! A receiver seen for the first time gets a cursor at the newest event (`start = "now"`), so
+//! it is told every change committed from then on. A receiver no longer configured has its
+//! cursor removed, which releases the events it alone still lacked.
+
+pub mod outcome;
+pub mod push;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{Delivery, EventsConfig, ReceiverConfig, Start};
+
+pub use push::Publisher;
+
+/// The running streams.
+pub struct Deliveries {
+    publisher: Publisher,
+    streams: Mutex<HashMap<String, Stream>>,
+}
+
+struct Stream {
+    config: ReceiverConfig,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Deliveries {
+    /// Starts a stream for every push receiver in `events`.
+    pub async fn start(publisher: Publisher, events: &EventsConfig) -> Deliveries {
+        let deliveries = Deliveries { publisher, streams: Mutex::new(HashMap::new()) };
+        deliveries.apply(events).await;
+        deliveries
+    }
+
+    /// Makes the running streams match `events` (a reload): a receiver whose settings changed
+    /// is restarted from its cursor, a new one started, a removed one stopped and forgotten.
+    pub async fn apply(&self, events: &EventsConfig) {
+        let names: Vec<String> = events.receivers.iter().map(|r| r.name.clone()).collect();
+        if let Err(e) = self.publisher.service.forget_event_receivers_except(names).await {
+            tracing::warn!(error = %e, "cannot remove the cursors of removed event receivers");
+        }
+        let mut stopping = Vec::new();
+        {
+            let Ok(mut streams) = self.streams.lock() else { return };
+            streams.retain(|name, stream| {
+                let same = events.receivers.iter().any(|r| &r.name == name && *r == stream.config);
+                if !same {
+                    let _ = stream.stop.send(true);
+                    stopping.extend(stream.task.take());
+                }
+                same
+            });
+        }
+        for task in stopping {
+            let _ = task.await;
+        }
+        for receiver in &events.receivers {
+            let running = self.streams.lock().map(|s| s.contains_key(&receiver.name));
+            if running.unwrap_or(true) {
+                continue;
+            }
+            if receiver.start == Start::Beginning {
+                tracing::warn!(receiver = %receiver.name, "start = \"beginning\" is not supported yet: the stream starts with the changes from now on");
+            }
+            let name = receiver.name.clone();
+            if let Err(e) = self.publisher.service.ensure_event_cursor(name).await {
+                tracing::error!(receiver = %receiver.name, error = %e, "cannot create the event cursor; the receiver gets nothing until a reload");
+                continue;
+            }
+            let task = match &receiver.delivery {
+                Delivery::Push { .. } => match push::PushTarget::new(receiver) {
+                    Ok(Some(target)) => {
+                        let (stop, stopped) = watch::channel(false);
+                        let task = tokio::spawn(push::run(self.publisher.clone(), target, stopped));
+                        Some((stop, task))
+                    }
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::error!(receiver = %receiver.name, error = %e, "cannot set up event delivery");
+                        None
+                    }
+                },
+                // Poll receivers fetch their events themselves.
+                Delivery::Poll => None,
+            };
+            let (stop, task) = match task {
+                Some((stop, task)) => (stop, Some(task)),
+                None => (watch::channel(false).0, None),
+            };
+            if let Ok(mut streams) = self.streams.lock() {
+                streams
+                    .insert(receiver.name.clone(), Stream { config: receiver.clone(), stop, task });
+            }
+        }
+    }
+
+    /// Stops every stream and waits for them (their cursors are stored as they stop).
+    pub async fn stop(&self) {
+        let tasks: Vec<JoinHandle<()>> = match self.streams.lock() {
+            Ok(mut streams) => streams
+                .values_mut()
+                .filter_map(|s| {
+                    let _ = s.stop.send(true);
+                    s.task.take()
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Runs event delivery for the server's life: starts the streams `events` declares, follows
+/// its changes (reloads), and stops them all when `stop` turns true.
+pub async fn supervise(
+    publisher: Publisher,
+    mut events: watch::Receiver<EventsConfig>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let first = events.borrow_and_update().clone();
+    let deliveries = Deliveries::start(publisher, &first).await;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            changed = events.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let fresh = events.borrow_and_update().clone();
+                deliveries.apply(&fresh).await;
+            }
+        }
+    }
+    deliveries.stop().await;
+}
