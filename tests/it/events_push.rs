@@ -316,14 +316,29 @@ async fn a_poison_set_is_skipped_and_recorded_and_an_auth_failure_holds_the_stre
     // Four answered; the fourth holds the stream, so the fifth is not sent.
     let got = receiver.wait_for(5, Duration::from_secs(5)).await;
     assert_eq!(got.len(), 4, "the stream is held after authentication_failed");
+    // `scimd events status` says so, and why.
+    let status = s.admin(scimd::admin::AdminRequest::EventsStatus).await;
+    let hr = &status[0];
+    assert_eq!(hr["name"], "hr");
+    assert_eq!((hr["cursor"]["acked"].as_u64(), hr["backlog"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(hr["stream"]["state"], "held");
+    assert!(hr["cursor"]["stalled"].as_str().unwrap_or("").contains("bad token"), "{status}");
+    assert_eq!(hr["recent_failures"][0]["seq"], 2);
+    // Fixed on the receiver's side; `scimd events retry hr` resends the held SET, then the rest.
+    s.admin(scimd::admin::AdminRequest::EventsRetry { name: "hr".into() }).await;
+    let again = receiver.wait_for(6, Duration::from_secs(10)).await;
+    assert_eq!(again.len(), 6, "the held SET again, then the fifth");
+    let (held, resent) = (verified(&s, &again[3].0).await, verified(&s, &again[4].0).await);
+    assert_eq!(resent["jti"], held["jti"], "the held event is resent with its jti");
+    let done = s.admin(scimd::admin::AdminRequest::EventsStatus).await;
+    assert_eq!(done[0]["cursor"]["acked"], 5, "{done}");
+    assert!(done[0]["cursor"]["stalled"].is_null(), "{done}");
     s.stop().await;
     let store = scimd::store::Store::open(&s.data_dir().join("scimd.redb")).expect("open");
     let r = store.read().expect("read");
     use scimd::store::ReadQueries;
     let cursor = r.event_cursor("hr").expect("read").expect("a cursor");
-    assert_eq!(cursor.acked, 3, "acknowledged up to the one before the hold");
-    assert_eq!(cursor.failed, 1);
-    assert!(cursor.stalled.as_deref().unwrap_or("").contains("authentication_failed: bad token"));
+    assert_eq!((cursor.acked, cursor.failed, cursor.stalled), (5, 1, None));
     let failures = r.event_failures("hr", 10).expect("failures");
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].seq, 2);
