@@ -55,6 +55,13 @@ pub enum AdminRequest {
     /// Adds a new event signing key to the server's ring (so the JWKS lists it at once);
     /// answered with `{"kid": "<new kid>", "kids": [every published kid, oldest first]}`.
     EventsRotateKey,
+    /// Every event receiver's progress ([`crate::service::ReceiverStatus`] list).
+    EventsStatus,
+    /// Lifts a held receiver's hold; answered with `{"resumed": true}`, or an error naming
+    /// the receivers when there is no such one.
+    EventsRetry {
+        name: String,
+    },
 }
 
 /// The last line of an export: the count, or why it stopped. A stream without it was cut.
@@ -129,6 +136,18 @@ pub fn execute(service: &Service, request: AdminRequest) -> AdminResponse {
             .rotate_signing_key()
             .map_err(|e| e.to_string())
             .map(|kid| serde_json::json!({ "kid": kid, "kids": published_kids(service) })),
+        AdminRequest::EventsStatus => service
+            .event_status()
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::to_value(s).map_err(|e| e.to_string())),
+        AdminRequest::EventsRetry { name } => match service.resume_event_receiver(&name) {
+            Ok(true) => Ok(serde_json::json!({ "resumed": true })),
+            Ok(false) => Err(format!(
+                "no event receiver named '{}' has started (see `scimd events status`)",
+                crate::domain::text::escape(&name)
+            )),
+            Err(e) => Err(e.to_string()),
+        },
         AdminRequest::Backup | AdminRequest::Export { .. } => {
             Err("this request is streamed, not answered in one line".into())
         }

@@ -16,6 +16,7 @@ use scimd::service::{DataFile, IssuedToken, TokenInfo};
 
 use crate::admin_client::{admin_request, open_data_file};
 use crate::directory::ResourceCommand;
+use crate::events_cli::EventsCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -106,14 +107,6 @@ pub enum TokenCommand {
         /// The token id (the part after scimd_ and before the next _)
         id: String,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum EventsCommand {
-    /// Add a new signing key and sign new events with it; the new kid is printed on stdout.
-    /// The old keys stay in /.well-known/jwks.json for `[events] keep_days` (default 7), so
-    /// events already sent still verify
-    RotateKey,
 }
 
 /// `scimd check-config`: the same validation `serve` does, without opening the data file.
@@ -256,21 +249,6 @@ pub async fn token_revoke(config: &Config, id: String) -> Result<()> {
     let result = admin_request(config, AdminRequest::TokenRevoke { id }).await?;
     let token: TokenInfo = serde_json::from_value(result).context("reading the revoked token")?;
     eprintln!("Revoked token '{}' (id {}).", token.name, token.id);
-    Ok(())
-}
-
-/// `scimd events rotate-key`: on the running server's ring (the JWKS lists the new key at
-/// once), else on the key file of the stopped server.
-pub async fn events_rotate_key(config: &Config) -> Result<()> {
-    let result = admin_request(config, AdminRequest::EventsRotateKey).await?;
-    let kid = result["kid"].as_str().context("reading the new key's kid")?;
-    let published = result["kids"].as_array().map_or(0, Vec::len);
-    eprintln!(
-        "Added event signing key {kid}; new events are signed with it. {published} keys are \
-         published at {}/.well-known/jwks.json; superseded keys stay there for {} days.",
-        config.public_url, config.events.keep_days
-    );
-    println!("{kid}");
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 mod admin_client;
 mod cli;
 mod directory;
+mod events_cli;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ use scimd::admin::{LogFilter, Resources};
 use scimd::config::{Config, LogConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, EventsCommand, TokenCommand};
+use cli::{Cli, Command, TokenCommand};
 use directory::ResourceCommand;
 
 fn main() -> ExitCode {
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
             Command::Backup { file } => cli::backup(&config, file).await,
             Command::Restore { file, force } => cli::restore(&config, file, force).await,
             Command::Compact => cli::compact(&config).await,
-            Command::Events(EventsCommand::RotateKey) => cli::events_rotate_key(&config).await,
+            Command::Events(command) => events_cli::run(&config, command).await,
             Command::Version => {
                 println!("scimd {}", env!("CARGO_PKG_VERSION"));
                 Ok(())

@@ -139,7 +139,13 @@ pub struct Publisher {
 
 /// Runs `target`'s stream until `stop` changes. A held stream waits until an admin clears
 /// its cursor's hold (`scimd events retry`, which wakes every stream).
-pub async fn run(publisher: Publisher, target: PushTarget, mut stop: watch::Receiver<bool>) {
+pub async fn run(publisher: Publisher, target: PushTarget, stop: watch::Receiver<bool>) {
+    let (service, name) = (publisher.service.clone(), target.name.clone());
+    stream(publisher, target, stop).await;
+    service.forget_stream(&name);
+}
+
+async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Receiver<bool>) {
     let name = target.name.clone();
     let mut committed = publisher.service.subscribe_events();
     let mut cursor = match load_cursor(&publisher.service, &name).await {
@@ -154,6 +160,13 @@ pub async fn run(publisher: Publisher, target: PushTarget, mut stop: watch::Rece
             return;
         }
         if let Some(reason) = &cursor.stalled {
+            publisher.service.report_stream(&name, |r| {
+                r.state = "held".into();
+                if r.last_error.as_deref() != Some(reason.as_str()) {
+                    r.last_error = Some(reason.clone());
+                    r.last_error_at = Some(crate::service::now_rfc3339());
+                }
+            });
             if !announced_hold {
                 tracing::warn!(receiver = %name, reason = %reason, "event delivery is held; fix the receiver's configuration, then run `scimd events retry {name}`");
                 announced_hold = true;
@@ -182,6 +195,7 @@ pub async fn run(publisher: Publisher, target: PushTarget, mut stop: watch::Rece
             continue;
         };
         if batch.is_empty() {
+            publisher.service.report_stream(&name, |r| r.state = "idle".into());
             tokio::select! {
                 _ = stop.changed() => return,
                 _ = committed.changed() => {}
@@ -209,10 +223,20 @@ pub async fn run(publisher: Publisher, target: PushTarget, mut stop: watch::Rece
                         }
                         backoff.reset();
                         cursor.acked = seq;
+                        publisher.service.report_stream(&name, |r| {
+                            r.state = "delivering".into();
+                            r.delivered += 1;
+                            r.last_delivered = Some(crate::service::now_rfc3339());
+                        });
                         break;
                     }
                     Outcome::Retry { reason, after } => {
                         let wait = backoff.next(after);
+                        publisher.service.report_stream(&name, |r| {
+                            r.state = "retrying".into();
+                            r.last_error = Some(reason.clone());
+                            r.last_error_at = Some(crate::service::now_rfc3339());
+                        });
                         if failing_since.is_none() {
                             tracing::warn!(receiver = %name, reason = %reason, "event delivery failed; retrying with backoff");
                             failing_since = Some(reason);
@@ -228,6 +252,10 @@ pub async fn run(publisher: Publisher, target: PushTarget, mut stop: watch::Rece
                     Outcome::Skip { reason } => {
                         tracing::warn!(receiver = %name, seq, reason = %reason, "the receiver refused an event; skipped");
                         record_failure(&publisher.service, &name, seq, &reason).await;
+                        publisher.service.report_stream(&name, |r| {
+                            r.last_error = Some(reason.clone());
+                            r.last_error_at = Some(crate::service::now_rfc3339());
+                        });
                         cursor.failed += 1;
                         cursor.acked = seq;
                         break;

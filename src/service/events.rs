@@ -7,6 +7,7 @@
 //! delete, plus activate/deactivate riding along when `active` flips. Groups: create, put,
 //! patch (membership changes are a patch naming `members`), delete.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::events::{Activation, Change, ChangeEvent};
@@ -19,6 +20,39 @@ use super::audit::wait;
 use super::render::render;
 use super::{Service, ServiceError};
 
+/// What a running stream says of itself: kept in memory, shown by `scimd events status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamReport {
+    /// `delivering`, `idle`, `retrying` or `held`.
+    pub state: String,
+    /// SETs the receiver took since scimd started.
+    pub delivered: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_delivered: Option<String>,
+    /// The last failure and when (RFC 3339), cleared by nothing: history for the admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<String>,
+}
+
+/// One receiver, as `scimd events status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiverStatus {
+    pub name: String,
+    pub cursor: EventCursor,
+    /// Events after the cursor (of every resource type: the receiver's filter is applied as
+    /// they are sent).
+    pub backlog: u64,
+    /// How long ago the oldest of them was committed.
+    pub oldest_pending_secs: Option<u64>,
+    /// The newest event's sequence number.
+    pub newest_event: u64,
+    pub recent_failures: Vec<EventFailure>,
+    /// What the stream reports; none for a poll receiver or one not running.
+    pub stream: Option<StreamReport>,
+}
+
 /// The events of one run of one write.
 pub(super) struct ChangeEvents {
     txn: String,
@@ -27,10 +61,7 @@ pub(super) struct ChangeEvents {
 
 impl ChangeEvents {
     pub(super) fn new() -> ChangeEvents {
-        let toe_millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        ChangeEvents { txn: uuid::Uuid::new_v4().to_string(), toe_millis }
+        ChangeEvents { txn: uuid::Uuid::new_v4().to_string(), toe_millis: now_millis() }
     }
 
     fn event(&self, kind: Kind, stored: &StoredResource, change: Change) -> ChangeEvent {
@@ -122,6 +153,13 @@ impl ChangeEvents {
     }
 }
 
+/// The current time in Unix milliseconds.
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// A user's `active` flip (absent is active); none for groups.
 fn activation(kind: Kind, old: &StoredResource, new: &StoredResource) -> Option<Activation> {
     match (kind, old.is_inactive(), new.is_inactive()) {
@@ -211,20 +249,57 @@ impl Service {
     }
 
     /// Lifts `receiver`'s hold so its stream goes on (`scimd events retry`). False when it has
-    /// no cursor.
-    pub async fn resume_event_receiver(&self, receiver: String) -> Result<bool, ServiceError> {
-        let job = move |w: &mut Writer| match w.event_cursor(&receiver)? {
+    /// no cursor. Blocking: one write, then every stream is woken.
+    pub fn resume_event_receiver(&self, receiver: &str) -> Result<bool, StoreError> {
+        let found = self.store().write(|w| match w.event_cursor(receiver)? {
             Some(mut cursor) => {
                 cursor.stalled = None;
-                w.set_event_cursor(&receiver, &cursor)?;
-                Ok::<_, ServiceError>(true)
+                w.set_event_cursor(receiver, &cursor)?;
+                Ok::<_, StoreError>(true)
             }
             None => Ok(false),
-        };
-        let found =
-            wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await?;
+        })?;
         self.wake_delivery();
         Ok(found)
+    }
+
+    /// Replaces what `receiver`'s running stream says of itself (for `scimd events status`).
+    pub fn report_stream(&self, receiver: &str, update: impl FnOnce(&mut StreamReport)) {
+        let mut reports =
+            self.event_streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        update(reports.entry(receiver.to_string()).or_default());
+    }
+
+    /// Forgets the report of a stream that stopped.
+    pub fn forget_stream(&self, receiver: &str) {
+        let mut reports =
+            self.event_streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        reports.remove(receiver);
+    }
+
+    /// Every receiver with a cursor: how far it is, what it lacks, what its stream reports.
+    /// Blocking: one read.
+    pub fn event_status(&self) -> Result<Vec<ReceiverStatus>, StoreError> {
+        let reader = self.store().read()?;
+        let newest = reader.last_event_seq()?;
+        let now = now_millis();
+        let reports =
+            self.event_streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut out = Vec::new();
+        for (name, cursor) in reader.event_cursors()? {
+            let oldest_pending = reader.events_after(cursor.acked, 1)?.into_iter().next();
+            out.push(ReceiverStatus {
+                backlog: reader.events_pending(cursor.acked)?,
+                oldest_pending_secs: oldest_pending
+                    .map(|(_, e)| u64::try_from((now - e.toe_millis).max(0) / 1000).unwrap_or(0)),
+                newest_event: newest,
+                recent_failures: reader.event_failures(&name, 3)?,
+                stream: reports.get(&name).cloned(),
+                name,
+                cursor,
+            });
+        }
+        Ok(out)
     }
 
     /// Records that `receiver` refused an event as malformed.

@@ -37,6 +37,7 @@ pub use crate::store::{BatchTimings, EventCursor, EventFailure, LogEntry, StoreE
 pub use audit::{LogEntries, Refusal};
 pub use checked_filter::CheckedFilter;
 pub use data_file::DataFile;
+pub use events::{ReceiverStatus, StreamReport};
 pub use patch::{PatchRequest, PatchedResource};
 pub use query::ListRequest;
 pub use render::JsonBody;
@@ -154,6 +155,8 @@ pub struct Service {
     tokens: Arc<tokens::TokenCache>,
     /// Changed after every commit of a use case's write, so event delivery wakes at once.
     events_committed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// What each running event stream reports of itself, by receiver.
+    event_streams: Arc<std::sync::Mutex<std::collections::HashMap<String, events::StreamReport>>>,
 }
 
 impl Service {
@@ -168,6 +171,7 @@ impl Service {
             settings: Arc::new(settings),
             tokens: Arc::new(tokens::TokenCache::default()),
             events_committed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            event_streams: Arc::default(),
         })
     }
 
