@@ -47,6 +47,88 @@ struct UserStateLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReceiverLabels {
+    /// `[a-z0-9-]`, checked by the config: safe as a label value.
+    receiver: String,
+}
+
+/// The change-event gauges, by receiver.
+#[derive(Default)]
+struct EventGauges {
+    backlog: Family<ReceiverLabels, Gauge>,
+    oldest_pending: Family<ReceiverLabels, Gauge>,
+    delivered: Family<ReceiverLabels, Gauge>,
+    failed: Family<ReceiverLabels, Gauge>,
+    held: Family<ReceiverLabels, Gauge>,
+    lag: Family<ReceiverLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+}
+
+impl EventGauges {
+    fn register(&self, registry: &mut Registry) {
+        let families = [
+            ("event_backlog", "Change events a receiver has not acknowledged yet", &self.backlog),
+            (
+                "events_delivered",
+                "Change events a receiver took since scimd started",
+                &self.delivered,
+            ),
+            (
+                "events_failed",
+                "Change events a receiver refused as malformed (skipped)",
+                &self.failed,
+            ),
+            (
+                "event_receiver_held",
+                "1 while a receiver is held until `scimd events retry`",
+                &self.held,
+            ),
+        ];
+        for (name, help, family) in families {
+            registry.register(name, help, family.clone());
+        }
+        registry.register_with_unit(
+            "event_oldest_pending_age",
+            "How long ago the oldest change event a receiver lacks was committed",
+            Unit::Seconds,
+            self.oldest_pending.clone(),
+        );
+        registry.register_with_unit(
+            "event_delivery_lag",
+            "Time from commit to acknowledgement of the last event a receiver took",
+            Unit::Seconds,
+            self.lag.clone(),
+        );
+    }
+
+    /// Refills every gauge from `service`'s receivers (a removed receiver disappears).
+    fn refill(&self, service: &Service) -> Result<(), String> {
+        for family in
+            [&self.backlog, &self.oldest_pending, &self.delivered, &self.failed, &self.held]
+        {
+            family.clear();
+        }
+        self.lag.clear();
+        for r in service.event_status().map_err(|e| e.to_string())? {
+            let labels = ReceiverLabels { receiver: r.name.clone() };
+            let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            self.backlog.get_or_create(&labels).set(gauge(r.backlog));
+            self.oldest_pending
+                .get_or_create(&labels)
+                .set(gauge(r.oldest_pending_secs.unwrap_or(0)));
+            self.failed.get_or_create(&labels).set(gauge(r.cursor.failed));
+            self.held.get_or_create(&labels).set(i64::from(r.cursor.stalled.is_some()));
+            if let Some(stream) = &r.stream {
+                self.delivered.get_or_create(&labels).set(gauge(stream.delivered));
+                if let Some(ms) = stream.last_lag_ms {
+                    self.lag.get_or_create(&labels).set(ms as f64 / 1000.0);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TokenLabels {
     id: String,
     name: String,
@@ -63,6 +145,7 @@ pub struct Metrics {
     file_bytes: Gauge,
     disk_full: Gauge,
     token_last_used: Family<TokenLabels, Gauge>,
+    events: EventGauges,
     rendering: std::sync::Mutex<()>,
 }
 
@@ -126,7 +209,10 @@ impl Metrics {
             Unit::Seconds,
             token_last_used.clone(),
         );
+        let events = EventGauges::default();
+        events.register(&mut registry);
         Metrics {
+            events,
             registry,
             requests,
             latency,
@@ -179,6 +265,8 @@ impl Metrics {
                 self.token_last_used.get_or_create(&labels).set(at);
             }
         }
+
+        self.events.refill(service)?;
 
         let mut out = String::new();
         encode(&mut out, &self.registry).map_err(|e| e.to_string())?;

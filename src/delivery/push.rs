@@ -223,10 +223,12 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
                         }
                         backoff.reset();
                         cursor.acked = seq;
+                        let lag = lag_ms(event.toe_millis);
                         publisher.service.report_stream(&name, |r| {
                             r.state = "delivering".into();
                             r.delivered += 1;
                             r.last_delivered = Some(crate::service::now_rfc3339());
+                            r.last_lag_ms = Some(lag);
                         });
                         break;
                     }
@@ -335,6 +337,14 @@ async fn record_failure(service: &Service, name: &str, seq: u64, reason: &str) {
     if let Err(e) = service.record_event_failure(name.to_string(), failure).await {
         tracing::warn!(receiver = %name, error = %e, "cannot record a refused event");
     }
+}
+
+/// Milliseconds since `toe_millis` (0 if the clock went back).
+fn lag_ms(toe_millis: i64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    u64::try_from(now.saturating_sub(toe_millis)).unwrap_or(0)
 }
 
 /// Sleeps `wait`; true when asked to stop meanwhile.

@@ -29,6 +29,9 @@ pub struct StreamReport {
     pub delivered: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_delivered: Option<String>,
+    /// Milliseconds from the commit of the last event taken to its acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_lag_ms: Option<u64>,
     /// The last failure and when (RFC 3339), cleared by nothing: history for the admin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

@@ -19,7 +19,8 @@ use scimd::store::TokenScope;
 fn write_config(dir: &Path, data_dir: &Path, receiver: &str) -> std::path::PathBuf {
     let path = dir.join("config.toml");
     let text = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[tls]\nmode = \"off\"\n{receiver}",
+        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[tls]\nmode = \"off\"\n\
+         [metrics]\nlisten = \"127.0.0.1:0\"\n{receiver}",
         data_dir.display().to_string()
     );
     std::fs::write(&path, text).expect("config");
@@ -141,5 +142,26 @@ async fn no_event_of_an_acknowledged_change_is_lost_to_kill_9() {
         claims.len()
     );
     assert!(acknowledged.len() > 50, "too few creates to mean anything: {}", acknowledged.len());
+    // The operator's view once caught up: nothing waiting, nothing held, a lag measured.
+    let mut process = process;
+    let line = process.stderr_line("serving /metrics");
+    let port = line.split_once("127.0.0.1:").and_then(|(_, rest)| {
+        rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<u16>().ok()
+    });
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", port.expect("port")))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for want in [
+        "scimd_event_backlog{receiver=\"wiki\"} 0",
+        "scimd_event_receiver_held{receiver=\"wiki\"} 0",
+        "scimd_events_failed{receiver=\"wiki\"} 0",
+        "scimd_event_delivery_lag_seconds{receiver=\"wiki\"}",
+        "scimd_events_delivered{receiver=\"wiki\"}",
+    ] {
+        assert!(metrics.contains(want), "{want} in:\n{metrics}");
+    }
     drop(process);
 }
