@@ -23,6 +23,7 @@ mod directory;
 mod disk_full;
 mod durability;
 mod events;
+mod events_poll;
 mod events_push;
 mod framing;
 mod jwks;
