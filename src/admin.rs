@@ -28,6 +28,9 @@ pub enum AdminRequest {
         name: String,
         read_only: bool,
         expires_in_days: Option<u32>,
+        /// A token that may only poll this receiver's change events (`--events NAME`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        events: Option<String>,
     },
     TokenList,
     TokenRevoke {
@@ -112,8 +115,12 @@ impl AdminResponse {
 /// its token cache at once), or one over the data file opened by the CLI.
 pub fn execute(service: &Service, request: AdminRequest) -> AdminResponse {
     let result = match request {
-        AdminRequest::TokenCreate { name, read_only, expires_in_days } => {
-            let scope = if read_only { TokenScope::ReadOnly } else { TokenScope::ReadWrite };
+        AdminRequest::TokenCreate { name, read_only, expires_in_days, events } => {
+            let scope = match events {
+                Some(receiver) => TokenScope::Events { receiver },
+                None if read_only => TokenScope::ReadOnly,
+                None => TokenScope::ReadWrite,
+            };
             service
                 .issue_token_blocking(&name, scope, expires_in_days)
                 .map_err(|e| e.to_string())

@@ -99,6 +99,10 @@ pub enum TokenCommand {
         /// Expire the token after this many days (default: never)
         #[arg(long, value_name = "DAYS")]
         expires_in: Option<u32>,
+        /// Make a token that may only poll this poll receiver's change events
+        /// (POST /events/RECEIVER) and reads nothing else
+        #[arg(long, value_name = "RECEIVER", conflicts_with = "read_only")]
+        events: Option<String>,
     },
     /// List tokens (never their secrets)
     List,
@@ -196,19 +200,38 @@ pub async fn token_create(
     name: String,
     read_only: bool,
     expires_in: Option<u32>,
+    events: Option<String>,
 ) -> Result<()> {
+    if let Some(receiver) = &events {
+        let declared = config
+            .events
+            .receivers
+            .iter()
+            .any(|r| &r.name == receiver && r.delivery == Delivery::Poll);
+        if !declared {
+            bail!(
+                "--events {receiver:?}: the config file declares no [[events.receivers]] entry \
+                 named {receiver:?} with delivery = \"poll\"; add it first"
+            );
+        }
+    }
     let result = admin_request(
         config,
-        AdminRequest::TokenCreate { name, read_only, expires_in_days: expires_in },
+        AdminRequest::TokenCreate { name, read_only, expires_in_days: expires_in, events },
     )
     .await?;
     let token: IssuedToken = serde_json::from_value(result).context("reading the new token")?;
-    eprintln!("Created token '{}' (id {}, {}).", token.name, token.id, token.scope.as_str());
+    eprintln!("Created token '{}' (id {}, {}).", token.name, token.id, token.scope);
     if let Some(expires) = token.expires {
         eprintln!("It expires at {}.", format_unix(expires));
     }
-    eprintln!("Paste it into the IdP as the Secret Token; it is shown only this once.");
-    eprintln!("Tenant URL: {}", config.tenant_url());
+    if let scimd::service::TokenScope::Events { receiver } = &token.scope {
+        eprintln!("Give it to the receiver's poller; it is shown only this once.");
+        eprintln!("Poll URL: {}/events/{receiver}", config.public_url);
+    } else {
+        eprintln!("Paste it into the IdP as the Secret Token; it is shown only this once.");
+        eprintln!("Tenant URL: {}", config.tenant_url());
+    }
     println!("{}", token.token);
     Ok(())
 }
@@ -222,7 +245,7 @@ pub async fn token_list(config: &Config) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<16}  {:<20}  {:<10}  {:<20}  {:<20}  {:<20}  STATUS",
+        "{:<16}  {:<20}  {:<16}  {:<20}  {:<20}  {:<20}  STATUS",
         "ID", "NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED"
     );
     let now = scimd::service::now_unix();
@@ -233,10 +256,10 @@ pub async fn token_list(config: &Config) -> Result<()> {
             _ => "active",
         };
         println!(
-            "{:<16}  {:<20}  {:<10}  {:<20}  {:<20}  {:<20}  {status}",
+            "{:<16}  {:<20}  {:<16}  {:<20}  {:<20}  {:<20}  {status}",
             t.id,
             scimd::domain::text::escape(&t.name),
-            t.scope.as_str(),
+            t.scope,
             format_unix(t.created),
             t.expires.map_or("never".into(), format_unix),
             t.last_used.map_or("never".into(), format_unix),

@@ -15,7 +15,8 @@
 //! | [`service`] | the use cases, the only place `scim` and `store` meet: create, replace, patch, delete, list, tokens, the provisioning log, the change-event outbox, roles, backups; [`service::DataFile`] is the one function that opens the data file at start-up, shared by `serve` and the offline CLI | `domain`, `scim`, `store`, `config`, `signing` | `http`, `server`, `admin`, `metrics` |
 //! | [`metrics`] | the Prometheus registry and what a scrape reads | `service` | `store` |
 //! | [`admin`] | the admin-socket protocol: requests, responses, the client, `execute` | `domain`, `scim`, `service` | `store`, `http`, `server` |
-//! | [`http`] | thin: axum routes, auth, request bodies, SCIM error responses; one handler per use case | `config`, `domain`, `scim`, `service`, `signing`, `metrics` | `store`, `server` |
+//! | [`delivery`] | sending change events: one push stream per push receiver (RFC 8935), the poll endpoint's acknowledgements and long poll (RFC 8936) | `client_tls`, `config`, `domain`, `scim`, `service`, `signing` | `store`, `http`, `server` |
+//! | [`http`] | thin: axum routes, auth, request bodies, SCIM error responses; one handler per use case | `config`, `delivery` (the poll endpoint's state), `domain`, `scim`, `service`, `signing`, `metrics` | `store`, `server` |
 //! | [`server`] | thin: listeners, TLS and ACME, connection caps and deadlines, the admin socket, reload on SIGHUP, shutdown | `admin`, `config`, `http`, `metrics`, `service`, `signing` | `store` |
 //!
 //! The binary (`main.rs`, `cli.rs`, `directory.rs`, `admin_client.rs`) sits on top: it parses

@@ -39,8 +39,8 @@ fn main() -> ExitCode {
         match args.command {
             Command::Serve => cli::serve(config).await,
             Command::CheckConfig => cli::check_config(&config),
-            Command::Token(TokenCommand::Create { name, read_only, expires_in }) => {
-                cli::token_create(&config, name, read_only, expires_in).await
+            Command::Token(TokenCommand::Create { name, read_only, expires_in, events }) => {
+                cli::token_create(&config, name, read_only, expires_in, events).await
             }
             Command::Token(TokenCommand::List) => cli::token_list(&config).await,
             Command::Token(TokenCommand::Revoke { id }) => cli::token_revoke(&config, id).await,

@@ -340,13 +340,19 @@ fn validate_receiver(raw: &Spanned<RawReceiver>) -> Result<ReceiverConfig, Spann
     Ok(ReceiverConfig { name, delivery, payload, resource_types, start })
 }
 
+/// Whether `name` may name a receiver: 1 to 64 of a-z, 0-9 and `-` (also what
+/// `scimd token create --events NAME` accepts).
+pub fn is_receiver_name(name: &str) -> bool {
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    !name.is_empty() && name.len() <= MAX_NAME_LEN && name.bytes().all(allowed)
+}
+
 fn validate_name(value: &Spanned<Value>) -> Result<String, SpannedError> {
     let refuse = |rule: &str| {
         (Some(value.span()), format!("events.receivers.name = {} {rule}", value.get_ref()))
     };
     let name = value.get_ref().as_str().ok_or_else(|| refuse("must be a string"))?;
-    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
-    if name.is_empty() || name.len() > MAX_NAME_LEN || !name.bytes().all(allowed) {
+    if !is_receiver_name(name) {
         return Err(refuse(&format!(
             "must be 1 to {MAX_NAME_LEN} characters of a-z, 0-9 and - (e.g. \"wiki\" or \
              \"hr-sync\")"

@@ -27,6 +27,7 @@ use crate::scim::limits::RequestLimits;
 use events::validate_events;
 pub use events::{
     DEFAULT_EVENTS_KEEP_DAYS, Delivery, EventsConfig, Payload, ReceiverConfig, Secret, Start,
+    is_receiver_name,
 };
 use raw::{DEFAULT_KEEP_DAYS, RawConfig, TlsModeName};
 use roles::validate_roles;

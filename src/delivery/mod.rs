@@ -1,5 +1,5 @@
-//! Event delivery: one stream per configured receiver, started with the server and changed
-//! on reload. It sits at the edge beside `server` (which starts it) and reads the outbox only
+//! Event delivery: one stream per configured push receiver, started with the server and
+//! changed on reload, and the state of the poll endpoint ([`poll`]) for poll receivers. It sits at the edge beside `server` (which starts it) and reads the outbox only
 //! through `service`; a stream's failures stay inside its own task.
 //!
 //! A receiver seen for the first time gets a cursor at the newest event (`start = "now"`), so
@@ -7,6 +7,8 @@
 //! cursor removed, which releases the events it alone still lacked.
 
 pub mod outcome;
+pub mod poll;
+pub mod poll_request;
 pub mod push;
 
 use std::collections::HashMap;
@@ -17,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Delivery, EventsConfig, ReceiverConfig, Start};
 
+pub use poll::Poller;
 pub use push::Publisher;
 
 /// The running streams.

@@ -1,14 +1,16 @@
-//! The HTTP application: the axum router for `/scim/v2`, `/healthz` and
-//! `/.well-known/jwks.json`, its middleware, and the translation between HTTP and service
-//! calls.
+//! The HTTP application: the axum router for `/scim/v2`, `/healthz`,
+//! `/.well-known/jwks.json` and the change-event poll endpoint `/events/{receiver}`, its
+//! middleware, and the translation between HTTP and service calls.
 //!
 //! This module never names hyper, rustls or redb: `server` feeds it connections and `service`
 //! does the work. Layer order (outermost first): access log, the `Host` check, panic guard,
-//! request timeout; authentication is a route layer on the SCIM routes only.
+//! request timeout; authentication is a route layer on the SCIM routes, and the poll handler
+//! checks its own token.
 
 mod auth;
 mod discovery;
 mod error;
+mod events;
 mod query;
 mod resources;
 mod response;
@@ -27,6 +29,7 @@ use http::StatusCode;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::delivery::Poller;
 use crate::domain::text;
 use crate::metrics::Metrics;
 use crate::service::{self, Service};
@@ -35,14 +38,16 @@ pub use error::HttpError;
 use resources::{groups, users};
 use state::AppState;
 
-/// Builds the application.
+/// Builds the application; `poller` serves `/events/{receiver}` (absent: that endpoint
+/// answers 404).
 pub fn router(
     service: Service,
     metrics: Arc<Metrics>,
     max_body_bytes: usize,
     request_timeout: Duration,
+    poller: Option<Arc<Poller>>,
 ) -> Router {
-    let state = AppState { service, max_body_bytes };
+    let state = AppState { service, max_body_bytes, poller };
     let scim = Router::new()
         .route("/ServiceProviderConfig", get(discovery::service_provider_config))
         .route("/ResourceTypes", get(discovery::resource_types))
@@ -70,6 +75,10 @@ pub fn router(
     Router::new()
         .route("/healthz", get(health).route_layer(middleware::from_fn(name_route)))
         .route("/.well-known/jwks.json", get(jwks).route_layer(middleware::from_fn(name_route)))
+        .route(
+            "/events/{receiver}",
+            post(events::poll).route_layer(middleware::from_fn(name_route)),
+        )
         .nest("/scim/v2", scim)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

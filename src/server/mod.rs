@@ -132,6 +132,9 @@ impl Server {
             self.config.events.keep_days,
         ));
         let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
+        // Turns true when shutdown starts, so held polls answer instead of delaying the drain.
+        let (stop_polls, polls_stopped) = tokio::sync::watch::channel(false);
+        let mut poller = None;
         let delivery_task = match self.service.signing_keys() {
             Some(keys) => {
                 let publisher = delivery::Publisher {
@@ -139,6 +142,12 @@ impl Server {
                     keys: keys.clone(),
                     issuer: self.config.public_url.clone(),
                 };
+                poller = Some(Arc::new(delivery::Poller::new(
+                    publisher.clone(),
+                    self.events.subscribe(),
+                    self.config.limits.request_timeout,
+                    polls_stopped,
+                )));
                 let events = self.events.subscribe();
                 Some(tokio::spawn(delivery::supervise(publisher, events, delivery_stopped)))
             }
@@ -149,6 +158,7 @@ impl Server {
             metrics,
             self.config.limits.max_body_bytes,
             self.config.limits.request_timeout,
+            poller,
         );
         tracing::info!(
             listen = %local,
@@ -159,6 +169,7 @@ impl Server {
         let shutdown = async {
             shutdown.await;
             signals::notify_stopping();
+            let _ = stop_polls.send(true);
         };
         signals::notify_ready();
         let (tls, acme) = match self.tls {

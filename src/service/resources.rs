@@ -38,10 +38,15 @@ struct Prepared {
 
 impl Service {
     pub(super) fn ensure_can_write(principal: &Principal) -> Result<(), ServiceError> {
-        match principal.scope {
+        match &principal.scope {
             TokenScope::ReadWrite => Ok(()),
             TokenScope::ReadOnly => Err(ServiceError::Forbidden(format!(
                 "token '{}' is read-only; writes need a read-write token",
+                principal.token_name
+            ))),
+            TokenScope::Events { receiver } => Err(ServiceError::Forbidden(format!(
+                "token '{}' may only poll the change events of receiver '{receiver}'; writes \
+                 need a read-write token",
                 principal.token_name
             ))),
         }

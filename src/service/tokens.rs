@@ -112,6 +112,11 @@ pub enum AuthError {
 pub enum TokenError {
     #[error("a token name must not be empty")]
     EmptyName,
+    #[error(
+        "--events {0:?}: a receiver name is 1 to 64 characters of a-z, 0-9 and - (the name of a \
+         [[events.receivers]] entry with delivery = \"poll\")"
+    )]
+    ReceiverName(String),
     #[error("no token has the id '{0}' (see `scimd token list`)")]
     NotFound(String),
     #[error("cannot generate a random secret: {0}")]
@@ -139,6 +144,11 @@ pub fn issue(
     if name.is_empty() {
         return Err(TokenError::EmptyName);
     }
+    if let TokenScope::Events { receiver } = &scope
+        && !crate::config::is_receiver_name(receiver)
+    {
+        return Err(TokenError::ReceiverName(receiver.clone()));
+    }
     let id = random_hex(ID_HEX_LEN / 2)?;
     let secret = random_hex(SECRET_HEX_LEN / 2)?;
     let hash = hash_secret(&secret)?;
@@ -147,7 +157,7 @@ pub fn issue(
     let row = StoredToken {
         id: id.clone(),
         name: name.to_string(),
-        scope,
+        scope: scope.clone(),
         hash,
         created: now,
         expires,
@@ -381,8 +391,11 @@ fn accept(
     if row.expires.is_some_and(|e| e <= now) {
         return Err(AuthError::Expired);
     }
-    let principal =
-        Principal { token_id: row.id.clone(), token_name: row.name.clone(), scope: row.scope };
+    let principal = Principal {
+        token_id: row.id.clone(),
+        token_name: row.name.clone(),
+        scope: row.scope.clone(),
+    };
     // Record the first use in this process; a failure here must not refuse a valid token.
     let _ = store.write(|w| {
         if let Some(mut current) = w.token(&row.id)? {

@@ -6,20 +6,35 @@ use serde::{Deserialize, Serialize};
 use super::tables::TOKENS;
 use super::{Reader, StoreError, Writer, codec};
 
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a token may do. Stored as `"read-write"`, `"read-only"` or
+/// `{"events": {"receiver": "wiki"}}`, so rows written before the events scope existed
+/// decode as they were.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TokenScope {
     ReadWrite,
     ReadOnly,
+    /// Only polling the change events of one poll receiver (`POST /events/{receiver}`): no
+    /// SCIM endpoint at all.
+    Events {
+        receiver: String,
+    },
 }
 
 impl TokenScope {
-    pub fn as_str(self) -> &'static str {
+    /// How `token list` shows it: `read-write`, `read-only` or `events:<receiver>`.
+    pub fn label(&self) -> std::borrow::Cow<'static, str> {
         match self {
-            TokenScope::ReadWrite => "read-write",
-            TokenScope::ReadOnly => "read-only",
+            TokenScope::ReadWrite => "read-write".into(),
+            TokenScope::ReadOnly => "read-only".into(),
+            TokenScope::Events { receiver } => format!("events:{receiver}").into(),
         }
+    }
+}
+
+impl std::fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.label())
     }
 }
 
@@ -59,5 +74,25 @@ impl Writer {
         let bytes = codec::encode(token)?;
         self.tx.open_table(TOKENS)?.insert(token.id.as_str(), bytes.as_slice())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_from_before_the_events_scope_still_decode() {
+        let old = r#"{"id":"00aa","name":"entra","scope":"read-only","hash":"h","created":1,
+            "expires":null,"last_used":null,"revoked":null}"#;
+        let row: StoredToken = serde_json::from_str(old).unwrap();
+        assert_eq!(row.scope, TokenScope::ReadOnly);
+        let poll = StoredToken { scope: TokenScope::Events { receiver: "wiki".into() }, ..row };
+        let text = serde_json::to_string(&poll).unwrap();
+        assert!(text.contains(r#""scope":{"events":{"receiver":"wiki"}}"#), "{text}");
+        assert_eq!(serde_json::from_str::<StoredToken>(&text).unwrap(), poll);
+        assert_eq!(poll.scope.to_string(), "events:wiki");
+        assert_eq!(format!("{:<12}|", TokenScope::ReadWrite), "read-write  |");
     }
 }

@@ -269,6 +269,10 @@ impl TestServer {
             name: name.to_string(),
             read_only: scope == TokenScope::ReadOnly,
             expires_in_days: days,
+            events: match scope {
+                TokenScope::Events { receiver } => Some(receiver),
+                _ => None,
+            },
         };
         let response = scimd::admin::call(&socket, &request).await.expect("admin socket");
         response.result.expect("token")["token"].as_str().expect("token").to_string()
