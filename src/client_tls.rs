@@ -1,5 +1,6 @@
-//! The certificates scimd's outgoing HTTPS connections trust (the ACME directory, event
-//! receivers): the system's roots, plus an optional PEM file of extra roots for a private CA.
+//! scimd's outgoing HTTPS connections (the ACME directory, event receivers): the certificates
+//! they trust (the system's roots, plus an optional PEM file of extra roots for a private CA),
+//! and how their errors are told (with every cause).
 
 use std::path::{Path, PathBuf};
 
@@ -37,4 +38,16 @@ pub fn root_store(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, Roots
         return Err(RootsError::NoRoots(if why.is_empty() { "none found".into() } else { why }));
     }
     Ok(roots)
+}
+
+/// `e` and each of its causes, joined with `: ` (a connection error says why it failed).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

@@ -103,7 +103,11 @@ impl PushTarget {
             Err(e) => return Outcome::Stall { reason: format!("cannot build the request: {e}") },
         };
         let answer = async {
-            let response = self.client.request(request).await.map_err(|e| error_chain(&e))?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| crate::client_tls::error_chain(&e))?;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()
@@ -353,15 +357,4 @@ async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, wait: Duration) -> bool
         _ = stop.changed() => true,
         _ = tokio::time::sleep(wait) => *stop.borrow(),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

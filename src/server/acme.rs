@@ -672,9 +672,9 @@ impl HttpClient for AcmeHttp {
         Box::pin(async move {
             match tokio::time::timeout(REQUEST_TIMEOUT, response).await {
                 Ok(Ok(response)) => Ok(BytesResponse::from(response)),
-                Ok(Err(e)) => {
-                    Err(instant_acme::Error::Other(format!("{uri}: {}", error_chain(&e)).into()))
-                }
+                Ok(Err(e)) => Err(instant_acme::Error::Other(
+                    format!("{uri}: {}", crate::client_tls::error_chain(&e)).into(),
+                )),
                 Err(_) => Err(instant_acme::Error::Other(
                     format!("{uri}: no answer within {} s", REQUEST_TIMEOUT.as_secs()).into(),
                 )),
@@ -684,16 +684,6 @@ impl HttpClient for AcmeHttp {
 }
 
 /// An error and its sources on one line (hyper's own message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
 
 fn now_unix() -> i64 {
     SystemTime::now()

@@ -114,26 +114,10 @@ impl Writer {
         cutoff_millis: i64,
         max: usize,
     ) -> Result<usize, StoreError> {
-        let mut table = self.tx.open_table(EVENTS)?;
-        let Some(newest) = table.last()?.map(|(seq, _)| seq.value()) else {
-            return Ok(0);
-        };
-        let mut expired = Vec::new();
-        for row in table.range(..newest.min(acked_by_all.saturating_add(1)))?.take(max) {
-            let (seq, bytes) = row?;
-            let event: ChangeEvent = codec::decode(bytes.value(), "an event")?;
-            if event.toe_millis >= cutoff_millis {
-                break;
-            }
-            expired.push(seq.value());
-        }
-        if !expired.is_empty() {
-            self.dirty = true;
-        }
-        for seq in &expired {
-            table.remove(seq)?;
-        }
-        Ok(expired.len())
+        self.prune_oldest(EVENTS, acked_by_all.saturating_add(1), max, |_, bytes| {
+            let event: ChangeEvent = codec::decode(bytes, "an event")?;
+            Ok(event.toe_millis < cutoff_millis)
+        })
     }
 }
 

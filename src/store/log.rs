@@ -102,26 +102,40 @@ impl Writer {
     /// Returns how many it deleted; fewer than `max` means none older are left. The newest
     /// entry is always kept: it carries the sequence number the next append continues from.
     pub fn prune_log(&mut self, cutoff: &str, max: usize) -> Result<usize, StoreError> {
-        let mut table = self.tx.open_table(PROVISIONING_LOG)?;
+        self.prune_oldest(PROVISIONING_LOG, u64::MAX, max, |seq, bytes| {
+            Ok(decode(seq, bytes)?.time.as_str() < cutoff)
+        })
+    }
+
+    /// Deletes up to `max` of the oldest rows of a sequence-keyed `table`, below sequence number
+    /// `below`, for as long as `expired` says so (it stops at the first row it keeps). The
+    /// newest row is always kept, so sequence numbers never repeat. Returns how many it deleted.
+    pub(super) fn prune_oldest(
+        &mut self,
+        table: redb::TableDefinition<'static, u64, &'static [u8]>,
+        below: u64,
+        max: usize,
+        mut expired: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<usize, StoreError> {
+        let mut table = self.tx.open_table(table)?;
         let Some(newest) = table.last()?.map(|(seq, _)| seq.value()) else {
             return Ok(0);
         };
-        let mut expired = Vec::new();
-        for row in table.range(..newest)?.take(max) {
+        let mut doomed = Vec::new();
+        for row in table.range(..newest.min(below))?.take(max) {
             let (seq, bytes) = row?;
-            let entry = decode(seq.value(), bytes.value())?;
-            if entry.time.as_str() >= cutoff {
+            if !expired(seq.value(), bytes.value())? {
                 break;
             }
-            expired.push(seq.value());
+            doomed.push(seq.value());
         }
-        if !expired.is_empty() {
+        if !doomed.is_empty() {
             self.dirty = true;
         }
-        for seq in &expired {
+        for seq in &doomed {
             table.remove(seq)?;
         }
-        Ok(expired.len())
+        Ok(doomed.len())
     }
 }
 
