@@ -683,8 +683,6 @@ impl HttpClient for AcmeHttp {
     }
 }
 
-/// An error and its sources on one line (hyper's own message alone says little).
-
 fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
