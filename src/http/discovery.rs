@@ -19,7 +19,7 @@ use super::state::AppState;
 pub async fn service_provider_config(State(state): State<AppState>) -> Response {
     let settings = state.service.settings();
     let base = &settings.base_url;
-    let body = json!({
+    let mut body = json!({
         "schemas": [SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://github.com/scimd/scimd#readme",
         "patch": {"supported": true},
@@ -28,9 +28,6 @@ pub async fn service_provider_config(State(state): State<AppState>) -> Response 
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},
-        // RFC 9967 §4: change events are sent as SETs; requests are always answered
-        // synchronously.
-        "securityEvents": {"asyncRequest": "none", "eventUris": EVENT_URIS},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",
@@ -42,6 +39,11 @@ pub async fn service_provider_config(State(state): State<AppState>) -> Response 
             "location": format!("{base}/ServiceProviderConfig"),
         }
     });
+    if settings.security_events {
+        // RFC 9967 §4: change events are sent as SETs; requests are always answered
+        // synchronously.
+        body["securityEvents"] = json!({"asyncRequest": "none", "eventUris": EVENT_URIS});
+    }
     scim_response(StatusCode::OK, &body)
 }
 

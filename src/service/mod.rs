@@ -127,6 +127,10 @@ pub struct Settings {
     /// The keys that sign change events: opened by the running server at start (and by an
     /// offline `events rotate-key`); `None` for the CLI's other offline work.
     pub signing_keys: Option<SharedKeyRing>,
+    /// Whether `[[events.receivers]]` names any receiver at start: only then does
+    /// `ServiceProviderConfig` advertise `securityEvents` (RFC 9967 §4; absent means no event
+    /// support, and strict SCIM clients refuse the attribute they do not know).
+    pub security_events: bool,
 }
 
 impl Settings {
@@ -138,6 +142,7 @@ impl Settings {
             write_queue: config.limits.write_queue,
             limits: config.limits.request,
             signing_keys: None,
+            security_events: !config.events.receivers.is_empty(),
         }
     }
 }

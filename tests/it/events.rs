@@ -194,8 +194,14 @@ async fn a_group_put_names_members_only_when_the_member_set_changes() {
 }
 
 #[tokio::test]
-async fn service_provider_config_advertises_security_events() {
+async fn service_provider_config_advertises_security_events_once_a_receiver_is_configured() {
+    // None configured: nothing advertised (strict SCIM clients refuse attributes they do not
+    // know, and there is no one to send events to).
     let s = TestServer::start().await;
+    let spc = s.get("/ServiceProviderConfig").await.expect(200).body;
+    assert!(spc.get("securityEvents").is_none(), "{spc}");
+    let s = TestServer::start_with("[[events.receivers]]\nname = \"wiki\"\ndelivery = \"poll\"\n")
+        .await;
     let spc = s.get("/ServiceProviderConfig").await.expect(200).body;
     assert_eq!(spc["securityEvents"]["asyncRequest"], "none");
     let uris = spc["securityEvents"]["eventUris"].as_array().expect("eventUris");
