@@ -27,15 +27,13 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedMutexGuard, watch};
 
-use crate::config::{Delivery, EventsConfig, Payload as PayloadConfig, ReceiverConfig};
+use crate::config::{Delivery, EventsConfig, ReceiverConfig};
 use crate::domain::events::ChangeEvent;
-use crate::scim::events::{Payload, SetAddress, set_claims};
-use crate::scim::schema::resource_type;
 use crate::service::{EventCursor, EventFailure, ServiceError, StoreError};
 
 use super::outcome::jti;
 use super::poll_request::PollRequest;
-use super::push::Publisher;
+use super::push::{Publisher, payload_of};
 
 /// A long poll is held at most this long (RFC 8936 leaves it to the parties).
 pub const MAX_HOLD: Duration = Duration::from_secs(30);
@@ -351,22 +349,7 @@ fn sign(
     jti: &str,
     event: &ChangeEvent,
 ) -> Result<String, PollError> {
-    let address = SetAddress {
-        issuer: &publisher.issuer,
-        audience: &config.name,
-        jti,
-        issued_at: crate::service::now_unix(),
-        payload: match config.payload {
-            PayloadConfig::Notice => Payload::Notice,
-            PayloadConfig::Full => Payload::Full,
-        },
-    };
-    let claims = set_claims(event, resource_type(event.kind), &address);
-    let keys = publisher
-        .keys
-        .read()
-        .map_err(|_| PollError::Signing("the signing keys are unavailable".into()))?;
-    keys.sign(&claims).map_err(|e| PollError::Signing(e.to_string()))
+    publisher.sign(event, &config.name, jti, payload_of(config.payload)).map_err(PollError::Signing)
 }
 
 #[cfg(test)]

@@ -82,10 +82,7 @@ impl PushTarget {
             name: receiver.name.clone(),
             endpoint: endpoint.clone(),
             authorization,
-            payload: match receiver.payload {
-                PayloadConfig::Notice => Payload::Notice,
-                PayloadConfig::Full => Payload::Full,
-            },
+            payload: payload_of(receiver.payload),
             resource_types: receiver.resource_types.clone(),
             client,
         }))
@@ -139,6 +136,37 @@ pub struct Publisher {
     pub keys: SharedKeyRing,
     /// `iss`: scimd's public URL.
     pub issuer: String,
+}
+
+impl Publisher {
+    /// The SET telling `audience` about `event`, signed with the newest key (push and poll
+    /// alike; only the audience differs).
+    pub fn sign(
+        &self,
+        event: &ChangeEvent,
+        audience: &str,
+        jti: &str,
+        payload: Payload,
+    ) -> Result<String, String> {
+        let address = SetAddress {
+            issuer: &self.issuer,
+            audience,
+            jti,
+            issued_at: crate::service::now_unix(),
+            payload,
+        };
+        let claims = set_claims(event, resource_type(event.kind), &address);
+        let keys = self.keys.read().map_err(|_| "the signing keys are unavailable".to_string())?;
+        keys.sign(&claims).map_err(|e| format!("cannot sign an event: {e}"))
+    }
+}
+
+/// What a receiver's `payload` setting asks SETs to carry.
+pub fn payload_of(payload: PayloadConfig) -> Payload {
+    match payload {
+        PayloadConfig::Notice => Payload::Notice,
+        PayloadConfig::Full => Payload::Full,
+    }
 }
 
 /// Runs `target`'s stream until `stop` changes. A held stream waits until an admin clears
@@ -279,7 +307,7 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
     }
 }
 
-/// The SET for `event`, signed.
+/// The SET for `event`, signed for `target`.
 fn sign(
     publisher: &Publisher,
     target: &PushTarget,
@@ -287,17 +315,7 @@ fn sign(
     event: &ChangeEvent,
 ) -> Result<String, String> {
     let jti = jti(&target.name, seq, &event.txn);
-    let audience = target.endpoint.to_string();
-    let address = SetAddress {
-        issuer: &publisher.issuer,
-        audience: &audience,
-        jti: &jti,
-        issued_at: crate::service::now_unix(),
-        payload: target.payload,
-    };
-    let claims = set_claims(event, resource_type(event.kind), &address);
-    let keys = publisher.keys.read().map_err(|_| "the signing keys are unavailable".to_string())?;
-    keys.sign(&claims).map_err(|e| format!("cannot sign an event: {e}"))
+    publisher.sign(event, &target.endpoint.to_string(), &jti, target.payload)
 }
 
 async fn load_cursor(service: &Service, name: &str) -> Option<EventCursor> {

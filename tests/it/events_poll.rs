@@ -6,12 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::Method;
 use scimd::store::{ReadQueries, Store, TokenScope};
 use serde_json::{Value, json};
 
 use crate::common::*;
+use crate::event_receiver::verified;
 
 const PROV: &str = "urn:ietf:params:scim:event:prov:";
 
@@ -56,35 +56,6 @@ async fn poll_now(s: &TestServer, token: &str, body: Value) -> (Vec<(String, Str
     let mut body = body;
     body["returnImmediately"] = json!(true);
     poll(s, token, "wiki", body).await
-}
-
-/// Verifies `set` against `s`'s JWKS with jsonwebtoken and returns its claims.
-async fn verified(s: &TestServer, set: &str) -> Value {
-    let jwks = send(s.client.get(format!("https://127.0.0.1:{}/.well-known/jwks.json", s.port)))
-        .await
-        .expect(200)
-        .body;
-    let header = jsonwebtoken::decode_header(set).expect("a JWS header");
-    assert_eq!(header.typ.as_deref(), Some("secevent+jwt"));
-    assert_eq!(header.alg, Algorithm::ES256);
-    let kid = header.kid.expect("kid");
-    let jwk = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .expect("the signing key is published")
-        .clone();
-    let key = DecodingKey::from_ec_components(
-        jwk["x"].as_str().expect("x"),
-        jwk["y"].as_str().expect("y"),
-    )
-    .expect("key");
-    let mut validation = Validation::new(Algorithm::ES256);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    jsonwebtoken::decode::<Value>(set, &key, &validation).expect("the SET verifies").claims
 }
 
 /// The user each SET is about, after verifying it names `receiver` as its audience and
