@@ -59,6 +59,17 @@ async fn status(config: &Config) -> Result<()> {
             r.backlog,
             r.oldest_pending_secs.map(|s| format!(", oldest {s} s old")).unwrap_or_default()
         );
+        match r.cursor.feed {
+            Some(feed) if !feed.ready => {
+                println!("  feed of existing resources: being taken ({} so far)", feed.total)
+            }
+            Some(feed) => println!(
+                "  feed of existing resources: {} of {} acknowledged, then the events after \
+                 event {}",
+                feed.acked, feed.total, r.cursor.acked
+            ),
+            None => {}
+        }
         if let Some(reason) = &r.cursor.stalled {
             println!("  held because: {}", escape(reason));
             println!("  fix it, then: scimd events retry {}", escape(&r.name));
@@ -72,7 +83,11 @@ async fn status(config: &Config) -> Result<()> {
         if r.cursor.failed > 0 {
             println!("  refused as malformed and skipped: {}", r.cursor.failed);
             for f in &r.recent_failures {
-                println!("    event {} at {}: {}", f.seq, f.time, escape(&f.error));
+                let which = match f.feed {
+                    Some(index) => format!("feed row {index}"),
+                    None => format!("event {}", f.seq),
+                };
+                println!("    {which} at {}: {}", f.time, escape(&f.error));
             }
         }
     }

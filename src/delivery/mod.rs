@@ -2,9 +2,10 @@
 //! changed on reload, and the state of the poll endpoint ([`poll`]) for poll receivers. It sits at the edge beside `server` (which starts it) and reads the outbox only
 //! through `service`; a stream's failures stay inside its own task.
 //!
-//! A receiver seen for the first time gets a cursor at the newest event (`start = "now"`), so
-//! it is told every change committed from then on. A receiver no longer configured has its
-//! cursor removed, which releases the events it alone still lacked.
+//! A receiver seen for the first time gets a cursor at the newest event, so it is told every
+//! change committed from then on; with `start = "beginning"` it is first given a feed of every
+//! existing resource (`service::feed`), taken here before its stream starts. A receiver no
+//! longer configured has its cursor removed, which releases the events it alone still lacked.
 
 pub mod outcome;
 pub mod poll;
@@ -69,22 +70,23 @@ impl Deliveries {
             if running.unwrap_or(true) {
                 continue;
             }
-            if receiver.start == Start::Beginning {
-                tracing::warn!(receiver = %receiver.name, "start = \"beginning\" is not supported yet: the stream starts with the changes from now on");
-            }
             let name = receiver.name.clone();
-            if let Err(e) = self.publisher.service.ensure_event_cursor(name).await {
-                tracing::error!(receiver = %receiver.name, error = %e, "cannot create the event cursor; the receiver gets nothing until a reload");
-                continue;
-            }
-            let task = match &receiver.delivery {
+            let from_beginning = receiver.start == Start::Beginning;
+            let needs_feed = match self
+                .publisher
+                .service
+                .ensure_event_cursor(name, from_beginning)
+                .await
+            {
+                Ok(needs_feed) => needs_feed,
+                Err(e) => {
+                    tracing::error!(receiver = %receiver.name, error = %e, "cannot create the event cursor; the receiver gets nothing until a reload");
+                    continue;
+                }
+            };
+            let target = match &receiver.delivery {
                 Delivery::Push { .. } => match push::PushTarget::new(receiver) {
-                    Ok(Some(target)) => {
-                        let (stop, stopped) = watch::channel(false);
-                        let task = tokio::spawn(push::run(self.publisher.clone(), target, stopped));
-                        Some((stop, task))
-                    }
-                    Ok(None) => None,
+                    Ok(target) => target,
                     Err(e) => {
                         tracing::error!(receiver = %receiver.name, error = %e, "cannot set up event delivery");
                         None
@@ -93,6 +95,19 @@ impl Deliveries {
                 // Poll receivers fetch their events themselves.
                 Delivery::Poll => None,
             };
+            let task = (needs_feed || target.is_some()).then(|| {
+                let (stop, stopped) = watch::channel(false);
+                let (publisher, receiver) = (self.publisher.clone(), receiver.clone());
+                let task = tokio::spawn(async move {
+                    let fed =
+                        !needs_feed || take_feed(&publisher, &receiver, stopped.clone()).await;
+                    match target {
+                        Some(target) if fed => push::run(publisher, target, stopped).await,
+                        _ => publisher.service.forget_stream(&receiver.name),
+                    }
+                });
+                (stop, task)
+            });
             let (stop, task) = match task {
                 Some((stop, task)) => (stop, Some(task)),
                 None => (watch::channel(false).0, None),
@@ -118,6 +133,39 @@ impl Deliveries {
         };
         for task in tasks {
             let _ = task.await;
+        }
+    }
+}
+
+/// Takes `receiver`'s feed; false when it was not taken (stopped or removed meanwhile: it is
+/// taken again when the receiver next starts). A failure (the data file) is said in the
+/// journal and in `scimd events status`, and tried again with backoff.
+async fn take_feed(
+    publisher: &Publisher,
+    receiver: &ReceiverConfig,
+    mut stop: watch::Receiver<bool>,
+) -> bool {
+    let (service, name) = (&publisher.service, receiver.name.clone());
+    let mut backoff = outcome::Backoff::default();
+    loop {
+        service.report_stream(&name, |r| r.state = "taking the feed".into());
+        let kinds = receiver.resource_types.clone();
+        match service.take_feed(name.clone(), kinds, stop.clone()).await {
+            Ok(Some(_)) => return true,
+            Ok(None) => return false,
+            Err(e) => {
+                let reason = format!("cannot take the feed of existing resources: {e}");
+                tracing::error!(receiver = %name, reason = %reason, "event delivery waits; retrying with backoff");
+                service.report_stream(&name, |r| {
+                    r.state = "retrying".into();
+                    r.last_error = Some(reason);
+                    r.last_error_at = Some(crate::service::now_rfc3339());
+                });
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return false,
+            _ = tokio::time::sleep(backoff.next(None)) => {}
         }
     }
 }

@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedMutexGuard, watch};
 
-use crate::config::{Delivery, EventsConfig, ReceiverConfig};
-use crate::domain::events::ChangeEvent;
+use crate::config::{Delivery, EventsConfig, ReceiverConfig, Start};
+use crate::domain::events::{ChangeEvent, Position};
 use crate::service::{EventCursor, EventFailure, ServiceError, StoreError};
 
 use super::outcome::jti;
@@ -91,10 +91,10 @@ struct ReceiverState {
 
 #[derive(Default)]
 struct Acks {
-    /// Acknowledged sequence numbers beyond the stored cursor.
-    ahead: BTreeSet<u64>,
-    /// `jti` -> sequence number of the SETs offered, beyond the cursor.
-    offered: HashMap<String, u64>,
+    /// Acknowledged places of the stream beyond the stored cursor.
+    ahead: BTreeSet<Position>,
+    /// `jti` -> place of the SETs offered, beyond the cursor.
+    offered: HashMap<String, Position>,
 }
 
 /// What one round of a poll did.
@@ -221,7 +221,7 @@ impl Poller {
     ) -> Result<PollAnswer, PollError> {
         let service = &self.publisher.service;
         let acks = Arc::clone(&state.acks).lock_owned().await;
-        let mut cursor = self.cursor(&config.name).await?;
+        let mut cursor = self.cursor(config).await?;
         let (acks, round) = {
             let (publisher, config, request) =
                 (self.publisher.clone(), config.clone(), request.clone());
@@ -247,10 +247,11 @@ impl Poller {
         Ok(round.answer)
     }
 
-    /// The stored cursor, made at the newest event if the receiver has none yet (its first
-    /// poll raced the start of delivery, or followed a reload).
-    async fn cursor(&self, receiver: &str) -> Result<EventCursor, PollError> {
+    /// The stored cursor, made as the receiver's `start` says if it has none yet (its first
+    /// poll raced the start of delivery, or followed a reload; delivery then takes its feed).
+    async fn cursor(&self, config: &ReceiverConfig) -> Result<EventCursor, PollError> {
         let service = self.publisher.service.clone();
+        let (receiver, from_beginning) = (&config.name, config.start == Start::Beginning);
         for _ in 0..2 {
             let (read, name) = (service.clone(), receiver.to_string());
             let stored = tokio::task::spawn_blocking(move || read.event_cursor(&name))
@@ -259,7 +260,7 @@ impl Poller {
             if let Some(cursor) = stored {
                 return Ok(cursor);
             }
-            service.ensure_event_cursor(receiver.to_string()).await?;
+            service.ensure_event_cursor(receiver.to_string(), from_beginning).await?;
         }
         Err(PollError::Service(ServiceError::Internal(format!(
             "the event cursor of receiver '{receiver}' cannot be made"
@@ -278,44 +279,49 @@ fn read_round(
 ) -> Result<Round, PollError> {
     let service = &publisher.service;
     let takes = |event: &ChangeEvent| config.resource_types.contains(&event.kind);
+    let jti_of =
+        |position: Position, event: &ChangeEvent| jti(&config.name, position.number(), &event.txn);
+    let read =
+        |after: Position, limit: usize| service.stream_after(&config.name, &started, after, limit);
     let mut cursor = started.clone();
+    let at = cursor.position();
     // Acknowledgements: match each jti to its event.
     let mut named = request.ack.iter().chain(request.set_errors.iter().map(|e| &e.jti));
     if named.any(|jti| !acks.offered.contains_key(jti)) {
-        for (seq, event) in service.events_after(cursor.acked, RESOLVE_WINDOW)? {
+        for (position, event) in read(at, RESOLVE_WINDOW)? {
             if takes(&event) {
-                acks.offered.entry(jti(&config.name, seq, &event.txn)).or_insert(seq);
+                acks.offered.entry(jti_of(position, &event)).or_insert(position);
             }
         }
     }
     for jti in &request.ack {
-        if let Some(&seq) = acks.offered.get(jti)
-            && seq > cursor.acked
+        if let Some(&position) = acks.offered.get(jti)
+            && position > at
         {
-            acks.ahead.insert(seq);
+            acks.ahead.insert(position);
         }
     }
     let mut failures = Vec::new();
     for set_error in &request.set_errors {
-        let Some(&seq) = acks.offered.get(&set_error.jti) else { continue };
-        if seq > cursor.acked && acks.ahead.insert(seq) {
+        let Some(&position) = acks.offered.get(&set_error.jti) else { continue };
+        if position > at && acks.ahead.insert(position) {
             let time = crate::service::now_rfc3339();
-            failures.push(EventFailure { seq, time, error: set_error.recorded() });
+            failures.push(EventFailure::at(&cursor, position, time, set_error.recorded()));
         }
     }
     cursor.failed += failures.len() as u64;
     // The SETs: the oldest unacknowledged first; the cursor moves over the acknowledged run.
-    let mut offered: Vec<(u64, ChangeEvent)> = Vec::new();
+    let mut offered: Vec<(Position, ChangeEvent)> = Vec::new();
     let mut more_available = false;
     let mut gap = false;
-    let mut after = cursor.acked;
+    let mut after = at;
     'read: loop {
-        let batch = service.events_after(after, READ_BATCH)?;
+        let batch = read(after, READ_BATCH)?;
         let Some(&(last, _)) = batch.last() else { break };
-        for (seq, event) in batch {
-            if !takes(&event) || acks.ahead.contains(&seq) {
+        for (position, event) in batch {
+            if !takes(&event) || acks.ahead.contains(&position) {
                 if !gap {
-                    cursor.acked = seq;
+                    cursor.advance(position);
                 }
                 continue;
             }
@@ -324,18 +330,18 @@ fn read_round(
                 more_available = true;
                 break 'read;
             }
-            offered.push((seq, event));
+            offered.push((position, event));
         }
         after = last;
     }
-    let acked = cursor.acked;
-    acks.ahead.retain(|seq| *seq > acked);
-    acks.offered.retain(|_, seq| *seq > acked);
+    let at = cursor.position();
+    acks.ahead.retain(|position| *position > at);
+    acks.offered.retain(|_, position| *position > at);
     let mut sets = Vec::with_capacity(offered.len());
-    for (seq, event) in offered {
-        let jti = jti(&config.name, seq, &event.txn);
+    for (position, event) in offered {
+        let jti = jti_of(position, &event);
         let set = sign(publisher, config, &jti, &event)?;
-        acks.offered.insert(jti.clone(), seq);
+        acks.offered.insert(jti.clone(), position);
         sets.push((jti, set));
     }
     let moved = (cursor != started).then_some(cursor);

@@ -20,7 +20,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::watch;
 
 use crate::config::{Payload as PayloadConfig, ReceiverConfig};
-use crate::domain::events::ChangeEvent;
+use crate::domain::events::{ChangeEvent, Position};
 use crate::scim::events::{Payload, SetAddress, set_claims};
 use crate::scim::schema::resource_type;
 use crate::service::{EventCursor, EventFailure, Service};
@@ -219,7 +219,7 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
         }
         // Mark the watch seen before reading, so a commit after the read wakes us.
         committed.borrow_and_update();
-        let batch = read_batch(&publisher.service, cursor.acked).await;
+        let batch = read_batch(&publisher.service, &name, &cursor).await;
         let Some(batch) = batch else {
             if sleep_or_stop(&mut stop, Backoff::FIRST).await {
                 return;
@@ -235,12 +235,12 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
             continue;
         }
         let before = cursor.clone();
-        'events: for (seq, event) in batch {
+        'events: for (position, event) in batch {
             if !target.resource_types.contains(&event.kind) {
-                cursor.acked = seq;
+                cursor.advance(position);
                 continue;
             }
-            let set = match sign(&publisher, &target, seq, &event) {
+            let set = match sign(&publisher, &target, position, &event) {
                 Ok(set) => set,
                 Err(reason) => {
                     cursor.stalled = Some(reason);
@@ -254,7 +254,7 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
                             tracing::info!(receiver = %name, after = %reason, "event delivery recovered");
                         }
                         backoff.reset();
-                        cursor.acked = seq;
+                        cursor.advance(position);
                         let lag = lag_ms(event.toe_millis);
                         publisher.service.report_stream(&name, |r| {
                             r.state = "delivering".into();
@@ -284,14 +284,14 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
                         }
                     }
                     Outcome::Skip { reason } => {
-                        tracing::warn!(receiver = %name, seq, reason = %reason, "the receiver refused an event; skipped");
-                        record_failure(&publisher.service, &name, seq, &reason).await;
+                        tracing::warn!(receiver = %name, position = ?position, reason = %reason, "the receiver refused an event; skipped");
+                        record_failure(&publisher.service, &name, &cursor, position, &reason).await;
                         publisher.service.report_stream(&name, |r| {
                             r.last_error = Some(reason.clone());
                             r.last_error_at = Some(crate::service::now_rfc3339());
                         });
                         cursor.failed += 1;
-                        cursor.acked = seq;
+                        cursor.advance(position);
                         break;
                     }
                     Outcome::Stall { reason } => {
@@ -311,10 +311,10 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
 fn sign(
     publisher: &Publisher,
     target: &PushTarget,
-    seq: u64,
+    position: Position,
     event: &ChangeEvent,
 ) -> Result<String, String> {
-    let jti = jti(&target.name, seq, &event.txn);
+    let jti = jti(&target.name, position.number(), &event.txn);
     publisher.sign(event, &target.endpoint.to_string(), &jti, target.payload)
 }
 
@@ -334,9 +334,15 @@ async fn load_cursor(service: &Service, name: &str) -> Option<EventCursor> {
     }
 }
 
-async fn read_batch(service: &Service, after: u64) -> Option<Vec<(u64, ChangeEvent)>> {
-    let service = service.clone();
-    match tokio::task::spawn_blocking(move || service.events_after(after, BATCH)).await {
+/// The next events of the stream after what `cursor` acknowledged.
+async fn read_batch(
+    service: &Service,
+    name: &str,
+    cursor: &EventCursor,
+) -> Option<Vec<(Position, ChangeEvent)>> {
+    let (service, name, cursor) = (service.clone(), name.to_string(), cursor.clone());
+    let read = move || service.stream_after(&name, &cursor, cursor.position(), BATCH);
+    match tokio::task::spawn_blocking(read).await {
         Ok(Ok(batch)) => Some(batch),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot read change events; retrying");
@@ -354,8 +360,14 @@ async fn store(service: &Service, name: &str, cursor: &EventCursor) {
     }
 }
 
-async fn record_failure(service: &Service, name: &str, seq: u64, reason: &str) {
-    let failure = EventFailure { seq, time: crate::service::now_rfc3339(), error: reason.into() };
+async fn record_failure(
+    service: &Service,
+    name: &str,
+    cursor: &EventCursor,
+    position: Position,
+    reason: &str,
+) {
+    let failure = EventFailure::at(cursor, position, crate::service::now_rfc3339(), reason.into());
     if let Err(e) = service.record_event_failure(name.to_string(), failure).await {
         tracing::warn!(receiver = %name, error = %e, "cannot record a refused event");
     }

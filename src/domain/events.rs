@@ -11,14 +11,35 @@ use serde_json::Value;
 use super::{Kind, ResourceId};
 
 /// Which SCIM operation the change was (RFC 9967 §2.4: `prov:create`, `prov:put`,
-/// `prov:patch`, `prov:delete`).
+/// `prov:patch`, `prov:delete`), or, for the feed of a receiver that starts from the
+/// beginning, that the resource existed when the feed was taken (RFC 9967 §2.3 `feed:add`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Change {
     Create,
     Put,
     Patch,
     Delete,
+    FeedAdd,
+}
+
+/// A place in one receiver's stream. A receiver that starts from the beginning is first
+/// given its feed (one `feed:add` per resource that existed in one read snapshot, numbered
+/// from 1), then the outbox's events after that snapshot, by sequence number; any other
+/// receiver has only the outbox part. Every feed place comes before every outbox place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Position {
+    Feed(u64),
+    Outbox(u64),
+}
+
+impl Position {
+    /// The number within its part (feed index or outbox sequence number).
+    pub fn number(self) -> u64 {
+        match self {
+            Position::Feed(n) | Position::Outbox(n) => n,
+        }
+    }
 }
 
 /// A flip of a user's `active` (a user without `active` is active), told alongside the put or

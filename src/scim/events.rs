@@ -142,32 +142,34 @@ pub fn set_claims(event: &ChangeEvent, rt: &ResourceType, to: &SetAddress<'_>) -
     let mut events = Map::new();
     let version = event.version.map(|v| Value::from(format!("W/\"{v}\"")));
     let change = match event.change {
-        Change::Create => Some("create"),
-        Change::Put => Some("put"),
-        Change::Patch => Some("patch"),
-        Change::Delete => None,
-    };
-    match change {
-        Some(name) => {
-            let mut body = Map::new();
-            if let Some(v) = &version {
-                body.insert("version".into(), v.clone());
-            }
-            let uri = match to.payload {
-                Payload::Full => {
-                    body.insert("data".into(), event.data.clone().unwrap_or_else(|| json!({})));
-                    format!("{PREFIX}prov:{name}:full")
-                }
-                Payload::Notice => {
-                    body.insert("attributes".into(), json!(event.attributes));
-                    format!("{PREFIX}prov:{name}:notice")
-                }
-            };
-            events.insert(uri, Value::Object(body));
-        }
-        None => {
+        Change::Create => "create",
+        Change::Put => "put",
+        Change::Patch => "patch",
+        Change::Delete => {
             events.insert(format!("{PREFIX}prov:delete"), json!({}));
+            ""
         }
+        Change::FeedAdd => {
+            events.insert(FEED_ADD.into(), json!({}));
+            ""
+        }
+    };
+    if !change.is_empty() {
+        let mut body = Map::new();
+        if let Some(v) = &version {
+            body.insert("version".into(), v.clone());
+        }
+        let uri = match to.payload {
+            Payload::Full => {
+                body.insert("data".into(), event.data.clone().unwrap_or_else(|| json!({})));
+                format!("{PREFIX}prov:{change}:full")
+            }
+            Payload::Notice => {
+                body.insert("attributes".into(), json!(event.attributes));
+                format!("{PREFIX}prov:{change}:notice")
+            }
+        };
+        events.insert(uri, Value::Object(body));
     }
     match event.activation {
         Some(Activation::Activate) => events.insert(format!("{PREFIX}prov:activate"), json!({})),
@@ -183,20 +185,6 @@ pub fn set_claims(event: &ChangeEvent, rt: &ResourceType, to: &SetAddress<'_>) -
         toe_millis: event.toe_millis,
     };
     envelope(&subject, rt, to, Value::Object(events))
-}
-
-/// The claims of a `feed:add` SET: resource `id` (of `rt`, with this `external_id`) is in the
-/// feed of a receiver that started from the beginning; `txn` and `toe_millis` are the snapshot's.
-pub fn feed_add_claims(
-    id: ResourceId,
-    external_id: Option<&str>,
-    rt: &ResourceType,
-    txn: &str,
-    toe_millis: i64,
-    to: &SetAddress<'_>,
-) -> Value {
-    let subject = Subject { id, external_id, txn, toe_millis };
-    envelope(&subject, rt, to, json!({ FEED_ADD: {} }))
 }
 
 /// What the envelope says of the change: the resource and the write.
@@ -350,9 +338,13 @@ mod tests {
 
     #[test]
     fn a_feed_add_set_names_the_resource_with_an_empty_payload() {
-        let claims = feed_add_claims(ResourceId(9), None, &USER, "snap", 0, &to(Payload::Notice));
-        assert_eq!(claims["events"], json!({FEED_ADD: {}}));
-        assert_eq!(claims["sub_id"]["uri"], format!("/Users/{}", ResourceId(9)));
-        assert!(claims["sub_id"].get("externalId").is_none());
+        for payload in [Payload::Notice, Payload::Full] {
+            let mut e = event(Change::FeedAdd);
+            (e.external_id, e.data) = (None, None);
+            let claims = set_claims(&e, &USER, &to(payload));
+            assert_eq!(claims["events"], json!({FEED_ADD: {}}));
+            assert_eq!(claims["sub_id"]["uri"], format!("/Users/{}", ResourceId(7)));
+            assert!(claims["sub_id"].get("externalId").is_none());
+        }
     }
 }

@@ -45,7 +45,7 @@ pub struct ReceiverStatus {
     pub name: String,
     pub cursor: EventCursor,
     /// Events after the cursor (of every resource type: the receiver's filter is applied as
-    /// they are sent).
+    /// they are sent), its feed's rows not yet acknowledged included.
     pub backlog: u64,
     /// How long ago the oldest of them was committed.
     pub oldest_pending_secs: Option<u64>,
@@ -67,7 +67,7 @@ impl ChangeEvents {
         ChangeEvents { txn: uuid::Uuid::new_v4().to_string(), toe_millis: now_millis() }
     }
 
-    fn event(&self, kind: Kind, stored: &StoredResource, change: Change) -> ChangeEvent {
+    pub(super) fn event(&self, kind: Kind, stored: &StoredResource, change: Change) -> ChangeEvent {
         ChangeEvent {
             txn: self.txn.clone(),
             toe_millis: self.toe_millis,
@@ -211,7 +211,7 @@ impl Service {
         cursor: EventCursor,
     ) -> Result<(), ServiceError> {
         let job = move |w: &mut Writer| {
-            w.set_event_cursor(&receiver, &cursor).map_err(ServiceError::from)
+            super::feed::store_cursor(w, &receiver, cursor.clone()).map_err(ServiceError::from)
         };
         wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
     }
@@ -219,19 +219,6 @@ impl Service {
     /// `receiver`'s cursor, if it has one. Blocking.
     pub fn event_cursor(&self, receiver: &str) -> Result<Option<EventCursor>, StoreError> {
         self.store().read()?.event_cursor(receiver)
-    }
-
-    /// Gives `receiver` a cursor at the newest event if it has none (a receiver seen for the
-    /// first time is told the changes from now on), atomically with any commit.
-    pub async fn ensure_event_cursor(&self, receiver: String) -> Result<(), ServiceError> {
-        let job = move |w: &mut Writer| {
-            if w.event_cursor(&receiver)?.is_none() {
-                let cursor = EventCursor { acked: w.last_event_seq()?, ..EventCursor::default() };
-                w.set_event_cursor(&receiver, &cursor)?;
-            }
-            Ok::<_, ServiceError>(())
-        };
-        wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
     }
 
     /// Removes the cursors (and recorded failures) of every receiver not in `keep`.
@@ -290,9 +277,10 @@ impl Service {
             self.event_streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let mut out = Vec::new();
         for (name, cursor) in reader.event_cursors()? {
-            let oldest_pending = reader.events_after(cursor.acked, 1)?.into_iter().next();
+            let oldest_pending =
+                self.stream_after(&name, &cursor, cursor.position(), 1)?.into_iter().next();
             out.push(ReceiverStatus {
-                backlog: reader.events_pending(cursor.acked)?,
+                backlog: reader.events_pending(cursor.acked)? + cursor.feed_pending(),
                 oldest_pending_secs: oldest_pending
                     .map(|(_, e)| u64::try_from((now - e.toe_millis).max(0) / 1000).unwrap_or(0)),
                 newest_event: newest,

@@ -14,6 +14,7 @@ mod data_file;
 pub mod deadline;
 mod domains;
 mod events;
+mod feed;
 mod patch;
 mod query;
 mod render;
@@ -33,7 +34,9 @@ use crate::store::{Store, WriteQueue};
 /// Stored types the callers of the use cases see as they are (the admin protocol carries log
 /// entries and token scopes; `StoreError` carries the data file's own messages: locked, newer
 /// schema, disk full).
-pub use crate::store::{BatchTimings, EventCursor, EventFailure, LogEntry, StoreError, TokenScope};
+pub use crate::store::{
+    BatchTimings, EventCursor, EventFailure, FeedProgress, LogEntry, StoreError, TokenScope,
+};
 pub use audit::{LogEntries, Refusal};
 pub use checked_filter::CheckedFilter;
 pub use data_file::DataFile;

@@ -11,10 +11,10 @@ use redb::ReadableTable;
 use super::records::StoredResource;
 use super::resources::external_key;
 use super::tables::{
-    EVENT_CURSORS, EVENT_FAILURES, EVENTS, GROUP_EXTERNAL_INDEX, GROUP_MEMBERS, GROUP_NAME_INDEX,
-    GROUP_NAME_INDEX_V1, GROUPS, INACTIVE_USERS, MEMBER_GROUPS, META, PROVISIONING_LOG,
-    ROW_BUCKETS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX, USER_NAME_INDEX,
-    USER_NAME_INDEX_V1, USERS,
+    EVENT_CURSORS, EVENT_FAILURES, EVENT_FEED, EVENTS, GROUP_EXTERNAL_INDEX, GROUP_MEMBERS,
+    GROUP_NAME_INDEX, GROUP_NAME_INDEX_V1, GROUPS, INACTIVE_USERS, MEMBER_GROUPS, META,
+    PROVISIONING_LOG, ROW_BUCKETS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
+    USER_NAME_INDEX, USER_NAME_INDEX_V1, USERS,
 };
 use super::{Store, StoreError, Writer, codec, row};
 use crate::domain::Kind;
@@ -24,7 +24,8 @@ use crate::domain::text::{escape, name_key};
 /// group rows in format 2 (`row.rs`). 5: `inactive_users.v1`. 6: the name indexes keyed by
 /// `name_key` (Unicode normalisation and full case folding), `user_name_idx.v2` and
 /// `group_name_idx.v2`, replacing the lower-cased v1 tables. 7: the change-event outbox
-/// (`events.v1`, `event_cursors.v1`, `event_failures.v1`), so an older scimd, which would
+/// (`events.v1`, `event_cursors.v1`, `event_failures.v1`, and `event_feed.v1`, created on
+/// open like every table), so an older scimd, which would
 /// commit changes without their events, refuses the file.
 pub const SCHEMA_VERSION: u64 = 7;
 
@@ -207,6 +208,7 @@ fn create_tables(w: &mut Writer) -> Result<(), StoreError> {
     w.tx.open_table(EVENTS)?;
     w.tx.open_table(EVENT_CURSORS)?;
     w.tx.open_table(EVENT_FAILURES)?;
+    w.tx.open_table(EVENT_FEED)?;
     Ok(())
 }
 

@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransaction};
 
-pub use events::{EventCursor, EventFailure};
+pub use events::{EventCursor, EventFailure, FeedProgress};
 pub use log::LogEntry;
 pub use members::{MemberKind, MemberRow};
 pub use queries::ReadQueries;

@@ -83,3 +83,9 @@ pub const EVENT_CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("ev
 /// Events a receiver refused as malformed (`invalid_request`) and was moved past. Key: the
 /// receiver's name, 0x00, the sequence number (8 bytes, big-endian). Value: envelope(the error).
 pub const EVENT_FAILURES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("event_failures.v1");
+
+/// The feed of a receiver that starts from the beginning: one `feed:add` event per resource in
+/// the read snapshot it was taken from, delivered before the outbox's events after that
+/// snapshot. Key: the receiver's name, 0x00, the feed index from 1 (8 bytes, big-endian).
+/// Value: envelope(`domain::events::ChangeEvent`). Rows go as the receiver acknowledges them.
+pub const EVENT_FEED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("event_feed.v1");

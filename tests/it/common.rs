@@ -163,6 +163,13 @@ impl TestServer {
         TestServer::boot(dir, token, extra, Some(port)).await
     }
 
+    /// Stops and starts again on the same data directory and port with `extra` as the extra
+    /// config (an admin editing config.toml between runs).
+    pub async fn restart_with(mut self, extra: &str) -> TestServer {
+        self.extra_config = extra.to_string();
+        self.restart().await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

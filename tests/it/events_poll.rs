@@ -345,3 +345,95 @@ async fn a_poll_token_is_made_by_the_cli_with_the_server_stopped() {
     let (sets, _) = poll_now(&s, &token, json!({})).await;
     assert_eq!(subjects(&s, "wiki", &sets).await, [user]);
 }
+
+/// The event URI of a SET (the first key of `events`), after verifying it.
+async fn event_uri(s: &TestServer, set: &str) -> String {
+    let claims = verified(s, set).await;
+    claims["events"].as_object().expect("events").keys().next().expect("an event").clone()
+}
+
+#[tokio::test]
+async fn a_poll_receiver_from_the_beginning_is_fed_the_existing_resources_first() {
+    let s = TestServer::start().await;
+    let mut users = Vec::new();
+    for i in 0..5 {
+        users.push(s.create_user(&format!("fed{i}@example.org")).await);
+    }
+    let group = s.create_group("Readers", &[&users[0]]).await;
+    users.sort_by_key(|id| uuid::Uuid::parse_str(id).expect("a UUID id"));
+    // The admin adds a poll receiver that starts from the beginning.
+    let from_beginning = "[[events.receivers]]\nname = \"wiki\"\ndelivery = \"poll\"\n\
+                          start = \"beginning\"\n";
+    let s = s.restart_with(from_beginning).await;
+    let token = s.issue_token("wiki-poll", events_scope("wiki"), None).await;
+    // A long poll waits for the feed to be taken if it is not yet.
+    let (a, more) = poll(&s, &token, "wiki", json!({"maxEvents": 4})).await;
+    assert!(more);
+    assert_eq!(subjects(&s, "wiki", &a).await, users[..4], "the users, in id order");
+    for (_, set) in &a {
+        assert_eq!(event_uri(&s, set).await, "urn:ietf:params:scim:event:feed:add");
+    }
+    // A change after the snapshot is told after the feed.
+    let live = s.create_user("after@example.org").await;
+    let (b, more) = poll_now(&s, &token, json!({"ack": jtis(&a)})).await;
+    assert!(!more);
+    let want = [users[4].clone(), format!("/Groups/{group}"), live.clone()];
+    assert_eq!(subjects(&s, "wiki", &b).await, want);
+    assert_eq!(event_uri(&s, &b[1].1).await, "urn:ietf:params:scim:event:feed:add");
+    assert_eq!(event_uri(&s, &b[2].1).await, format!("{PROV}create:notice"));
+    // Acknowledged progress through the feed is durable; the rest comes again, same jtis.
+    let s = s.restart().await;
+    let (c, _) = poll_now(&s, &token, json!({"ack": [b[0].0]})).await;
+    assert_eq!(jtis(&c), jtis(&b[1..]));
+    let (d, more) = poll_now(&s, &token, json!({"ack": jtis(&c)})).await;
+    assert_eq!((d.len(), more), (0, false));
+    // Once every row is acknowledged the feed is gone from the data file.
+    let mut s = s;
+    s.stop().await;
+    let store = Store::open(&s.data_dir().join("scimd.redb")).expect("open");
+    let r = store.read().expect("read");
+    assert_eq!(r.event_cursor("wiki").expect("read").expect("a cursor").feed, None);
+    assert!(r.feed_after("wiki", 0, 10).expect("feed rows").is_empty());
+}
+
+#[tokio::test]
+async fn a_feed_cut_short_is_taken_again_from_a_new_snapshot() {
+    let s = TestServer::start().await;
+    let user = s.create_user("only@example.org").await;
+    let mut s = s;
+    s.stop().await;
+    // The state a crash while taking a feed leaves: a cursor whose feed is not ready, and
+    // rows of a snapshot that is gone (here: made up, naming a user that does not exist).
+    {
+        let store = Store::open(&s.data_dir().join("scimd.redb")).expect("open");
+        let r = store.read().expect("read");
+        let (_, mut stale) = r.events_after(0, 1).expect("events").remove(0);
+        drop(r);
+        stale.change = scimd::domain::events::Change::FeedAdd;
+        stale.id = scimd::domain::ResourceId(7);
+        let rows = vec![stale; 3];
+        store
+            .write(|w| {
+                let feed = scimd::store::FeedProgress { ready: false, total: 3, acked: 0 };
+                let cursor = scimd::store::EventCursor { feed: Some(feed), ..Default::default() };
+                w.set_event_cursor("wiki", &cursor)?;
+                w.append_feed_rows("wiki", 1, &rows)
+            })
+            .expect("write");
+    }
+    let from_beginning = "[[events.receivers]]\nname = \"wiki\"\ndelivery = \"poll\"\n\
+                          start = \"beginning\"\n";
+    let s = s.restart_with(from_beginning).await;
+    let token = s.issue_token("wiki-poll", events_scope("wiki"), None).await;
+    let (sets, more) = poll(&s, &token, "wiki", json!({"maxEvents": 10})).await;
+    assert!(!more);
+    assert_eq!(subjects(&s, "wiki", &sets).await, [user], "the real directory, once");
+    assert_eq!(event_uri(&s, &sets[0].1).await, "urn:ietf:params:scim:event:feed:add");
+    let (rest, _) = poll_now(&s, &token, json!({"ack": jtis(&sets)})).await;
+    assert!(rest.is_empty());
+    // Nothing of the old snapshot is left behind.
+    let mut s = s;
+    s.stop().await;
+    let store = Store::open(&s.data_dir().join("scimd.redb")).expect("open");
+    assert!(store.read().expect("read").feed_after("wiki", 0, 10).expect("rows").is_empty());
+}

@@ -25,6 +25,7 @@ mod durability;
 mod event_receiver;
 mod events;
 mod events_crash;
+mod events_feed;
 mod events_poll;
 mod events_push;
 mod framing;

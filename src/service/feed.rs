@@ -1,0 +1,225 @@
+//! A receiver's stream as delivery reads it, and the feed of a receiver that starts from the
+//! beginning (`start = "beginning"`).
+//!
+//! Taking a feed: the receiver's cursor is marked as having a feed not yet ready (it already
+//! sits at or before the newest event, which keeps the outbox's later events from pruning);
+//! then one read snapshot is opened, and one `feed:add` row per user and group in it is
+//! written in chunks of [`FEED_CHUNK`] (each chunk its own short write, so provisioning never
+//! waits behind a large directory); the last write moves the cursor to the snapshot's newest
+//! event and marks the feed ready. The receiver then gets the feed rows in order, then the
+//! outbox's events after the snapshot: every change is either in the snapshot (and so in the
+//! feed's state) or after it (and so an event), never both, never neither.
+//!
+//! Nothing is delivered from a feed that is not ready, so a feed cut short (a stop, a crash,
+//! a reload) is simply taken again, from a new snapshot, with the rows of the old one deleted
+//! first. A ready feed's progress is the cursor's: durable, resumed after a restart.
+
+use tokio::sync::watch;
+
+use crate::domain::Kind;
+use crate::domain::events::{Change, ChangeEvent, Position};
+use crate::store::{EventCursor, FeedProgress, ReadQueries, StoreError, Writer};
+
+use super::audit::wait;
+use super::events::ChangeEvents;
+use super::{Service, ServiceError};
+
+/// Feed rows written per write.
+pub const FEED_CHUNK: usize = 1_000;
+
+/// One write of taking a feed: false when the receiver's cursor is gone (it was removed).
+type FeedWrite = Box<dyn FnMut(&mut Writer) -> Result<bool, ServiceError> + Send>;
+
+impl Service {
+    /// Gives `receiver` a cursor if it has none: at the newest event, with a feed still to be
+    /// taken when `from_beginning`. Returns whether the receiver's feed must be taken (a new
+    /// receiver from the beginning, or one whose feed was cut short).
+    pub async fn ensure_event_cursor(
+        &self,
+        receiver: String,
+        from_beginning: bool,
+    ) -> Result<bool, ServiceError> {
+        let job = move |w: &mut Writer| {
+            let cursor = match w.event_cursor(&receiver)? {
+                Some(cursor) => cursor,
+                None => {
+                    let feed = from_beginning.then(FeedProgress::default);
+                    let cursor =
+                        EventCursor { acked: w.last_event_seq()?, feed, ..EventCursor::default() };
+                    w.set_event_cursor(&receiver, &cursor)?;
+                    cursor
+                }
+            };
+            Ok::<_, ServiceError>(cursor.feed.is_some_and(|f| !f.ready))
+        };
+        wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+    }
+
+    /// Takes `receiver`'s feed of the resources of `kinds` (see the module doc). Returns the
+    /// number of rows, or `None` when `stop` turned true first or the receiver was removed
+    /// meanwhile (the feed is then taken again when the receiver next starts).
+    pub async fn take_feed(
+        &self,
+        receiver: String,
+        kinds: Vec<Kind>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Option<u64>, ServiceError> {
+        let handle = tokio::runtime::Handle::current();
+        let taken = self
+            .blocking(move |service| service.take_feed_blocking(&handle, &receiver, &kinds, &stop))
+            .await?;
+        if taken.is_some() {
+            self.wake_delivery();
+        }
+        Ok(taken)
+    }
+
+    fn take_feed_blocking(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        receiver: &str,
+        kinds: &[Kind],
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<u64>, ServiceError> {
+        let write = |job: FeedWrite| {
+            runtime
+                .block_on(wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))))
+        };
+        // The rows of a feed cut short go first, a chunk per write.
+        let written = self.event_cursor(receiver)?.and_then(|c| c.feed).map_or(0, |f| f.total);
+        let mut removed = 0;
+        loop {
+            let name = receiver.to_string();
+            let upto = removed + FEED_CHUNK as u64 * 5;
+            let last = upto >= written;
+            let found = write(Box::new(move |w| {
+                let Some(mut cursor) = w.event_cursor(&name)? else { return Ok(false) };
+                w.remove_feed_rows(&name, if last { u64::MAX } else { upto })?;
+                if last {
+                    cursor.feed = Some(FeedProgress::default());
+                    w.set_event_cursor(&name, &cursor)?;
+                }
+                Ok(true)
+            }))?;
+            if !found {
+                return Ok(None);
+            }
+            if last {
+                break;
+            }
+            removed = upto;
+        }
+        // One snapshot for the whole feed; its newest event is where the outbox part begins.
+        let snapshot = self.store().read()?;
+        let newest = snapshot.last_event_seq()?;
+        let events = ChangeEvents::new();
+        let mut total = 0u64;
+        let mut chunk: Vec<ChangeEvent> = Vec::with_capacity(FEED_CHUNK);
+        let flush = |chunk: &mut Vec<ChangeEvent>, total: &mut u64| {
+            let (name, rows, first) = (receiver.to_string(), std::mem::take(chunk), *total + 1);
+            let count = rows.len() as u64;
+            let found = write(Box::new(move |w| {
+                let Some(mut cursor) = w.event_cursor(&name)? else { return Ok(false) };
+                w.append_feed_rows(&name, first, &rows)?;
+                cursor.feed =
+                    Some(FeedProgress { ready: false, total: first + count - 1, acked: 0 });
+                w.set_event_cursor(&name, &cursor)?;
+                Ok(true)
+            }))?;
+            *total += count;
+            Ok::<_, ServiceError>(found)
+        };
+        for &kind in kinds {
+            let mut stopped = false;
+            snapshot.scan(kind, |stored| {
+                chunk.push(events.event(kind, &stored, Change::FeedAdd));
+                if chunk.len() == FEED_CHUNK && (*stop.borrow() || !flush(&mut chunk, &mut total)?)
+                {
+                    stopped = true;
+                    return Ok(false);
+                }
+                Ok::<_, ServiceError>(true)
+            })?;
+            if stopped {
+                return Ok(None);
+            }
+        }
+        if !chunk.is_empty() && !flush(&mut chunk, &mut total)? {
+            return Ok(None);
+        }
+        drop(snapshot);
+        let name = receiver.to_string();
+        let found = write(Box::new(move |w| {
+            let Some(mut cursor) = w.event_cursor(&name)? else { return Ok(false) };
+            cursor.acked = newest;
+            cursor.feed = (total > 0).then_some(FeedProgress { ready: true, total, acked: 0 });
+            w.set_event_cursor(&name, &cursor)?;
+            Ok(true)
+        }))?;
+        if !found {
+            return Ok(None);
+        }
+        tracing::info!(
+            receiver,
+            resources = total,
+            after_event = newest,
+            "took the feed of existing resources for an event receiver that starts from the beginning"
+        );
+        Ok(Some(total))
+    }
+
+    /// Up to `limit` events of `receiver`'s stream after `after`, in order: the feed rows
+    /// (when `cursor`, the stored cursor, has a ready feed), then the outbox's events after
+    /// the cursor's snapshot point. Nothing while the feed is not ready. Blocking: one read.
+    pub fn stream_after(
+        &self,
+        receiver: &str,
+        cursor: &EventCursor,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<(Position, ChangeEvent)>, StoreError> {
+        let reader = self.store().read()?;
+        let mut out = Vec::new();
+        let outbox_after = match after {
+            Position::Outbox(seq) => seq,
+            Position::Feed(index) => {
+                if let Some(feed) = cursor.feed {
+                    if !feed.ready {
+                        return Ok(out);
+                    }
+                    for (index, event) in reader.feed_after(receiver, index, limit)? {
+                        if index > feed.total {
+                            break;
+                        }
+                        out.push((Position::Feed(index), event));
+                    }
+                }
+                cursor.acked
+            }
+        };
+        let rest = limit.saturating_sub(out.len());
+        if rest > 0 {
+            let events = reader.events_after(outbox_after, rest)?;
+            out.extend(events.into_iter().map(|(seq, event)| (Position::Outbox(seq), event)));
+        }
+        Ok(out)
+    }
+}
+
+/// Stores `cursor` for `receiver` within a write, deleting the feed rows it acknowledged (and
+/// the feed itself once every row is).
+pub(super) fn store_cursor(
+    w: &mut Writer,
+    receiver: &str,
+    mut cursor: EventCursor,
+) -> Result<(), StoreError> {
+    if let Some(feed) = cursor.feed
+        && feed.ready
+    {
+        w.remove_feed_rows(receiver, feed.acked)?;
+        if feed.acked >= feed.total {
+            cursor.feed = None;
+        }
+    }
+    w.set_event_cursor(receiver, &cursor)
+}
