@@ -7,9 +7,10 @@
 //! and did not acknowledge comes again on its next poll, with the same `jti`
 //! ([`super::outcome::jti`]), so delivery is at least once.
 //!
-//! The receiver's cursor (stored, durable) is the highest sequence number such that it and
-//! every event before it are acknowledged; events of resource types the receiver does not
-//! take count as acknowledged. Acknowledgements beyond a gap (an older SET still
+//! The receiver's stream is its feed of existing resources, if it starts from the beginning
+//! (`service::feed`), then the outbox's events; its cursor (stored, durable) is the furthest
+//! place in that stream such that it and everything before it are acknowledged; events of
+//! resource types the receiver does not take count as acknowledged. Acknowledgements beyond a gap (an older SET still
 //! unacknowledged) are kept in memory only: after a restart those SETs are offered again,
 //! which the receiver de-duplicates on `jti`. An acknowledged `jti` is matched to its event
 //! through the SETs this process offered; after a restart, through the events just after the

@@ -207,12 +207,16 @@ impl Service {
 }
 
 /// Stores `cursor` for `receiver` within a write, deleting the feed rows it acknowledged (and
-/// the feed itself once every row is).
+/// the feed itself once every row is). A receiver removed meanwhile (a reload while its poll
+/// or stream was finishing) stays removed.
 pub(super) fn store_cursor(
     w: &mut Writer,
     receiver: &str,
     mut cursor: EventCursor,
 ) -> Result<(), StoreError> {
+    if w.event_cursor(receiver)?.is_none() {
+        return Ok(());
+    }
     if let Some(feed) = cursor.feed
         && feed.ready
     {
