@@ -4,7 +4,8 @@
 //! events arrived in commit order, and a resent event was the same event (same `jti`, same
 //! subject and payload). Every SET is verified against the published JWKS.
 //!
-//! `SCIMD_EVENT_CRASH_CYCLES` sets the number of cycles (4 by default).
+//! `SCIMD_EVENT_CRASH_CYCLES` sets the least number of cycles (4 by default); cycles go on
+//! until 1,000 creates were answered.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -76,7 +77,13 @@ async fn no_event_of_an_acknowledged_change_is_lost_to_kill_9() {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
-    for cycle in 0..cycles {
+    // At least `cycles` kills, and on until 1,000 provisioning requests were answered.
+    let mut ran = 0;
+    for cycle in 0.. {
+        if cycle >= cycles && (acknowledged.len() >= 1_000 || cycle >= 40) {
+            break;
+        }
+        ran += 1;
         let mut process = serve(&config).await;
         let client = tokio::spawn({
             let token = token.clone();
@@ -136,12 +143,16 @@ async fn no_event_of_an_acknowledged_change_is_lost_to_kill_9() {
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "events out of commit order");
     let resent = claims.len() - first_arrivals.len();
     eprintln!(
-        "{cycles} kill -9 cycles: {} acknowledged creates, {} SETs received ({resent} resent), \
+        "{ran} kill -9 cycles: {} acknowledged creates, {} SETs received ({resent} resent), \
          0 lost",
         acknowledged.len(),
         claims.len()
     );
-    assert!(acknowledged.len() > 50, "too few creates to mean anything: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 1_000,
+        "too few creates to mean anything: {}",
+        acknowledged.len()
+    );
     // The operator's view once caught up: nothing waiting, nothing held, a lag measured.
     let mut process = process;
     let line = process.stderr_line("serving /metrics");

@@ -10,6 +10,7 @@ use crate::common::*;
 use crate::event_receiver::{Receiver, scimd_with, verified};
 
 const PROV: &str = "urn:ietf:params:scim:event:prov:";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// The event URIs of each SET, in order, after verifying every one.
 async fn event_uris(s: &TestServer, received: &[(String, String, String)]) -> Vec<Vec<String>> {
@@ -29,9 +30,14 @@ async fn an_entra_lifecycle_reaches_the_receiver_signed_in_order() {
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = scimd_with(&receiver.config(dir.path(), "wiki", "notice")).await;
+    let boss = s.create_user("boss@example.org").await;
     let user = id_of(&s.post("/Users", &crate::payloads::ms_tut_create_user()).await.expect(201));
     let path = upath(&user);
     s.patch(&path, json!([{"op": "Replace", "path": "displayName", "value": "Pvlo"}]))
+        .await
+        .expect(200);
+    // Entra's manager mapping: the enterprise extension's manager, by id.
+    s.patch(&path, json!([{"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": boss}]))
         .await
         .expect(200);
     s.patch(&path, json!([{"op": "Replace", "path": "active", "value": "False"}]))
@@ -39,28 +45,45 @@ async fn an_entra_lifecycle_reaches_the_receiver_signed_in_order() {
         .expect(200);
     s.patch(&path, json!([{"op": "Replace", "path": "active", "value": "True"}])).await.expect(200);
     let group = id_of(&s.post("/Groups", &crate::payloads::entra_group()).await.expect(201));
-    s.patch(&gpath(&group), json!([{"op": "Add", "path": "members", "value": [{"value": user}]}]))
+    let members = json!([{"value": user}, {"value": boss}]);
+    s.patch(&gpath(&group), json!([{"op": "Add", "path": "members", "value": members}]))
         .await
         .expect(204);
+    let boss_left = format!("members[value eq \"{boss}\"]");
+    s.patch(&gpath(&group), json!([{"op": "Remove", "path": boss_left}])).await.expect(204);
     // Refused: no event.
     s.post("/Users", &crate::payloads::ms_tut_create_user()).await.expect(409);
     s.delete(&path).await.expect(204);
 
-    let got = receiver.wait_for(8, Duration::from_secs(20)).await;
+    let got = receiver.wait_for(11, Duration::from_secs(20)).await;
     let uris = event_uris(&s, &got).await;
     let want: Vec<Vec<&str>> = vec![
         vec!["create:notice"],
+        vec!["create:notice"],
+        vec!["patch:notice"],
         vec!["patch:notice"],
         vec!["deactivate", "patch:notice"],
         vec!["activate", "patch:notice"],
         vec!["create:notice"],
         vec!["patch:notice"],
+        vec!["patch:notice"],
         vec!["delete"],
         vec!["patch:notice"],
     ];
     assert_eq!(uris, want);
+    let manager = verified(&s, &got[3].0).await;
+    let changed = &manager["events"][format!("{PROV}patch:notice")]["attributes"];
+    assert_eq!(changed, &json!([format!("{ENTERPRISE}:manager")]), "the manager change");
+    for (i, subject) in [(7, &group), (8, &group)] {
+        let claims = verified(&s, &got[i].0).await;
+        assert_eq!(claims["sub_id"]["uri"], format!("/Groups/{subject}"));
+        assert_eq!(
+            claims["events"][format!("{PROV}patch:notice")]["attributes"],
+            json!(["members"])
+        );
+    }
     // The envelope: issuer, audience, subject, stable fields; RFC 8935 request headers.
-    let first = verified(&s, &got[0].0).await;
+    let first = verified(&s, &got[1].0).await;
     assert_eq!(first["iss"], format!("https://127.0.0.1:{}", s.port));
     assert_eq!(first["aud"], receiver.endpoint);
     assert_eq!(first["sub_id"]["format"], "scim");
@@ -72,9 +95,9 @@ async fn an_entra_lifecycle_reaches_the_receiver_signed_in_order() {
     assert!(created["attributes"].as_array().expect("attributes").contains(&json!("userName")));
     assert_eq!(got[0].1, "application/secevent+jwt");
     assert_eq!(got[0].2, "Bearer receiver-secret");
-    let deleted = verified(&s, &got[6].0).await;
+    let deleted = verified(&s, &got[9].0).await;
     assert_eq!(deleted["sub_id"]["uri"], format!("/Users/{user}"));
-    let left = verified(&s, &got[7].0).await;
+    let left = verified(&s, &got[10].0).await;
     assert_eq!(left["sub_id"]["uri"], format!("/Groups/{group}"));
     assert_eq!(left["txn"], deleted["txn"], "one delete, one txn");
     let jtis: std::collections::HashSet<String> =
