@@ -47,9 +47,9 @@ async fn status(config: &Config) -> Result<()> {
     }
     for r in &receivers {
         let state = match (&r.cursor.stalled, &r.stream) {
-            (Some(_), _) => "held",
-            (None, Some(s)) => s.state.as_str(),
-            (None, None) => "not streaming (poll, or the server is stopped)",
+            (Some(_), _) => "held".to_string(),
+            (None, Some(s)) => s.state.to_string(),
+            (None, None) => "not streaming (poll, or the server is stopped)".to_string(),
         };
         println!("{}: {state}", escape(&r.name));
         println!(

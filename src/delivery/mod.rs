@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Delivery, EventsConfig, ReceiverConfig, Start};
+use crate::service::StreamState;
 
 pub use poll::Poller;
 pub use push::Publisher;
@@ -148,7 +149,7 @@ async fn take_feed(
     let (service, name) = (&publisher.service, receiver.name.clone());
     let mut backoff = outcome::Backoff::default();
     loop {
-        service.report_stream(&name, |r| r.state = "taking the feed".into());
+        service.report_stream(&name, |r| r.state = StreamState::TakingFeed);
         let kinds = receiver.resource_types.clone();
         match service.take_feed(name.clone(), kinds, stop.clone()).await {
             Ok(Some(_)) => return true,
@@ -157,7 +158,7 @@ async fn take_feed(
                 let reason = format!("cannot take the feed of existing resources: {e}");
                 tracing::error!(receiver = %name, reason = %reason, "event delivery waits; retrying with backoff");
                 service.report_stream(&name, |r| {
-                    r.state = "retrying".into();
+                    r.state = StreamState::Retrying;
                     r.last_error = Some(reason);
                     r.last_error_at = Some(crate::service::now_rfc3339());
                 });

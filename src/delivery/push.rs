@@ -23,6 +23,7 @@ use crate::config::{Payload as PayloadConfig, ReceiverConfig};
 use crate::domain::events::{ChangeEvent, Position};
 use crate::scim::events::{Payload, SetAddress, set_claims};
 use crate::scim::schema::resource_type;
+use crate::service::StreamState;
 use crate::service::{EventCursor, EventFailure, Service};
 use crate::signing::SharedKeyRing;
 
@@ -193,7 +194,7 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
         }
         if let Some(reason) = &cursor.stalled {
             publisher.service.report_stream(&name, |r| {
-                r.state = "held".into();
+                r.state = StreamState::Held;
                 if r.last_error.as_deref() != Some(reason.as_str()) {
                     r.last_error = Some(reason.clone());
                     r.last_error_at = Some(crate::service::now_rfc3339());
@@ -227,7 +228,7 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
             continue;
         };
         if batch.is_empty() {
-            publisher.service.report_stream(&name, |r| r.state = "idle".into());
+            publisher.service.report_stream(&name, |r| r.state = StreamState::Idle);
             tokio::select! {
                 _ = stop.changed() => return,
                 _ = committed.changed() => {}
@@ -257,7 +258,7 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
                         cursor.advance(position);
                         let lag = lag_ms(event.toe_millis);
                         publisher.service.report_stream(&name, |r| {
-                            r.state = "delivering".into();
+                            r.state = StreamState::Delivering;
                             r.delivered += 1;
                             r.last_delivered = Some(crate::service::now_rfc3339());
                             r.last_lag_ms = Some(lag);
@@ -267,7 +268,7 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
                     Outcome::Retry { reason, after } => {
                         let wait = backoff.next(after);
                         publisher.service.report_stream(&name, |r| {
-                            r.state = "retrying".into();
+                            r.state = StreamState::Retrying;
                             r.last_error = Some(reason.clone());
                             r.last_error_at = Some(crate::service::now_rfc3339());
                         });

@@ -23,8 +23,7 @@ use super::{Service, ServiceError};
 /// What a running stream says of itself: kept in memory, shown by `scimd events status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamReport {
-    /// `delivering`, `idle`, `retrying` or `held`.
-    pub state: String,
+    pub state: StreamState,
     /// SETs the receiver took since scimd started.
     pub delivered: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,6 +36,34 @@ pub struct StreamReport {
     pub last_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error_at: Option<String>,
+}
+
+/// What a receiver's stream is doing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamState {
+    /// Copying the existing resources for a receiver that starts from the beginning.
+    TakingFeed,
+    Delivering,
+    /// Everything acknowledged; waiting for the next change.
+    #[default]
+    Idle,
+    /// The last attempt failed; trying again after the backoff.
+    Retrying,
+    /// Stopped until `scimd events retry` (the receiver refused the configuration).
+    Held,
+}
+
+impl std::fmt::Display for StreamState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StreamState::TakingFeed => "taking the feed of existing resources",
+            StreamState::Delivering => "delivering",
+            StreamState::Idle => "idle",
+            StreamState::Retrying => "retrying",
+            StreamState::Held => "held",
+        })
+    }
 }
 
 /// One receiver, as `scimd events status` shows it.

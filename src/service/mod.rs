@@ -40,7 +40,7 @@ pub use crate::store::{
 pub use audit::{LogEntries, Refusal};
 pub use checked_filter::CheckedFilter;
 pub use data_file::DataFile;
-pub use events::{ReceiverStatus, StreamReport};
+pub use events::{ReceiverStatus, StreamReport, StreamState};
 pub use patch::{PatchRequest, PatchedResource};
 pub use query::ListRequest;
 pub use render::JsonBody;
