@@ -249,7 +249,18 @@ async fn stream(publisher: Publisher, target: PushTarget, mut stop: watch::Recei
                 }
             };
             loop {
-                match target.push(&set).await {
+                // A stop does not wait for a receiver that is slow to answer; what it already
+                // acknowledged is kept.
+                let outcome = tokio::select! {
+                    outcome = target.push(&set) => outcome,
+                    _ = stop.changed() => {
+                        if cursor != before {
+                            store(&publisher.service, &name, &cursor).await;
+                        }
+                        return;
+                    }
+                };
+                match outcome {
                     Outcome::Delivered => {
                         if let Some(reason) = failing_since.take() {
                             tracing::info!(receiver = %name, after = %reason, "event delivery recovered");

@@ -16,8 +16,12 @@ use tokio::net::TcpListener;
 
 use crate::common::*;
 
-/// One answer the receiver gives: status, `Retry-After`, body.
+/// One answer the receiver gives: status, `Retry-After`, body. Status [`HANG`] answers
+/// nothing for two minutes (a receiver that stopped responding).
 pub type Answer = (u16, Option<&'static str>, &'static str);
+
+/// The status of an [`Answer`] that holds the request unanswered.
+pub const HANG: u16 = 0;
 
 /// What the receiver saw and will answer.
 #[derive(Default)]
@@ -91,6 +95,10 @@ impl Receiver {
                                 inbox.received.push((set, ct, auth));
                                 inbox.script.pop_front().unwrap_or((202, None, ""))
                             };
+                            if status == HANG {
+                                tokio::time::sleep(Duration::from_secs(120)).await;
+                            }
+                            let status = if status == HANG { 503 } else { status };
                             let mut response = hyper::Response::builder().status(status);
                             if let Some(after) = retry_after {
                                 response = response.header("retry-after", after);

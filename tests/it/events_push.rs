@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::common::*;
-use crate::event_receiver::{Receiver, scimd_with, verified};
+use crate::event_receiver::{HANG, Receiver, scimd_with, verified};
 
 const PROV: &str = "urn:ietf:params:scim:event:prov:";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -185,4 +185,54 @@ async fn a_poison_set_is_skipped_and_recorded_and_an_auth_failure_holds_the_stre
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].seq, 2);
     assert!(failures[0].error.contains("invalid_request: cannot parse"), "{failures:?}");
+}
+
+#[tokio::test]
+async fn a_hung_or_dead_receiver_delays_neither_another_receiver_nor_the_idp() {
+    let (wiki, hung) = (Receiver::start().await, Receiver::start().await);
+    hung.script(&[(HANG, None, "")]);
+    // A third receiver whose endpoint has nothing listening.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dead = wiki
+        .config(dir.path(), "dead", "notice")
+        .replace(&wiki.endpoint, &format!("https://127.0.0.1:{dead_port}/scim-events"));
+    let receivers = format!(
+        "{}{}{dead}",
+        wiki.config(dir.path(), "wiki", "notice"),
+        hung.config(dir.path(), "vpn", "notice")
+    );
+    let mut s = scimd_with(&receivers).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(s.create_user(&format!("busy{i}@example.org")).await);
+    }
+    let got = wiki.wait_for(20, Duration::from_secs(30)).await;
+    let mut told = Vec::new();
+    for (set, _, _) in &got {
+        told.push(verified(&s, set).await["sub_id"]["id"].as_str().expect("id").to_string());
+    }
+    assert_eq!(told, ids, "wiki has every change, in order");
+    // Meanwhile vpn still holds its first SET unanswered, and dead is being retried.
+    assert_eq!(hung.received().len(), 1, "vpn's first SET is still unanswered");
+    let status = s.admin(scimd::admin::AdminRequest::EventsStatus).await;
+    let of = |name: &str| {
+        status
+            .as_array()
+            .expect("receivers")
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .expect(name)
+    };
+    assert_eq!(of("vpn")["backlog"], 20, "{status}");
+    assert_eq!(of("dead")["stream"]["state"], "retrying", "{status}");
+    assert!(
+        of("dead")["stream"]["last_error"].as_str().unwrap_or("").contains("onnect"),
+        "{status}"
+    );
+    assert_eq!(of("wiki")["backlog"], 0, "{status}");
+    s.stop().await;
 }
