@@ -72,7 +72,7 @@ pub fn router(
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token))
         .route_layer(middleware::from_fn(name_route));
 
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(health).route_layer(middleware::from_fn(name_route)))
         .route("/.well-known/jwks.json", get(jwks).route_layer(middleware::from_fn(name_route)))
         .route(
@@ -93,7 +93,47 @@ pub fn router(
             .into_response()
         }))
         .layer(middleware::from_fn(one_host))
-        .layer(middleware::from_fn_with_state(metrics, access_log))
+        .layer(middleware::from_fn_with_state(metrics, access_log));
+    // Routing is exact; the endpoint's case is made canonical before it.
+    Router::new()
+        .fallback_service(tower::ServiceBuilder::new().map_request(canonical_endpoint).service(app))
+}
+
+/// The SCIM endpoints, as routed.
+const ENDPOINTS: [&str; 5] =
+    ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas"];
+
+/// Spells the endpoint after `/scim/v2/` as it is routed when the request spells it in
+/// another case (`/scim/v2/users`: Microsoft's SCIM Validator and some IdPs' test tooling
+/// send that; RFC 7644 names them in CamelCase, and a client that lower-cases them means the
+/// same thing). Anything else is left as it is.
+fn canonical_endpoint(mut req: Request) -> Request {
+    let uri = req.uri();
+    let Some(rest) = uri.path().strip_prefix("/scim/v2/") else { return req };
+    let (segment, tail) = rest.split_once('/').map_or((rest, None), |(s, t)| (s, Some(t)));
+    let Some(canonical) =
+        ENDPOINTS.iter().find(|e| e.eq_ignore_ascii_case(segment) && **e != segment)
+    else {
+        return req;
+    };
+    let mut path_and_query = format!("/scim/v2/{canonical}");
+    if let Some(tail) = tail {
+        path_and_query.push('/');
+        path_and_query.push_str(tail);
+    }
+    if let Some(query) = uri.query() {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
+    }
+    let mut parts = uri.clone().into_parts();
+    match path_and_query.parse() {
+        Ok(pq) => parts.path_and_query = Some(pq),
+        Err(_) => return req,
+    }
+    if let Ok(rewritten) = http::Uri::from_parts(parts) {
+        *req.uri_mut() = rewritten;
+    }
+    req
 }
 
 /// HTTP/1.1 requires exactly one `Host` header (RFC 9112 §3.2: a server must answer 400 to a

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::{
-    CORE_USER, ENTERPRISE, GROUP, Reply, TestServer, id_of, resources, send, user_body,
+    CORE_USER, ENTERPRISE, GROUP, Reply, TestServer, group_body, id_of, resources, send, user_body,
 };
 
 fn assert_scim_json(r: &Reply, what: &str) {
@@ -270,4 +270,24 @@ async fn every_scim_response_is_application_scim_json() {
         .await
         .expect(201);
     assert_scim_json(&r, "201 with charset");
+}
+
+#[tokio::test]
+async fn endpoint_names_are_matched_whatever_their_case() {
+    // Microsoft's SCIM Validator and some IdPs' test tooling send `/users`, `/groups`.
+    let s = TestServer::start().await;
+    let created = s.post("/users", &user_body("lower@example.org", json!(null))).await.expect(201);
+    let id = id_of(&created);
+    assert_eq!(created.body["meta"]["location"], s.url(&format!("/Users/{id}")));
+    let found = s.get("/users?filter=userName%20eq%20%22lower@example.org%22").await.expect(200);
+    assert_eq!(found.body["totalResults"], 1);
+    s.get(&format!("/USERS/{id}")).await.expect(200);
+    let group = s.post("/groups", &group_body("Lower", &[&id])).await.expect(201);
+    s.get(&format!("/Groups/{}", id_of(&group))).await.expect(200);
+    for path in ["/serviceproviderconfig", "/resourcetypes", "/schemas", "/resourceTypes/User"] {
+        s.get(path).await.expect(200);
+    }
+    s.delete(&format!("/users/{id}")).await.expect(204);
+    // Only the endpoint's case: other paths are still unknown.
+    s.get("/userz").await.expect(404);
 }
