@@ -186,13 +186,23 @@ impl Service {
             let cutoff = cutoff.clone();
             let prune =
                 move |w: &mut Writer| w.prune_log(&cutoff, PRUNE_BATCH).map_err(ServiceError::from);
-            let n =
-                wait(self.writes.submit(prune, |_: &mut Writer, _: &ServiceError| Ok(()))).await?;
+            let n = self.write_unlogged(prune).await?;
             deleted += n;
             if n < PRUNE_BATCH {
                 return Ok(deleted);
             }
         }
+    }
+}
+
+impl Service {
+    /// Runs `change` through the writer and waits for its commit. For the server's own
+    /// upkeep (cursors, pruning, feeds), not an IdP's request: a failure writes no refusal row.
+    pub(super) async fn write_unlogged<T: Send + 'static>(
+        &self,
+        change: impl FnMut(&mut Writer) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        wait(self.writes.submit(change, |_: &mut Writer, _: &ServiceError| Ok(()))).await
     }
 }
 

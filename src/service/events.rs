@@ -16,7 +16,6 @@ use crate::scim::events::{changed_paths, replay_patch};
 use crate::scim::schema::resource_type;
 use crate::store::{EventCursor, EventFailure, ReadQueries, StoreError, StoredResource, Writer};
 
-use super::audit::wait;
 use super::render::render;
 use super::{Service, ServiceError};
 
@@ -240,7 +239,7 @@ impl Service {
         let job = move |w: &mut Writer| {
             super::feed::store_cursor(w, &receiver, cursor.clone()).map_err(ServiceError::from)
         };
-        wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+        self.write_unlogged(job).await
     }
 
     /// `receiver`'s cursor, if it has one. Blocking.
@@ -262,7 +261,7 @@ impl Service {
             }
             Ok::<_, ServiceError>(())
         };
-        wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+        self.write_unlogged(job).await
     }
 
     /// Lifts `receiver`'s hold so its stream goes on (`scimd events retry`). False when it has
@@ -329,7 +328,7 @@ impl Service {
         let job = move |w: &mut Writer| {
             w.record_event_failure(&receiver, &failure).map_err(ServiceError::from)
         };
-        wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+        self.write_unlogged(job).await
     }
 
     /// Deletes the events every receiver has acknowledged that are older than `keep_days`
@@ -353,8 +352,7 @@ impl Service {
             let prune = move |w: &mut Writer| {
                 w.prune_events(acked_by_all, cutoff, PRUNE_BATCH).map_err(ServiceError::from)
             };
-            let n =
-                wait(self.writes.submit(prune, |_: &mut Writer, _: &ServiceError| Ok(()))).await?;
+            let n = self.write_unlogged(prune).await?;
             deleted += n;
             if n < PRUNE_BATCH {
                 return Ok(deleted);

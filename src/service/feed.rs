@@ -20,7 +20,6 @@ use crate::domain::Kind;
 use crate::domain::events::{Change, ChangeEvent, Position};
 use crate::store::{EventCursor, FeedProgress, ReadQueries, StoreError, Writer};
 
-use super::audit::wait;
 use super::events::ChangeEvents;
 use super::{Service, ServiceError};
 
@@ -52,7 +51,7 @@ impl Service {
             };
             Ok::<_, ServiceError>(cursor.feed.is_some_and(|f| !f.ready))
         };
-        wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+        self.write_unlogged(job).await
     }
 
     /// Takes `receiver`'s feed of the resources of `kinds` (see the module doc). Returns the
@@ -81,10 +80,7 @@ impl Service {
         kinds: &[Kind],
         stop: &watch::Receiver<bool>,
     ) -> Result<Option<u64>, ServiceError> {
-        let write = |job: FeedWrite| {
-            runtime
-                .block_on(wait(self.writes.submit(job, |_: &mut Writer, _: &ServiceError| Ok(()))))
-        };
+        let write = |job: FeedWrite| runtime.block_on(self.write_unlogged(job));
         // The rows of a feed cut short go first, a chunk per write.
         let written = self.event_cursor(receiver)?.and_then(|c| c.feed).map_or(0, |f| f.total);
         let mut removed = 0;
