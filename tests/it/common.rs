@@ -496,6 +496,25 @@ pub fn strip_ansi(line: &str) -> String {
     out
 }
 
+/// Writes `dir/config.toml`: plain HTTP on a free loopback port, data in `dir/data`, and
+/// `extra` (TOML sections) appended; returns its path.
+pub fn write_plain_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("config.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[tls]\nmode = \"off\"\n{extra}",
+        dir.join("data").display().to_string()
+    );
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+/// Starts `scimd --config CONFIG serve` and waits until it serves.
+pub async fn serve_process(config: &Path) -> ServeProcess {
+    let mut cmd = scimd_command();
+    cmd.arg("--config").arg(config).arg("serve");
+    ServeProcess::start(cmd).await
+}
+
 /// A `scimd serve` child process. Killed (SIGKILL) when dropped.
 pub struct ServeProcess {
     pub child: std::process::Child,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{ServeProcess, issue_token, scimd_command, user_body};
+use crate::common::{issue_token, serve_process, user_body};
 use scimd::store::TokenScope;
 
 const CLIENTS: usize = 4;
@@ -232,12 +232,6 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-async fn serve(config: &Path) -> ServeProcess {
-    let mut cmd = scimd_command();
-    cmd.arg("--config").arg(config).arg("serve");
-    ServeProcess::start(cmd).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_write_survives_kill_9_and_in_flight_writes_are_whole() {
     let cycles: u32 =
@@ -251,7 +245,7 @@ async fn every_acknowledged_write_survives_kill_9_and_in_flight_writes_are_whole
     let mut rng = fastrand_seed();
 
     for cycle in 0..cycles {
-        let mut process = serve(&config).await;
+        let mut process = serve_process(&config).await;
         let api = Arc::new(Api::new(process.port, &token));
         verify(&api, &ledger).await;
 
@@ -281,7 +275,7 @@ async fn every_acknowledged_write_survives_kill_9_and_in_flight_writes_are_whole
             c.await.unwrap();
         }
     }
-    let process = serve(&config).await;
+    let process = serve_process(&config).await;
     let api = Api::new(process.port, &token);
     verify(&api, &ledger).await;
     let totals = *totals.lock().unwrap();

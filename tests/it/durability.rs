@@ -10,8 +10,8 @@ use scimd::store::TokenScope;
 use serde_json::json;
 
 use crate::common::{
-    ServeProcess, TestServer, client_trusting, entra_encode, id_of, issue_token, run_scimd,
-    scimd_command, send, token_id, user_body,
+    TestServer, client_trusting, entra_encode, id_of, issue_token, run_scimd, scimd_command, send,
+    serve_process, token_id, user_body,
 };
 
 #[tokio::test]
@@ -81,12 +81,6 @@ fn serve_config(dir: &Path, data_dir: &Path) -> std::path::PathBuf {
     path
 }
 
-async fn serve(config: &Path) -> ServeProcess {
-    let mut cmd = scimd_command();
-    cmd.arg("--config").arg(config).arg("serve");
-    ServeProcess::start(cmd).await
-}
-
 #[tokio::test]
 async fn a_created_user_survives_kill_9_right_after_the_201() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -94,7 +88,7 @@ async fn a_created_user_survives_kill_9_right_after_the_201() {
     let token = issue_token(&data_dir, "test", TokenScope::ReadWrite);
     let config = serve_config(dir.path(), &data_dir);
 
-    let mut first = serve(&config).await;
+    let mut first = serve_process(&config).await;
     let cert = std::fs::read(data_dir.join("tls/cert.pem")).expect("generated cert");
     let client = client_trusting(&cert);
     let body = user_body("durable@example.org", json!({"userType": "operations"}));
@@ -111,7 +105,7 @@ async fn a_created_user_survives_kill_9_right_after_the_201() {
     let status = first.kill();
     assert_eq!(status.signal(), Some(9), "scimd was not killed by SIGKILL: {status:?}");
 
-    let second = serve(&config).await;
+    let second = serve_process(&config).await;
     let client = client_trusting(&std::fs::read(data_dir.join("tls/cert.pem")).expect("cert"));
     let filter = entra_encode("userName eq \"durable@example.org\"");
     let found =

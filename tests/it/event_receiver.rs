@@ -2,7 +2,7 @@
 //! certificate from its own CA, answering from a script, and the check of a SET against
 //! scimd's published JWKS with an independent JOSE library (jsonwebtoken).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -201,4 +201,38 @@ pub fn verify_with(jwks: &Value, set: &str) -> Value {
     validation.validate_exp = false;
     validation.validate_aud = false;
     jsonwebtoken::decode::<Value>(set, &key, &validation).expect("the SET verifies").claims
+}
+
+/// The receiver's SETs, verified, first arrivals only (a resend must be the same SET), and
+/// how many were resends.
+pub fn first_arrivals(receiver: &Receiver, jwks: &Value) -> (Vec<Value>, usize) {
+    let mut seen: HashMap<String, Value> = HashMap::new();
+    let mut firsts = Vec::new();
+    let received = receiver.received();
+    for (set, _, _) in &received {
+        let claims = verify_with(jwks, set);
+        let jti = claims["jti"].as_str().expect("jti").to_string();
+        match seen.get(&jti) {
+            Some(earlier) => {
+                assert_eq!(earlier["sub_id"], claims["sub_id"], "one jti, two subjects");
+                assert_eq!(earlier["events"], claims["events"], "one jti, two payloads");
+            }
+            None => {
+                seen.insert(jti, claims.clone());
+                firsts.push(claims);
+            }
+        }
+    }
+    let resent = received.len() - firsts.len();
+    (firsts, resent)
+}
+
+/// `GET /.well-known/jwks.json` of a plain-HTTP scimd on `port`.
+pub async fn fetch_jwks(port: u16) -> Value {
+    reqwest::get(format!("http://127.0.0.1:{port}/.well-known/jwks.json"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json")
 }

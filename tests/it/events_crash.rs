@@ -7,32 +7,15 @@
 //! `SCIMD_EVENT_CRASH_CYCLES` sets the least number of cycles (4 by default); cycles go on
 //! until 1,000 creates were answered.
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{ServeProcess, issue_token, scimd_command, user_body};
-use crate::event_receiver::{Receiver, verify_with};
+use crate::common::{issue_token, serve_process, user_body, write_plain_config};
+use crate::event_receiver::{Receiver, fetch_jwks, first_arrivals};
 use scimd::store::TokenScope;
 
-fn write_config(dir: &Path, data_dir: &Path, receiver: &str) -> std::path::PathBuf {
-    let path = dir.join("config.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[tls]\nmode = \"off\"\n\
-         [metrics]\nlisten = \"127.0.0.1:0\"\n{receiver}",
-        data_dir.display().to_string()
-    );
-    std::fs::write(&path, text).expect("config");
-    path
-}
-
-async fn serve(config: &Path) -> ServeProcess {
-    let mut cmd = scimd_command();
-    cmd.arg("--config").arg(config).arg("serve");
-    ServeProcess::start(cmd).await
-}
+const METRICS: &str = "[metrics]\nlisten = \"127.0.0.1:0\"\n";
 
 /// Creates users one after another until the server goes away; returns the ids it was told,
 /// in order, and whether one was in flight when the server died.
@@ -70,8 +53,10 @@ async fn no_event_of_an_acknowledged_change_is_lost_to_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().join("data");
     let token = issue_token(&data_dir, "crash", TokenScope::ReadWrite);
-    let config =
-        write_config(dir.path(), &data_dir, &receiver.config(dir.path(), "wiki", "notice"));
+    let config = write_plain_config(
+        dir.path(),
+        &(METRICS.to_string() + &receiver.config(dir.path(), "wiki", "notice")),
+    );
     let mut acknowledged: Vec<String> = Vec::new();
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -84,7 +69,7 @@ async fn no_event_of_an_acknowledged_change_is_lost_to_kill_9() {
             break;
         }
         ran += 1;
-        let mut process = serve(&config).await;
+        let mut process = serve_process(&config).await;
         let client = tokio::spawn({
             let token = token.clone();
             let port = process.port;
@@ -96,57 +81,37 @@ async fn no_event_of_an_acknowledged_change_is_lost_to_kill_9() {
         acknowledged.extend(client.await.expect("client"));
     }
     // Up again: the stream resumes from its stored cursor and catches up.
-    let process = serve(&config).await;
-    let jwks: Value =
-        reqwest::get(format!("http://127.0.0.1:{}/.well-known/jwks.json", process.port))
-            .await
-            .expect("jwks")
-            .json()
-            .await
-            .expect("json");
+    let process = serve_process(&config).await;
+    let jwks = fetch_jwks(process.port).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let (delivered, claims) = loop {
-        let received = receiver.received();
-        let claims: Vec<Value> =
-            received.iter().map(|(set, _, _)| verify_with(&jwks, set)).collect();
-        let delivered: Vec<String> =
-            claims.iter().map(|c| c["sub_id"]["id"].as_str().expect("id").to_string()).collect();
-        let all = acknowledged.iter().all(|id| delivered.contains(id));
+    // A resend must be the same event (checked by first_arrivals); first arrivals follow
+    // commit order, which for one client is the order its creates were answered (an
+    // unanswered one may sit between them).
+    let (firsts, resent) = loop {
+        let (firsts, resent) = first_arrivals(&receiver, &jwks);
+        let delivered: Vec<&str> =
+            firsts.iter().map(|c| c["sub_id"]["id"].as_str().expect("id")).collect();
+        let all = acknowledged.iter().all(|id| delivered.contains(&id.as_str()));
         if all || std::time::Instant::now() > deadline {
-            break (delivered, claims);
+            break (firsts, resent);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let missing: Vec<&String> = acknowledged.iter().filter(|id| !delivered.contains(id)).collect();
+    let first_arrivals: Vec<String> =
+        firsts.iter().map(|c| c["sub_id"]["id"].as_str().expect("id").to_string()).collect();
+    let missing: Vec<&String> =
+        acknowledged.iter().filter(|id| !first_arrivals.contains(id)).collect();
     assert!(missing.is_empty(), "{} acknowledged creates never told: {missing:?}", missing.len());
-    // A resend is the same event; first arrivals follow commit order, which for one client
-    // is the order its creates were answered (an unanswered one may sit between them).
-    let mut by_jti: HashMap<String, &Value> = HashMap::new();
-    let mut first_arrivals = Vec::new();
-    for c in &claims {
-        let jti = c["jti"].as_str().expect("jti").to_string();
-        match by_jti.get(&jti) {
-            Some(earlier) => {
-                assert_eq!(earlier["sub_id"], c["sub_id"], "one jti, two subjects");
-                assert_eq!(earlier["events"], c["events"], "one jti, two payloads");
-            }
-            None => {
-                by_jti.insert(jti, c);
-                first_arrivals.push(c["sub_id"]["id"].as_str().expect("id").to_string());
-            }
-        }
-    }
     let positions: Vec<usize> = acknowledged
         .iter()
         .map(|id| first_arrivals.iter().position(|d| d == id).expect("delivered"))
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "events out of commit order");
-    let resent = claims.len() - first_arrivals.len();
     eprintln!(
         "{ran} kill -9 cycles: {} acknowledged creates, {} SETs received ({resent} resent), \
          0 lost",
         acknowledged.len(),
-        claims.len()
+        firsts.len() + resent
     );
     assert!(
         acknowledged.len() >= 1_000,

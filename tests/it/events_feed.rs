@@ -4,35 +4,18 @@
 //! through the feed survives `kill -9`. The real binary pushes to a real HTTPS receiver; every
 //! SET is verified against the published JWKS.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{ServeProcess, issue_token, scimd_command, user_body};
-use crate::event_receiver::{Receiver, verify_with};
+use crate::common::{issue_token, serve_process, user_body, write_plain_config};
+use crate::event_receiver::{Receiver, fetch_jwks, first_arrivals};
 use scimd::store::TokenScope;
 
 const USERS: usize = 10_000;
 const FEED_ADD: &str = "urn:ietf:params:scim:event:feed:add";
 const PROV: &str = "urn:ietf:params:scim:event:prov:";
-
-fn write_config(dir: &Path, receivers: &str) -> PathBuf {
-    let path = dir.join("config.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[tls]\nmode = \"off\"\n{receivers}",
-        dir.join("data").display().to_string()
-    );
-    std::fs::write(&path, text).expect("config");
-    path
-}
-
-async fn serve(config: &Path) -> ServeProcess {
-    let mut cmd = scimd_command();
-    cmd.arg("--config").arg(config).arg("serve");
-    ServeProcess::start(cmd).await
-}
 
 /// A SCIM client of one running server.
 #[derive(Clone)]
@@ -137,30 +120,6 @@ async fn provision(client: Client, existing: Vec<String>, from: usize, rounds: u
     done
 }
 
-/// The receiver's SETs, verified, first arrivals only (a resend must be the same SET), and
-/// how many were resends.
-fn first_arrivals(receiver: &Receiver, jwks: &Value) -> (Vec<Value>, usize) {
-    let mut seen: HashMap<String, Value> = HashMap::new();
-    let mut firsts = Vec::new();
-    let received = receiver.received();
-    for (set, _, _) in &received {
-        let claims = verify_with(jwks, set);
-        let jti = claims["jti"].as_str().expect("jti").to_string();
-        match seen.get(&jti) {
-            Some(earlier) => {
-                assert_eq!(earlier["sub_id"], claims["sub_id"], "one jti, two subjects");
-                assert_eq!(earlier["events"], claims["events"], "one jti, two payloads");
-            }
-            None => {
-                seen.insert(jti, claims.clone());
-                firsts.push(claims);
-            }
-        }
-    }
-    let resent = received.len() - firsts.len();
-    (firsts, resent)
-}
-
 fn event_of(claims: &Value) -> (String, String) {
     let events = claims["events"].as_object().expect("events");
     let uri = events
@@ -171,22 +130,13 @@ fn event_of(claims: &Value) -> (String, String) {
     (uri, claims["sub_id"]["id"].as_str().expect("id").to_string())
 }
 
-async fn fetch_jwks(port: u16) -> Value {
-    reqwest::get(format!("http://127.0.0.1:{port}/.well-known/jwks.json"))
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_receiver_from_the_beginning_gets_a_feed_then_the_live_stream_with_no_gap_or_overlap() {
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
-    let config = write_config(dir.path(), "");
-    let mut process = serve(&config).await;
+    let config = write_plain_config(dir.path(), "");
+    let mut process = serve_process(&config).await;
     let client = Client::new(process.port, &token);
 
     // A directory of 10,000 users and a group of three of them, loaded by 16 clients.
@@ -217,7 +167,7 @@ async fn a_receiver_from_the_beginning_gets_a_feed_then_the_live_stream_with_no_
 
     // The receiver is added by a reload, while an IdP keeps provisioning.
     let receivers = receiver.config(dir.path(), "wiki", "notice") + "start = \"beginning\"\n";
-    let config = write_config(dir.path(), &receivers);
+    let config = write_plain_config(dir.path(), &receivers);
     let during = tokio::spawn(provision(client.clone(), existing.clone(), 0, 40));
     let status = std::process::Command::new("kill")
         .args(["-HUP", &process.child.id().to_string()])
@@ -234,7 +184,7 @@ async fn a_receiver_from_the_beginning_gets_a_feed_then_the_live_stream_with_no_
     }
     process.kill();
     let before_kill = receiver.received().len();
-    let process = serve(&config).await;
+    let process = serve_process(&config).await;
     let client = Client::new(process.port, &token);
     ops.extend(provision(client.clone(), existing.clone(), 40, 20).await);
 

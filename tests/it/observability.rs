@@ -3,23 +3,12 @@
 //! when each token was last used), and the server log as one JSON object per line with
 //! `[log] format = "json"`.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
-use crate::common::{ServeProcess, issue_token, scimd_command, send, user_body};
+use crate::common::{
+    ServeProcess, issue_token, scimd_command, send, user_body, write_plain_config,
+};
 use scimd::store::TokenScope;
-
-/// A plain-HTTP config on loopback (TLS is covered elsewhere) with `extra` appended.
-fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
-    let path = dir.join("config.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[tls]\nmode = \"off\"\n{extra}",
-        dir.join("data").display().to_string()
-    );
-    std::fs::write(&path, text).expect("config");
-    path
-}
 
 /// The `127.0.0.1:PORT` port in a log line.
 fn port_in(line: &str) -> u16 {
@@ -39,7 +28,7 @@ async fn metrics_report_requests_writes_the_directory_and_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let token = issue_token(&dir.path().join("data"), "entra-prod", TokenScope::ReadWrite);
     let quoted = issue_token(&dir.path().join("data"), "Okta \"test\"", TokenScope::ReadOnly);
-    let config = write_config(dir.path(), "[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    let config = write_plain_config(dir.path(), "[metrics]\nlisten = \"127.0.0.1:0\"\n");
     let mut cmd = scimd_command();
     cmd.arg("--config").arg(&config).arg("serve");
     let mut scimd = ServeProcess::start(cmd).await;
@@ -146,7 +135,7 @@ async fn metrics_report_requests_writes_the_directory_and_tokens() {
 async fn json_logs_are_one_object_per_line_with_a_line_per_request() {
     let dir = tempfile::tempdir().unwrap();
     let token = issue_token(&dir.path().join("data"), "okta", TokenScope::ReadWrite);
-    let config = write_config(dir.path(), "[log]\nformat = \"json\"\n");
+    let config = write_plain_config(dir.path(), "[log]\nformat = \"json\"\n");
     let mut cmd = scimd_command();
     cmd.arg("--config").arg(&config).arg("serve");
     let mut scimd = ServeProcess::spawn(cmd);
