@@ -51,7 +51,11 @@ struct ServerWithUser {
 impl ServerWithUser {
     /// A server with `s.create_user(user_name)`.
     async fn new(user_name: &str) -> Self {
-        let s = TestServer::start().await;
+        Self::on(TestServer::start().await, user_name).await
+    }
+
+    /// `s` (started with a configuration of the test's own) with `s.create_user(user_name)`.
+    async fn on(s: TestServer, user_name: &str) -> Self {
         let id = s.create_user(user_name).await;
         ServerWithUser { s, id }
     }

@@ -370,21 +370,17 @@ async fn a_read_only_token_gets_403_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_pathless_value_with_an_unknown_key_is_refused() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    let r = refused(
-        &s,
-        &upath(&id),
-        json!([{"op": "replace", "value": {"title": "Lead", "favouriteColour": "teal"}}]),
-        "",
-    )
-    .await;
+    let user = ServerWithUser::new("ada@example.org").await;
+    let r = user
+        .refused(
+            json!([{"op": "replace", "value": {"title": "Lead", "favouriteColour": "teal"}}]),
+            "",
+        )
+        .await;
     assert!(["invalidPath", "invalidValue"].contains(&r.scim_type()), "{}", r.text);
     // `members` is not a user attribute.
-    refused(
-        &s,
-        &upath(&id),
-        json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+    user.refused(
+        json!([{"op": "add", "path": "members", "value": [{"value": user.id}]}]),
         "invalidPath",
     )
     .await;
@@ -392,18 +388,21 @@ async fn a_pathless_value_with_an_unknown_key_is_refused() {
 
 #[tokio::test]
 async fn a_patch_cannot_escape_allowed_domains() {
-    let s = TestServer::start_with("[scim]\nallowed_domains = [\"example.org\"]\n").await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::on(
+        TestServer::start_with("[scim]\nallowed_domains = [\"example.org\"]\n").await,
+        "ada@example.org",
+    )
+    .await;
     for ops in [
         json!([{"op": "replace", "path": "userName", "value": "eve@evil.com"}]),
         json!([{"op": "replace", "value": {"userName": "eve@evil.com"}}]),
         json!([{"op": "add", "path": "emails", "value": [{"value": "ada@gmail.com", "type": "home"}]}]),
         json!([{"op": "add", "path": "emails[type eq \"home\"].value", "value": "ada@gmail.com"}]),
     ] {
-        let r = refused(&s, &upath(&id), ops, "invalidValue").await;
+        let r = user.refused(ops, "invalidValue").await;
         assert!(r.body["detail"].as_str().unwrap_or("").contains("example.org"), "{}", r.text);
     }
-    assert_eq!(s.users_named("eve@evil.com").await, 0);
+    assert_eq!(user.s.users_named("eve@evil.com").await, 0);
 }
 
 #[tokio::test]

@@ -138,17 +138,16 @@ async fn quirk_3_add_sets_active_false() {
 
 #[tokio::test]
 async fn quirk_5_okta_pathless_active_false_and_true() {
-    let s = TestServer::start().await;
-    let id = s.create_user("test.user@okta.local").await;
+    let user = ServerWithUser::new("test.user@okta.local").await;
     // §2.4, literal.
     let off = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                      "Operations":[{"op":"replace","value":{"active":false}}]});
-    let got = patch_user_raw(&s, &id, &off).await;
+    let got = user.patch_raw(&off).await;
     assert_eq!(got["active"], false);
     assert_eq!(got["userName"], "test.user@okta.local");
     // §2.5 (inferred body).
     let on = patch_op(json!([{"op":"replace","value":{"active":true}}]));
-    assert_eq!(patch_user_raw(&s, &id, &on).await["active"], true);
+    assert_eq!(user.patch_raw(&on).await["active"], true);
 }
 
 #[tokio::test]
@@ -197,27 +196,23 @@ async fn quirk_6_okta_group_rename_carrying_its_own_id() {
 
 #[tokio::test]
 async fn quirk_6_user_read_only_attributes_echoed_unchanged_are_accepted() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    let g = s.create_group("Staff", &[&id]).await;
-    let before = s.read_user(&id).await;
+    let user = ServerWithUser::new("ada@example.org").await;
+    let g = user.s.create_group("Staff", &[&user.id]).await;
+    let before = user.read().await;
     assert_eq!(group_ids(&before), set(&[&g]));
     // Okta-style: the user read back, sent whole as a pathless replace with one change.
     let mut value = before.clone();
     value["title"] = json!("Lead");
-    let got = patch_user(&s, &id, json!([{"op": "replace", "value": value}])).await;
+    let got = user.patch(json!([{"op": "replace", "value": value}])).await;
     assert_eq!(got["title"], "Lead");
     assert_eq!(without(got, &["title", "meta"]), without(before, &["meta"]));
-    // And the short forms: id, meta and schemas next to a change.
-    let got = patch_user(
-        &s,
-        &id,
-        json!([{"op": "replace", "value": {"id": id, "meta": {"resourceType": "User"},
-                                           "schemas": [CORE_USER], "displayName": "Ada"}}]),
-    )
-    .await;
+    // And the short forms: user.id, meta and schemas next to a change.
+    let got = user
+        .patch(json!([{"op": "replace", "value": {"id": user.id, "meta": {"resourceType": "User"},
+                                           "schemas": [CORE_USER], "displayName": "Ada"}}]))
+        .await;
     assert_eq!(got["displayName"], "Ada");
-    assert_eq!(got["id"], id.as_str());
+    assert_eq!(got["id"], user.id.as_str());
     assert_eq!(got["meta"]["resourceType"], "User");
 }
 

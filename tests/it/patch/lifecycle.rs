@@ -86,20 +86,20 @@ async fn idp_set_roles_survive_a_user_type_change() {
 
 #[tokio::test]
 async fn unknown_user_types_and_roles_pass_with_the_validator_switches() {
-    let s = TestServer::start_with(
-        "[roles]\nunknown_user_type = \"default\"\nunknown_role = \"accept\"\n",
+    let user = ServerWithUser::on(
+        TestServer::start_with(
+            "[roles]\nunknown_user_type = \"default\"\nunknown_role = \"accept\"\n",
+        )
+        .await,
+        "ada@example.org",
     )
     .await;
-    let id = s.create_user("ada@example.org").await;
-    let got = patch_user(
-        &s,
-        &id,
-        json!([
+    let got = user
+        .patch(json!([
             {"op": "add", "path": "userType", "value": "XQZWV"},
             {"op": "add", "path": "roles[primary eq \"True\"].value", "value": "WDEIISGWWQBE"}
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     assert_eq!(got["userType"], "XQZWV");
     assert_eq!(idp_roles(&got), [json!({"primary": true, "value": "WDEIISGWWQBE"})], "{got}");
 }
