@@ -119,6 +119,26 @@ pub(super) fn quote(s: &str) -> String {
     out
 }
 
+/// Test support for the parsers' tests: asserts that `parse` refuses every one of `inputs`
+/// with `want` and a detail, naming the input that was not.
+#[cfg(test)]
+#[allow(clippy::panic)]
+pub(crate) fn assert_each_refused<T: std::fmt::Debug>(
+    want: ScimType,
+    parse: impl Fn(&str) -> Result<T, ScimError>,
+    inputs: &[&str],
+) {
+    for input in inputs {
+        match parse(input) {
+            Ok(parsed) => panic!("{input:?} was accepted as {parsed:?}"),
+            Err(e) => {
+                assert_eq!(e.scim_type, want, "{input:?}: {e}");
+                assert!(!e.detail.is_empty(), "{input:?}: no detail");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {

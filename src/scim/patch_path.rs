@@ -109,6 +109,7 @@ impl PatchPath {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::super::ScimType;
+    use super::super::error::assert_each_refused;
     use super::super::filter::{CompValue, CompareOp};
     use super::super::path::tests::ap;
     use super::super::schema::{ENTERPRISE_USER, USER};
@@ -148,20 +149,21 @@ mod tests {
 
     #[test]
     fn patch_path_errors_are_invalid_path() {
-        for s in [
-            "emails[type eq \"work\"",
-            "emails]",
-            "emails[type eq]",
-            "emails[type eq \"work\"]value",
-            "emails[type eq \"work\"].",
-            "name.givenName[value eq \"x\"]",
-            "emails[type[value eq \"x\"]]",
-            "emails[]",
-            "",
-        ] {
-            let e = parse_patch_path(s).unwrap_err();
-            assert_eq!(e.scim_type, ScimType::InvalidPath, "{s}: {e}");
-        }
+        assert_each_refused(
+            ScimType::InvalidPath,
+            parse_patch_path,
+            &[
+                "emails[type eq \"work\"",
+                "emails]",
+                "emails[type eq]",
+                "emails[type eq \"work\"]value",
+                "emails[type eq \"work\"].",
+                "name.givenName[value eq \"x\"]",
+                "emails[type[value eq \"x\"]]",
+                "emails[]",
+                "",
+            ],
+        );
     }
 
     #[test]

@@ -202,6 +202,7 @@ pub(super) fn is_attr_name(s: &str) -> bool {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 pub(super) mod tests {
     use super::super::ScimType;
+    use super::super::error::assert_each_refused;
     use super::super::schema::{ENTERPRISE_USER, GROUP, USER};
     use super::*;
     use serde_json::json;
@@ -245,21 +246,22 @@ pub(super) mod tests {
 
     #[test]
     fn rejects_malformed_paths() {
-        for s in [
-            "",
-            "name..givenName",
-            "name.givenName.x",
-            ".value",
-            "1abc",
-            "user name",
-            ":userName",
-            "emails[type",
-            "urn:ietf:params:scim:schemas:core:2.0:User",
-            "$foo",
-        ] {
-            let e = parse_attr_path(s).unwrap_err();
-            assert_eq!(e.scim_type, ScimType::InvalidPath, "{s}");
-        }
+        assert_each_refused(
+            ScimType::InvalidPath,
+            parse_attr_path,
+            &[
+                "",
+                "name..givenName",
+                "name.givenName.x",
+                ".value",
+                "1abc",
+                "user name",
+                ":userName",
+                "emails[type",
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "$foo",
+            ],
+        );
     }
 
     #[test]

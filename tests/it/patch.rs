@@ -41,6 +41,60 @@ async fn create_bare(s: &TestServer, user_name: &str) -> String {
     )
 }
 
+/// A server of its own holding one user: what most user-PATCH tests start from. The methods
+/// are the free helpers below, aimed at that user.
+struct ServerWithUser {
+    s: TestServer,
+    id: String,
+}
+
+impl ServerWithUser {
+    /// A server with `s.create_user(user_name)`.
+    async fn new(user_name: &str) -> Self {
+        Self::on(TestServer::start().await, user_name).await
+    }
+
+    /// `s` (started with a configuration of the test's own) with `s.create_user(user_name)`.
+    async fn on(s: TestServer, user_name: &str) -> Self {
+        let id = s.create_user(user_name).await;
+        ServerWithUser { s, id }
+    }
+
+    /// A server with `user_body(user_name)` plus `extra` (see [`create_with`]).
+    async fn with(user_name: &str, extra: Value) -> Self {
+        let s = TestServer::start().await;
+        let id = create_with(&s, user_name, extra).await;
+        ServerWithUser { s, id }
+    }
+
+    /// A server with a user holding nothing but `userName` (see [`create_bare`]).
+    async fn bare(user_name: &str) -> Self {
+        let s = TestServer::start().await;
+        let id = create_bare(&s, user_name).await;
+        ServerWithUser { s, id }
+    }
+
+    /// The user as a GET shows it.
+    async fn read(&self) -> Value {
+        self.s.read_user(&self.id).await
+    }
+
+    /// [`patch_user`] of this user.
+    async fn patch(&self, ops: Value) -> Value {
+        patch_user(&self.s, &self.id, ops).await
+    }
+
+    /// [`patch_user_raw`] of this user.
+    async fn patch_raw(&self, body: &Value) -> Value {
+        patch_user_raw(&self.s, &self.id, body).await
+    }
+
+    /// [`refused`] for a PatchOp of `ops` on this user.
+    async fn refused(&self, ops: Value, scim_type: &str) -> Reply {
+        refused(&self.s, &upath(&self.id), ops, scim_type).await
+    }
+}
+
 /// Checks an accepted user PATCH: 200, SCIM content type, the full resource with an `ETag`
 /// equal to `meta.version`; returns what a later GET shows, which must equal the reply.
 async fn accepted_user(s: &TestServer, id: &str, r: Reply) -> Value {

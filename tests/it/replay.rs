@@ -20,7 +20,7 @@ use crate::common::{
     CORE_USER, ENTERPRISE, GROUP, LIST, PATCH_OP, Reply, TestServer, derived, empty_list,
     entra_encode, group_ids, ids, manager_ref, member_ids, resources, set, user_member,
 };
-use crate::payloads::ms_tut_create_user;
+use crate::payloads::{entra_group, ms_tut_create_user};
 
 const MANAGER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
 const EMPLOYEE_NUMBER: &str =
@@ -153,6 +153,29 @@ impl<'a> Idp<'a> {
         assert_log(&row, "patch", kind, Some(id), status);
         assert_eq!(row["scim_type"], scim_type, "{row}");
         row
+    }
+
+    /// Entra's Test Connection (§1.1): a filter on a random GUID, `+`-encoded; 200 with an
+    /// empty list, never 404.
+    async fn test_connection(&self) {
+        let probe = "/Users?filter=userName+eq+%22cf4d78e8-cc4f-4d5d-b8b9-183561c0104a%22";
+        assert_eq!(self.get(probe).await.expect(200).body, empty_list());
+    }
+
+    /// Entra's group provisioning (§1.7): the lookup by `displayName` finds nothing, the
+    /// create (ADSCIM URN, `meta`) answers and stores a group without members, and the lookup
+    /// then finds it, without a `members` key. Returns the id and the stored state to expect.
+    async fn entra_group_created(&self) -> (String, Value) {
+        assert_eq!(self.get(&group_lookup("displayName")).await.expect(200).body, empty_list());
+        let (gid, created) = self.create("/Groups", &entra_group()).await;
+        assert!(created.get("members").is_none_or(|m| m == &json!([])), "{created}");
+        let want_group = json!({"schemas": [GROUP], "id": gid, "displayName": "displayName",
+            "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159", "members": []});
+        assert_state(&self.group(&gid).await, &want_group, "group created");
+        let r = self.get(&group_lookup("displayName")).await.expect(200);
+        assert_eq!(ids(&r), [gid.clone()]);
+        assert!(resources(&r)[0].get("members").is_none(), "{}", r.text);
+        (gid, want_group)
     }
 
     /// DELETEs `path` (204); a GET of it is then 404.

@@ -306,21 +306,25 @@ impl<'a> Parser<'a> {
     // `and` binds tighter than `or`; both are left-associative and parsed by iteration, so
     // long chains do not consume stack.
     fn parse_or(&mut self) -> Result<Filter, ScimError> {
-        let mut left = self.parse_and()?;
-        while self.peek_keyword("or") {
-            self.pos += 1;
-            let right = self.parse_and()?;
-            left = Filter::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.parse_chain("or", Self::parse_and, Filter::Or)
     }
 
     fn parse_and(&mut self) -> Result<Filter, ScimError> {
-        let mut left = self.parse_unary()?;
-        while self.peek_keyword("and") {
+        self.parse_chain("and", Self::parse_unary, Filter::And)
+    }
+
+    /// `operand (keyword operand)*`, folded to the left with `join`.
+    fn parse_chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Filter, ScimError>,
+        join: fn(Box<Filter>, Box<Filter>) -> Filter,
+    ) -> Result<Filter, ScimError> {
+        let mut left = operand(self)?;
+        while self.peek_keyword(keyword) {
             self.pos += 1;
-            let right = self.parse_unary()?;
-            left = Filter::And(Box::new(left), Box::new(right));
+            let right = operand(self)?;
+            left = join(Box::new(left), Box::new(right));
         }
         Ok(left)
     }

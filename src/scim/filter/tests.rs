@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::scim::ScimType;
-use crate::scim::error::ScimError;
+use crate::scim::error::{ScimError, assert_each_refused};
 use crate::scim::path::{self, AttrPath};
 use crate::scim::schema::{
     AttrDef, AttrType, CORE_USER, ENTERPRISE_USER, GROUP, ResourceType, SchemaDef, USER,
@@ -450,47 +450,47 @@ fn literal_values() {
 
 #[test]
 fn malformed_filters_are_invalid_filter() {
-    for f in [
-        "",
-        "   ",
-        "userName",
-        "userName eq",
-        r#"userName eq "x"#,
-        r#"userName eqq "x""#,
-        r#"userName like "x""#,
-        r#"(userName eq "x""#,
-        r#"userName eq "x")"#,
-        r#"((userName eq "x")"#,
-        r#"emails[type eq "work""#,
-        r#"emails type eq "work"]"#,
-        r#"emails[type eq "work"]]"#,
-        r#"userName eq "x" garbage"#,
-        r#"userName eq "x" "y""#,
-        r#"userName eq "x" and"#,
-        r#"or userName eq "x""#,
-        r#"userName eq "x" or or title pr"#,
-        "not",
-        "not ()",
-        "()",
-        r#"userName eq ("x")"#,
-        r#""userName" eq "x""#,
-        r#"emails[type eq "work" and emails[value pr]]"#,
-        r#"emails[type eq "work"].value.x eq "y""#,
-        r#"emails[type eq "work"].value"#,
-        r#"emails[type eq "work"] value eq "x""#,
-        r#"name.givenName[value eq "x"]"#,
-        "user name eq x",
-        "userName pr pr",
-        "userName eq x y",
-        "[",
-        "]",
-        "\"",
-        "\\",
-    ] {
-        let e = parse(f).unwrap_err();
-        assert_eq!(e.scim_type, ScimType::InvalidFilter, "{f}");
-        assert!(!e.detail.is_empty());
-    }
+    assert_each_refused(
+        ScimType::InvalidFilter,
+        parse,
+        &[
+            "",
+            "   ",
+            "userName",
+            "userName eq",
+            r#"userName eq "x"#,
+            r#"userName eqq "x""#,
+            r#"userName like "x""#,
+            r#"(userName eq "x""#,
+            r#"userName eq "x")"#,
+            r#"((userName eq "x")"#,
+            r#"emails[type eq "work""#,
+            r#"emails type eq "work"]"#,
+            r#"emails[type eq "work"]]"#,
+            r#"userName eq "x" garbage"#,
+            r#"userName eq "x" "y""#,
+            r#"userName eq "x" and"#,
+            r#"or userName eq "x""#,
+            r#"userName eq "x" or or title pr"#,
+            "not",
+            "not ()",
+            "()",
+            r#"userName eq ("x")"#,
+            r#""userName" eq "x""#,
+            r#"emails[type eq "work" and emails[value pr]]"#,
+            r#"emails[type eq "work"].value.x eq "y""#,
+            r#"emails[type eq "work"].value"#,
+            r#"emails[type eq "work"] value eq "x""#,
+            r#"name.givenName[value eq "x"]"#,
+            "user name eq x",
+            "userName pr pr",
+            "userName eq x y",
+            "[",
+            "]",
+            "\"",
+            "\\",
+        ],
+    );
 }
 
 #[test]

@@ -34,8 +34,7 @@ async fn malformed_patch_bodies_are_invalid_syntax() {
 
 #[tokio::test]
 async fn paths_that_do_not_resolve_are_invalid_path() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::new("ada@example.org").await;
     for path in [
         // Unknown attributes and sub-attributes.
         "favouriteColour",
@@ -51,12 +50,12 @@ async fn paths_that_do_not_resolve_are_invalid_path() {
         "emails[type eq \"work\"]].value",
     ] {
         let ops = json!([{"op": "replace", "path": path, "value": "x"}]);
-        refused(&s, &upath(&id), ops, "invalidPath").await;
+        user.refused(ops, "invalidPath").await;
     }
     // `userName` is not a group attribute.
-    let g = s.create_group("Staff", &[]).await;
+    let g = user.s.create_group("Staff", &[]).await;
     let ops = json!([{"op": "add", "path": "userName", "value": "x"}]);
-    refused(&s, &gpath(&g), ops, "invalidPath").await;
+    refused(&user.s, &gpath(&g), ops, "invalidPath").await;
 }
 
 #[tokio::test]
@@ -183,11 +182,8 @@ async fn a_member_id_that_does_not_exist_is_invalid_value() {
 
 #[tokio::test]
 async fn a_failing_op_after_a_valid_one_stores_nothing() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    refused(
-        &s,
-        &upath(&id),
+    let user = ServerWithUser::new("ada@example.org").await;
+    user.refused(
         json!([
             {"op": "replace", "path": "displayName", "value": "Changed"},
             {"op": "replace", "path": "title", "value": "Changed"},
@@ -196,9 +192,7 @@ async fn a_failing_op_after_a_valid_one_stores_nothing() {
         "invalidValue",
     )
     .await;
-    refused(
-        &s,
-        &upath(&id),
+    user.refused(
         json!([
             {"op": "remove", "path": "emails"},
             {"op": "add", "path": "nope", "value": "x"}
@@ -288,25 +282,25 @@ async fn refused_rename_is_409_for_groups_too() {
 
 #[tokio::test]
 async fn a_stale_if_match_is_412_and_a_current_one_passes() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    let path = upath(&id);
-    let v1 = s.get(&path).await.expect(200).headers["etag"].to_str().expect("etag").to_string();
+    let user = ServerWithUser::new("ada@example.org").await;
+    let path = upath(&user.id);
+    let v1 =
+        user.s.get(&path).await.expect(200).headers["etag"].to_str().expect("etag").to_string();
     let r = patch_as(
-        &s,
-        &s.token,
+        &user.s,
+        &user.s.token,
         &path,
         json!([{"op": "replace", "path": "title", "value": "first"}]),
         &[("if-match", &v1)],
     )
     .await;
-    let got = accepted_user(&s, &id, r).await;
+    let got = accepted_user(&user.s, &user.id, r).await;
     assert_eq!(got["title"], "first");
 
-    let before = s.read_user(&id).await;
+    let before = user.read().await;
     let r = patch_as(
-        &s,
-        &s.token,
+        &user.s,
+        &user.s.token,
         &path,
         json!([{"op": "replace", "path": "title", "value": "stale"}]),
         &[("if-match", &v1)],
@@ -314,38 +308,40 @@ async fn a_stale_if_match_is_412_and_a_current_one_passes() {
     .await
     .expect(412);
     assert!(!r.body["detail"].as_str().unwrap_or("").is_empty(), "{}", r.text);
-    assert_eq!(s.read_user(&id).await, before);
+    assert_eq!(user.read().await, before);
 
-    let g = s.create_group("Staff", &[]).await;
-    let gv =
-        s.get(&gpath(&g)).await.expect(200).headers["etag"].to_str().expect("etag").to_string();
-    patch_group(&s, &g, json!([{"op": "replace", "path": "displayName", "value": "Crew"}])).await;
-    let before = s.read_group(&g).await;
+    let g = user.s.create_group("Staff", &[]).await;
+    let gv = user.s.get(&gpath(&g)).await.expect(200).headers["etag"]
+        .to_str()
+        .expect("etag")
+        .to_string();
+    patch_group(&user.s, &g, json!([{"op": "replace", "path": "displayName", "value": "Crew"}]))
+        .await;
+    let before = user.s.read_group(&g).await;
     patch_as(
-        &s,
-        &s.token,
+        &user.s,
+        &user.s.token,
         &gpath(&g),
         json!([{"op": "replace", "path": "displayName", "value": "Stale"}]),
         &[("if-match", &gv)],
     )
     .await
     .expect(412);
-    assert_eq!(s.read_group(&g).await, before);
+    assert_eq!(user.s.read_group(&g).await, before);
 }
 
 #[tokio::test]
 async fn a_read_only_token_gets_403_and_changes_nothing() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    let g = s.create_group("Staff", &[]).await;
-    let ro = s.issue_token("ro", TokenScope::ReadOnly, None).await;
-    let before_user = s.read_user(&id).await;
-    let before_group = s.read_group(&g).await;
+    let user = ServerWithUser::new("ada@example.org").await;
+    let g = user.s.create_group("Staff", &[]).await;
+    let ro = user.s.issue_token("ro", TokenScope::ReadOnly, None).await;
+    let before_user = user.read().await;
+    let before_group = user.s.read_group(&g).await;
 
     let r = patch_as(
-        &s,
+        &user.s,
         &ro,
-        &upath(&id),
+        &upath(&user.id),
         json!([{"op": "replace", "path": "active", "value": false}]),
         &[],
     )
@@ -353,18 +349,18 @@ async fn a_read_only_token_gets_403_and_changes_nothing() {
     .expect(403);
     assert!(r.body["detail"].as_str().unwrap_or("").contains("read-only"), "{}", r.text);
     patch_as(
-        &s,
+        &user.s,
         &ro,
         &gpath(&g),
-        json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+        json!([{"op": "add", "path": "members", "value": [{"value": user.id}]}]),
         &[],
     )
     .await
     .expect(403);
 
-    assert_eq!(s.read_user(&id).await, before_user);
-    assert_eq!(s.read_group(&g).await, before_group);
-    let log = s.provisioning_log(2).await;
+    assert_eq!(user.read().await, before_user);
+    assert_eq!(user.s.read_group(&g).await, before_group);
+    let log = user.s.provisioning_log(2).await;
     for row in &log {
         assert_eq!(row["operation"], "patch", "{row}");
         assert_eq!(row["status"], 403, "{row}");
@@ -374,21 +370,17 @@ async fn a_read_only_token_gets_403_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_pathless_value_with_an_unknown_key_is_refused() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    let r = refused(
-        &s,
-        &upath(&id),
-        json!([{"op": "replace", "value": {"title": "Lead", "favouriteColour": "teal"}}]),
-        "",
-    )
-    .await;
+    let user = ServerWithUser::new("ada@example.org").await;
+    let r = user
+        .refused(
+            json!([{"op": "replace", "value": {"title": "Lead", "favouriteColour": "teal"}}]),
+            "",
+        )
+        .await;
     assert!(["invalidPath", "invalidValue"].contains(&r.scim_type()), "{}", r.text);
     // `members` is not a user attribute.
-    refused(
-        &s,
-        &upath(&id),
-        json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+    user.refused(
+        json!([{"op": "add", "path": "members", "value": [{"value": user.id}]}]),
         "invalidPath",
     )
     .await;
@@ -396,18 +388,21 @@ async fn a_pathless_value_with_an_unknown_key_is_refused() {
 
 #[tokio::test]
 async fn a_patch_cannot_escape_allowed_domains() {
-    let s = TestServer::start_with("[scim]\nallowed_domains = [\"example.org\"]\n").await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::on(
+        TestServer::start_with("[scim]\nallowed_domains = [\"example.org\"]\n").await,
+        "ada@example.org",
+    )
+    .await;
     for ops in [
         json!([{"op": "replace", "path": "userName", "value": "eve@evil.com"}]),
         json!([{"op": "replace", "value": {"userName": "eve@evil.com"}}]),
         json!([{"op": "add", "path": "emails", "value": [{"value": "ada@gmail.com", "type": "home"}]}]),
         json!([{"op": "add", "path": "emails[type eq \"home\"].value", "value": "ada@gmail.com"}]),
     ] {
-        let r = refused(&s, &upath(&id), ops, "invalidValue").await;
+        let r = user.refused(ops, "invalidValue").await;
         assert!(r.body["detail"].as_str().unwrap_or("").contains("example.org"), "{}", r.text);
     }
-    assert_eq!(s.users_named("eve@evil.com").await, 0);
+    assert_eq!(user.s.users_named("eve@evil.com").await, 0);
 }
 
 #[tokio::test]

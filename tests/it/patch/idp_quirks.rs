@@ -5,27 +5,21 @@ use super::*;
 
 #[tokio::test]
 async fn quirk_1_op_in_any_case() {
-    let s = TestServer::start().await;
-    let id = create_with(&s, "ada@example.org", json!({"title": "Analyst"})).await;
+    let user = ServerWithUser::with("ada@example.org", json!({"title": "Analyst"})).await;
     // §1.3 [CUR]: `{"op":"Add","path":"nickName","value":"Babs"}`.
-    let got =
-        patch_user(&s, &id, json!([{"op": "Add", "path": "nickName", "value": "Babs"}])).await;
+    let got = user.patch(json!([{"op": "Add", "path": "nickName", "value": "Babs"}])).await;
     assert_eq!(got["nickName"], "Babs");
-    let got =
-        patch_user(&s, &id, json!([{"op": "Replace", "path": "nickName", "value": "Ada"}])).await;
+    let got = user.patch(json!([{"op": "Replace", "path": "nickName", "value": "Ada"}])).await;
     assert_eq!(got["nickName"], "Ada");
-    let got = patch_user(&s, &id, json!([{"op": "Remove", "path": "title"}])).await;
+    let got = user.patch(json!([{"op": "Remove", "path": "title"}])).await;
     assert!(got.get("title").is_none(), "{got}");
-    let got = patch_user(
-        &s,
-        &id,
-        json!([
+    let got = user
+        .patch(json!([
             {"op": "ADD", "path": "title", "value": "One"},
             {"op": "rEpLaCe", "path": "displayName", "value": "Two"},
             {"op": "REMOVE", "path": "nickName"}
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     assert_eq!(got["title"], "One");
     assert_eq!(got["displayName"], "Two");
     assert!(got.get("nickName").is_none(), "{got}");
@@ -33,8 +27,7 @@ async fn quirk_1_op_in_any_case() {
 
 #[tokio::test]
 async fn quirk_1_entra_cur_profile_update_literal() {
-    let s = TestServer::start().await;
-    let id = create_with(&s, "ada@example.org", json!({"displayName": "Ada"})).await;
+    let user = ServerWithUser::with("ada@example.org", json!({"displayName": "Ada"})).await;
     // §1.3 [CUR], literal.
     let body: Value = serde_json::from_str(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
  "Operations":[
@@ -45,7 +38,7 @@ async fn quirk_1_entra_cur_profile_update_literal() {
   {"op":"Replace","path":"externalId","value":"Eqpj"},
   {"op":"Replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber","value":"Eqpj"}]}"#)
     .expect("literal payload");
-    let got = patch_user_raw(&s, &id, &body).await;
+    let got = user.patch_raw(&body).await;
     assert_eq!(got["displayName"], "Pvlo");
     assert_eq!(
         got["emails"],
@@ -59,54 +52,44 @@ async fn quirk_1_entra_cur_profile_update_literal() {
 
 #[tokio::test]
 async fn quirk_1_entra_rename_literal() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::new("ada@example.org").await;
     // §1.3 "Rename", literal.
-    let got = patch_user(
-        &s,
-        &id,
-        json!([{"op":"Replace","path":"userName","value":"5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com"}]),
-    )
-    .await;
+    let got = user
+        .patch(json!([{"op":"Replace","path":"userName","value":"5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com"}]))
+        .await;
     assert_eq!(got["userName"], "5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com");
-    assert_eq!(s.users_named("5b50642d-79fc-4410-9e90-4c077cdd1A59@TESTUSER.com").await, 1);
-    assert_eq!(s.users_named("ada@example.org").await, 0);
+    assert_eq!(user.s.users_named("5b50642d-79fc-4410-9e90-4c077cdd1A59@TESTUSER.com").await, 1);
+    assert_eq!(user.s.users_named("ada@example.org").await, 0);
 }
 
 #[tokio::test]
 async fn quirk_2_active_as_a_string_in_any_case() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::new("ada@example.org").await;
     // §1.4 [CUR] and §1.5 [CUR], literal bodies.
     let off = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                      "Operations":[{"op":"Replace","path":"active","value":"False"}]});
-    assert_eq!(patch_user_raw(&s, &id, &off).await["active"], false);
+    assert_eq!(user.patch_raw(&off).await["active"], false);
     let on = patch_op(json!([{"op":"Replace","path":"active","value":"True"}]));
-    assert_eq!(patch_user_raw(&s, &id, &on).await["active"], true);
+    assert_eq!(user.patch_raw(&on).await["active"], true);
     for (value, expected) in
         [("false", false), ("TRUE", true), ("FALSE", false), ("true", true), ("fAlSe", false)]
     {
-        let got =
-            patch_user(&s, &id, json!([{"op": "replace", "path": "active", "value": value}])).await;
+        let got = user.patch(json!([{"op": "replace", "path": "active", "value": value}])).await;
         assert_eq!(got["active"], expected, "{value}");
     }
 }
 
 #[tokio::test]
 async fn quirk_2_roles_primary_true_as_a_string_in_a_value_path() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::new("ada@example.org").await;
     // §1.12 mapping paths, with the string "True" in the filter.
-    let got = patch_user(
-        &s,
-        &id,
-        json!([
+    let got = user
+        .patch(json!([
             {"op": "Add", "path": "roles[primary eq \"True\"].display", "value": "Manager"},
             {"op": "Add", "path": "roles[primary eq \"True\"].value", "value": "manager"},
             {"op": "Add", "path": "roles[primary eq \"True\"].type", "value": "WindowsAzureActiveDirectoryRole"}
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     assert_eq!(
         idp_roles(&got),
         [json!({"primary": true, "display": "Manager", "value": "manager",
@@ -118,17 +101,13 @@ async fn quirk_2_roles_primary_true_as_a_string_in_a_value_path() {
 
 #[tokio::test]
 async fn quirk_2_primary_true_as_a_string_inside_a_roles_value() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::new("ada@example.org").await;
     // [VAL]'s role element, with a known role value.
-    let got = patch_user(
-        &s,
-        &id,
-        json!([{"op": "add", "path": "roles",
+    let got = user
+        .patch(json!([{"op": "add", "path": "roles",
                 "value": [{"primary": "True", "display": "MRONYWGFFHXQ", "value": "operations",
-                           "type": "XVTUOHMYUFRL"}]}]),
-    )
-    .await;
+                           "type": "XVTUOHMYUFRL"}]}]))
+        .await;
     let roles = idp_roles(&got);
     assert_eq!(
         roles,
@@ -137,13 +116,10 @@ async fn quirk_2_primary_true_as_a_string_inside_a_roles_value() {
         "{got}"
     );
     // Also in emails, and read back as a JSON boolean.
-    let got = patch_user(
-        &s,
-        &id,
-        json!([{"op": "replace", "path": "emails",
-                "value": [{"value": "ada@example.org", "type": "work", "primary": "True"}]}]),
-    )
-    .await;
+    let got = user
+        .patch(json!([{"op": "replace", "path": "emails",
+                "value": [{"value": "ada@example.org", "type": "work", "primary": "True"}]}]))
+        .await;
     assert_eq!(
         got["emails"],
         json!([{"value": "ada@example.org", "type": "work", "primary": true}])
@@ -152,40 +128,35 @@ async fn quirk_2_primary_true_as_a_string_inside_a_roles_value() {
 
 #[tokio::test]
 async fn quirk_3_add_sets_active_false() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::new("ada@example.org").await;
     // rancher#54025: `op: "Add"` to deprovision.
-    let got = patch_user(&s, &id, json!([{"op": "Add", "path": "active", "value": false}])).await;
+    let got = user.patch(json!([{"op": "Add", "path": "active", "value": false}])).await;
     assert_eq!(got["active"], false);
-    let got = patch_user(&s, &id, json!([{"op": "Add", "value": {"active": "True"}}])).await;
+    let got = user.patch(json!([{"op": "Add", "value": {"active": "True"}}])).await;
     assert_eq!(got["active"], true);
 }
 
 #[tokio::test]
 async fn quirk_5_okta_pathless_active_false_and_true() {
-    let s = TestServer::start().await;
-    let id = s.create_user("test.user@okta.local").await;
+    let user = ServerWithUser::new("test.user@okta.local").await;
     // §2.4, literal.
     let off = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                      "Operations":[{"op":"replace","value":{"active":false}}]});
-    let got = patch_user_raw(&s, &id, &off).await;
+    let got = user.patch_raw(&off).await;
     assert_eq!(got["active"], false);
     assert_eq!(got["userName"], "test.user@okta.local");
     // §2.5 (inferred body).
     let on = patch_op(json!([{"op":"replace","value":{"active":true}}]));
-    assert_eq!(patch_user_raw(&s, &id, &on).await["active"], true);
+    assert_eq!(user.patch_raw(&on).await["active"], true);
 }
 
 #[tokio::test]
 async fn quirk_5_validator_pathless_user_name() {
-    let s = TestServer::start().await;
-    let id = s.create_user("julien.vonrueden@ondricka.us").await;
-    let got =
-        patch_user(&s, &id, json!([{"op":"replace","value":{"userName":"emilio@hermann.uk"}}]))
-            .await;
+    let user = ServerWithUser::new("julien.vonrueden@ondricka.us").await;
+    let got = user.patch(json!([{"op":"replace","value":{"userName":"emilio@hermann.uk"}}])).await;
     assert_eq!(got["userName"], "emilio@hermann.uk");
-    assert_eq!(s.users_named("emilio@hermann.uk").await, 1);
-    assert_eq!(s.users_named("julien.vonrueden@ondricka.us").await, 0);
+    assert_eq!(user.s.users_named("emilio@hermann.uk").await, 1);
+    assert_eq!(user.s.users_named("julien.vonrueden@ondricka.us").await, 0);
 }
 
 #[tokio::test]
@@ -225,48 +196,40 @@ async fn quirk_6_okta_group_rename_carrying_its_own_id() {
 
 #[tokio::test]
 async fn quirk_6_user_read_only_attributes_echoed_unchanged_are_accepted() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    let g = s.create_group("Staff", &[&id]).await;
-    let before = s.read_user(&id).await;
+    let user = ServerWithUser::new("ada@example.org").await;
+    let g = user.s.create_group("Staff", &[&user.id]).await;
+    let before = user.read().await;
     assert_eq!(group_ids(&before), set(&[&g]));
     // Okta-style: the user read back, sent whole as a pathless replace with one change.
     let mut value = before.clone();
     value["title"] = json!("Lead");
-    let got = patch_user(&s, &id, json!([{"op": "replace", "value": value}])).await;
+    let got = user.patch(json!([{"op": "replace", "value": value}])).await;
     assert_eq!(got["title"], "Lead");
     assert_eq!(without(got, &["title", "meta"]), without(before, &["meta"]));
-    // And the short forms: id, meta and schemas next to a change.
-    let got = patch_user(
-        &s,
-        &id,
-        json!([{"op": "replace", "value": {"id": id, "meta": {"resourceType": "User"},
-                                           "schemas": [CORE_USER], "displayName": "Ada"}}]),
-    )
-    .await;
+    // And the short forms: user.id, meta and schemas next to a change.
+    let got = user
+        .patch(json!([{"op": "replace", "value": {"id": user.id, "meta": {"resourceType": "User"},
+                                           "schemas": [CORE_USER], "displayName": "Ada"}}]))
+        .await;
     assert_eq!(got["displayName"], "Ada");
-    assert_eq!(got["id"], id.as_str());
+    assert_eq!(got["id"], user.id.as_str());
     assert_eq!(got["meta"]["resourceType"], "User");
 }
 
 #[tokio::test]
 async fn quirk_7_value_paths_create_missing_elements() {
-    let s = TestServer::start().await;
-    let id = create_bare(&s, "ada@example.org").await;
+    let user = ServerWithUser::bare("ada@example.org").await;
     // §3 quirk 7's list, as the validator's "Add Attributes" test sends them.
-    let got = patch_user(
-        &s,
-        &id,
-        json!([
+    let got = user
+        .patch(json!([
             {"op": "add", "path": "emails[type eq \"work\"].value", "value": "thaddeus@hammes.info"},
             {"op": "add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "10-040-1308"},
             {"op": "add", "path": "phoneNumbers[type eq \"work\"].value", "value": "10-040-1309"},
             {"op": "add", "path": "addresses[type eq \"work\"].postalCode", "value": "cx47 4mz"},
             {"op": "add", "path": "addresses[type eq \"work\"].locality", "value": "Freetown"},
             {"op": "add", "path": "roles[primary eq \"True\"].value", "value": "member"}
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     assert_eq!(got["emails"], json!([{"type": "work", "value": "thaddeus@hammes.info"}]));
     assert_eq!(
         got["phoneNumbers"],
@@ -281,20 +244,16 @@ async fn quirk_7_value_paths_create_missing_elements() {
 
 #[tokio::test]
 async fn quirk_8_capitalised_sub_attribute_and_attribute_names() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::new("ada@example.org").await;
     // §1.2 mapping table: `emails[type eq "other"].Value`, `addresses[type eq "other"].Formatted`.
-    let got = patch_user(
-        &s,
-        &id,
-        json!([
+    let got = user
+        .patch(json!([
             {"op": "Add", "path": "emails[type eq \"other\"].Value", "value": "smtp:ada@proxy.example"},
             {"op": "Add", "path": "addresses[type eq \"other\"].Formatted", "value": "Building 7"},
             {"op": "Replace", "path": "Name.GivenName", "value": "Ada"},
             {"op": "Replace", "path": "DisplayName", "value": "Ada L"}
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     assert_eq!(
         got["emails"],
         json!([
@@ -309,12 +268,9 @@ async fn quirk_8_capitalised_sub_attribute_and_attribute_names() {
         assert!(got.get(k).is_none(), "{k}: {got}");
     }
     // The same filter with a capitalised sub-attribute finds the element it created.
-    let got = patch_user(
-        &s,
-        &id,
-        json!([{"op": "Replace", "path": "emails[Type eq \"other\"].VALUE", "value": "smtp:a@p.example"}]),
-    )
-    .await;
+    let got = user
+        .patch(json!([{"op": "Replace", "path": "emails[Type eq \"other\"].VALUE", "value": "smtp:a@p.example"}]))
+        .await;
     assert_eq!(got["emails"][1], json!({"type": "other", "value": "smtp:a@p.example"}));
 }
 
@@ -540,22 +496,13 @@ async fn quirk_16_manager_cleared_by_each_form() {
 
 #[tokio::test]
 async fn explicit_nulls_in_a_patch_value_remove_the_attributes() {
-    let s = TestServer::start().await;
-    let id = create_with(
-        &s,
-        "ada@example.org",
-        json!({"title": "Analyst", "nickName": "A", "phoneNumbers": [{"value": "1", "type": "work"}],
-               ENTERPRISE: {"department": "Engines", "costCenter": "4130"}}),
-    )
-    .await;
-    let got = patch_user(
-        &s,
-        &id,
-        json!([{"op": "replace", "value": {"title": null, "phoneNumbers": null,
+    let user = ServerWithUser::with("ada@example.org", json!({"title": "Analyst", "nickName": "A", "phoneNumbers": [{"value": "1", "type": "work"}],
+               ENTERPRISE: {"department": "Engines", "costCenter": "4130"}})).await;
+    let got = user
+        .patch(json!([{"op": "replace", "value": {"title": null, "phoneNumbers": null,
                                            "displayName": "Ada",
-                                           format!("{ENTERPRISE}:department"): null}}]),
-    )
-    .await;
+                                           format!("{ENTERPRISE}:department"): null}}]))
+        .await;
     for k in ["title", "phoneNumbers"] {
         assert!(got.get(k).is_none(), "{k}: {got}");
     }
@@ -564,78 +511,76 @@ async fn explicit_nulls_in_a_patch_value_remove_the_attributes() {
     assert_eq!(got[ENTERPRISE], json!({"costCenter": "4130"}));
     assert!(!got.to_string().contains("null"), "{got}");
     // A null name sub-attribute through a dotted key.
-    let got = patch_user(&s, &id, json!([{"op": "add", "value": {"name.givenName": null}}])).await;
+    let got = user.patch(json!([{"op": "add", "value": {"name.givenName": null}}])).await;
     assert_eq!(got["name"], json!({"familyName": "Family"}));
 }
 
 #[tokio::test]
 async fn okta_password_sync_is_accepted_and_never_returned() {
-    let s = TestServer::start().await;
-    let id = s.create_user("test.user@okta.local").await;
-    let before = s.read_user(&id).await;
+    let user = ServerWithUser::new("test.user@okta.local").await;
+    let before = user.read().await;
     // §2.9 (inferred body).
-    let r = s
-        .patch(&upath(&id), json!([{"op":"replace","value":{"password":"n3w-1mz050nq"}}]))
+    let r = user
+        .s
+        .patch(&upath(&user.id), json!([{"op":"replace","value":{"password":"n3w-1mz050nq"}}]))
         .await
         .expect(200);
     assert!(r.body.get("password").is_none() && !r.text.contains("n3w-1mz050nq"), "{}", r.text);
-    let got = s.get(&upath(&id)).await.expect(200);
+    let got = user.s.get(&upath(&user.id)).await.expect(200);
     assert!(
         got.body.get("password").is_none() && !got.text.contains("n3w-1mz050nq"),
         "{}",
         got.text
     );
     assert_eq!(without(got.body, &["meta"]), without(before, &["meta"]));
-    let asked = s.get(&format!("/Users/{id}?attributes=password,userName")).await.expect(200);
+    let asked =
+        user.s.get(&format!("/Users/{}?attributes=password,userName", user.id)).await.expect(200);
     assert!(!asked.text.contains("n3w-1mz050nq"), "{}", asked.text);
     // With a path, and next to another change.
-    let got = patch_user(
-        &s,
-        &id,
-        json!([{"op":"replace","path":"password","value":"other-secret"},
-               {"op":"replace","path":"title","value":"Lead"}]),
-    )
-    .await;
+    let got = user
+        .patch(json!([{"op":"replace","path":"password","value":"other-secret"},
+               {"op":"replace","path":"title","value":"Lead"}]))
+        .await;
     assert_eq!(got["title"], "Lead");
     assert!(!got.to_string().contains("other-secret"), "{got}");
 }
 
 #[tokio::test]
 async fn quirk_30_a_stray_aad_opt_query_parameter_is_ignored() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    let r = s
+    let user = ServerWithUser::new("ada@example.org").await;
+    let r = user
+        .s
         .patch(
-            &format!("/Users/{id}?aadOptscim062020"),
+            &format!("{}?aadOptscim062020", upath(&user.id)),
             json!([{"op": "replace", "path": "active", "value": false}]),
         )
         .await;
-    let got = accepted_user(&s, &id, r).await;
+    let got = accepted_user(&user.s, &user.id, r).await;
     assert_eq!(got["active"], false);
-    let g = s.create_group("Staff", &[]).await;
-    let r = s
+    let g = user.s.create_group("Staff", &[]).await;
+    let r = user
+        .s
         .patch(
             &format!("/Groups/{g}?aadOptscim062020"),
-            json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+            json!([{"op": "add", "path": "members", "value": [{"value": user.id}]}]),
         )
         .await;
-    let got = accepted_group(&s, &g, r).await;
-    assert_eq!(member_ids(&got), set(&[&id]));
+    let got = accepted_group(&user.s, &g, r).await;
+    assert_eq!(member_ids(&got), set(&[&user.id]));
 }
 
 #[tokio::test]
 async fn entra_disable_user_hybrid_literal_with_operations_first() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::new("ada@example.org").await;
     // §1.4 MS-TUT "Disable User": Operations before schemas, `Replace`, boolean.
     let body: Value = serde_json::from_str(
         r#"{"Operations":[{"op":"Replace","path":"active","value":false}],"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}"#,
     )
     .expect("literal");
-    assert_eq!(patch_user_raw(&s, &id, &body).await["active"], false);
+    assert_eq!(user.patch_raw(&body).await["active"], false);
     // §1.5 [FLAG].
     let on = patch_op(json!([{"op":"replace","path":"active","value":true}]));
-    assert_eq!(patch_user_raw(&s, &id, &on).await["active"], true);
+    assert_eq!(user.patch_raw(&on).await["active"], true);
 }
 
 #[tokio::test]

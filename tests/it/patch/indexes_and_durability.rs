@@ -5,52 +5,46 @@ use super::*;
 
 #[tokio::test]
 async fn filters_see_patched_values() {
-    let s = TestServer::start().await;
-    let id = create_with(&s, "ada@example.org", json!({"externalId": "old-ext"})).await;
-    patch_user(
-        &s,
-        &id,
-        json!([
-            {"op": "replace", "path": "externalId", "value": "new-ext"},
-            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "ada@new.example"},
-            {"op": "replace", "path": "userName", "value": "ada.l@example.org"}
-        ]),
-    )
+    let user = ServerWithUser::with("ada@example.org", json!({"externalId": "old-ext"})).await;
+    user.patch(json!([
+        {"op": "replace", "path": "externalId", "value": "new-ext"},
+        {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "ada@new.example"},
+        {"op": "replace", "path": "userName", "value": "ada.l@example.org"}
+    ]))
     .await;
     let find = |f: &str| format!("/Users?filter={}", entra_encode(f));
-    assert_eq!(ids(&s.get(&find("externalId eq \"new-ext\"")).await.expect(200)), [id.clone()]);
-    assert_eq!(s.total(&find("externalId eq \"old-ext\"")).await, 0);
     assert_eq!(
-        ids(&s
+        ids(&user.s.get(&find("externalId eq \"new-ext\"")).await.expect(200)),
+        [user.id.clone()]
+    );
+    assert_eq!(user.s.total(&find("externalId eq \"old-ext\"")).await, 0);
+    assert_eq!(
+        ids(&user
+            .s
             .get(&find("emails[type eq \"work\"].value eq \"ada@new.example\""))
             .await
             .expect(200)),
-        [id.clone()]
+        [user.id.clone()]
     );
-    assert_eq!(s.total(&find("emails.value eq \"ada@example.org\"")).await, 0);
-    assert_eq!(s.users_named("ADA.L@example.org").await, 1);
-    assert_eq!(s.users_named("ada@example.org").await, 0);
+    assert_eq!(user.s.total(&find("emails.value eq \"ada@example.org\"")).await, 0);
+    assert_eq!(user.s.users_named("ADA.L@example.org").await, 1);
+    assert_eq!(user.s.users_named("ada@example.org").await, 0);
 }
 
 #[tokio::test]
 async fn a_rename_frees_the_old_name() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    patch_user(
-        &s,
-        &id,
-        json!([{"op": "replace", "path": "userName", "value": "ada2@example.org"}]),
-    )
-    .await;
-    let other = s.create_user("ada@example.org").await;
-    assert_ne!(other, id);
-    let g = s.create_group("Staff", &[]).await;
-    patch_group(&s, &g, json!([{"op": "replace", "path": "displayName", "value": "Crew"}])).await;
-    s.create_group("Staff", &[]).await;
+    let user = ServerWithUser::new("ada@example.org").await;
+    user.patch(json!([{"op": "replace", "path": "userName", "value": "ada2@example.org"}])).await;
+    let other = user.s.create_user("ada@example.org").await;
+    assert_ne!(other, user.id);
+    let g = user.s.create_group("Staff", &[]).await;
+    patch_group(&user.s, &g, json!([{"op": "replace", "path": "displayName", "value": "Crew"}]))
+        .await;
+    user.s.create_group("Staff", &[]).await;
     // And the new names are taken.
-    let r = s.post("/Users", &user_body("ADA2@example.org", json!({}))).await.expect(409);
+    let r = user.s.post("/Users", &user_body("ADA2@example.org", json!({}))).await.expect(409);
     assert_eq!(r.scim_type(), "uniqueness");
-    let r = s.post("/Groups", &json!({"displayName": "crew"})).await.expect(409);
+    let r = user.s.post("/Groups", &json!({"displayName": "crew"})).await.expect(409);
     assert_eq!(r.scim_type(), "uniqueness");
 }
 

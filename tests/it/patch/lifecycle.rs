@@ -35,84 +35,71 @@ async fn deactivate_keeps_all_data_and_reactivate_restores_active() {
 
 #[tokio::test]
 async fn a_user_type_change_rederives_derived_roles() {
-    let s = TestServer::start().await;
-    let id = create_with(&s, "ada@example.org", json!({"userType": "employee"})).await;
-    assert_eq!(s.read_user(&id).await["roles"], derived(&["member"]));
+    let user = ServerWithUser::with("ada@example.org", json!({"userType": "employee"})).await;
+    assert_eq!(user.read().await["roles"], derived(&["member"]));
     let got =
-        patch_user(&s, &id, json!([{"op": "replace", "path": "userType", "value": "operations"}]))
-            .await;
+        user.patch(json!([{"op": "replace", "path": "userType", "value": "operations"}])).await;
     assert_eq!(got["roles"], derived(&["member", "operations"]));
-    let got =
-        patch_user(&s, &id, json!([{"op": "replace", "value": {"userType": "Manager"}}])).await;
+    let got = user.patch(json!([{"op": "replace", "value": {"userType": "Manager"}}])).await;
     assert_eq!(got["roles"], derived(&["member", "manager"]));
     assert_eq!(got["userType"], "Manager");
-    let got = patch_user(&s, &id, json!([{"op": "remove", "path": "userType"}])).await;
+    let got = user.patch(json!([{"op": "remove", "path": "userType"}])).await;
     assert_eq!(got["roles"], derived(&["member"]));
     assert!(got.get("userType").is_none(), "{got}");
-    let got =
-        patch_user(&s, &id, json!([{"op": "add", "path": "userType", "value": "employee"}])).await;
+    let got = user.patch(json!([{"op": "add", "path": "userType", "value": "employee"}])).await;
     assert_eq!(got["roles"], derived(&["member"]));
 }
 
 #[tokio::test]
 async fn an_unknown_user_type_or_role_by_patch_is_refused() {
-    let s = TestServer::start().await;
-    let id = create_with(&s, "ada@example.org", json!({"userType": "employee"})).await;
-    let r = refused(
-        &s,
-        &upath(&id),
-        json!([{"op": "replace", "path": "userType", "value": "contractor"}]),
-        "invalidValue",
-    )
-    .await;
+    let user = ServerWithUser::with("ada@example.org", json!({"userType": "employee"})).await;
+    let r = user
+        .refused(
+            json!([{"op": "replace", "path": "userType", "value": "contractor"}]),
+            "invalidValue",
+        )
+        .await;
     assert!(r.body["detail"].as_str().unwrap_or("").contains("contractor"), "{}", r.text);
-    let r = refused(
-        &s,
-        &upath(&id),
-        json!([{"op": "add", "path": "roles", "value": [{"value": "root"}]}]),
-        "invalidValue",
-    )
-    .await;
+    let r = user
+        .refused(
+            json!([{"op": "add", "path": "roles", "value": [{"value": "root"}]}]),
+            "invalidValue",
+        )
+        .await;
     assert!(r.body["detail"].as_str().unwrap_or("").contains("root"), "{}", r.text);
 }
 
 #[tokio::test]
 async fn idp_set_roles_survive_a_user_type_change() {
-    let s = TestServer::start().await;
-    let id = create_with(&s, "ada@example.org", json!({"userType": "employee"})).await;
-    let got = patch_user(
-        &s,
-        &id,
-        json!([{"op": "add", "path": "roles", "value": [{"value": "operations", "primary": true}]}]),
-    )
-    .await;
+    let user = ServerWithUser::with("ada@example.org", json!({"userType": "employee"})).await;
+    let got = user
+        .patch(json!([{"op": "add", "path": "roles", "value": [{"value": "operations", "primary": true}]}]))
+        .await;
     assert_eq!(idp_roles(&got), [json!({"value": "operations", "primary": true})], "{got}");
-    let got =
-        patch_user(&s, &id, json!([{"op": "replace", "path": "userType", "value": "manager"}]))
-            .await;
+    let got = user.patch(json!([{"op": "replace", "path": "userType", "value": "manager"}])).await;
     assert_eq!(got["userType"], "manager");
     assert_eq!(idp_roles(&got), [json!({"value": "operations", "primary": true})], "{got}");
     // Removing the IdP's roles falls back to the derived ones.
-    let got = patch_user(&s, &id, json!([{"op": "remove", "path": "roles"}])).await;
+    let got = user.patch(json!([{"op": "remove", "path": "roles"}])).await;
     assert_eq!(got["roles"], derived(&["member", "manager"]));
 }
 
 #[tokio::test]
 async fn unknown_user_types_and_roles_pass_with_the_validator_switches() {
-    let s = TestServer::start_with(
-        "[roles]\nunknown_user_type = \"default\"\nunknown_role = \"accept\"\n",
+    let user = ServerWithUser::on(
+        TestServer::start_with(
+            "[roles]\nunknown_user_type = \"default\"\nunknown_role = \"accept\"\n",
+        )
+        .await,
+        "ada@example.org",
     )
     .await;
-    let id = s.create_user("ada@example.org").await;
-    let got = patch_user(
-        &s,
-        &id,
-        json!([
+    let got = user
+        .patch(json!([
             {"op": "add", "path": "userType", "value": "XQZWV"},
             {"op": "add", "path": "roles[primary eq \"True\"].value", "value": "WDEIISGWWQBE"}
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     assert_eq!(got["userType"], "XQZWV");
     assert_eq!(idp_roles(&got), [json!({"primary": true, "value": "WDEIISGWWQBE"})], "{got}");
 }

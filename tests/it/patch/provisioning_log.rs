@@ -5,14 +5,13 @@ use super::*;
 
 #[tokio::test]
 async fn an_accepted_user_patch_is_logged_with_what_changed() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    patch_user(&s, &id, json!([{"op": "replace", "path": "active", "value": false}])).await;
-    let row = &s.provisioning_log(1).await[0];
+    let user = ServerWithUser::new("ada@example.org").await;
+    user.patch(json!([{"op": "replace", "path": "active", "value": false}])).await;
+    let row = &user.s.provisioning_log(1).await[0];
     assert_eq!(row["operation"], "patch", "{row}");
     assert_eq!(row["status"], 200, "{row}");
     assert_eq!(row["resource_type"], "User", "{row}");
-    assert_eq!(row["resource_id"], id.as_str(), "{row}");
+    assert_eq!(row["resource_id"], user.id.as_str(), "{row}");
     assert_eq!(row["token"], "test", "{row}");
     let detail = row["detail"].as_str().unwrap_or("").to_lowercase();
     assert!(detail.contains("active") || detail.contains("deactivat"), "{row}");
@@ -20,16 +19,10 @@ async fn an_accepted_user_patch_is_logged_with_what_changed() {
 
 #[tokio::test]
 async fn a_refused_user_patch_is_logged_with_its_status() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    refused(
-        &s,
-        &upath(&id),
-        json!([{"op": "replace", "path": "active", "value": "maybe"}]),
-        "invalidValue",
-    )
-    .await;
-    let row = &s.provisioning_log(1).await[0];
+    let user = ServerWithUser::new("ada@example.org").await;
+    user.refused(json!([{"op": "replace", "path": "active", "value": "maybe"}]), "invalidValue")
+        .await;
+    let row = &user.s.provisioning_log(1).await[0];
     assert_eq!(row["operation"], "patch", "{row}");
     assert_eq!(row["status"], 400, "{row}");
     assert_eq!(row["scim_type"], "invalidValue", "{row}");

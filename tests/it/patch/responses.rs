@@ -5,38 +5,39 @@ use super::*;
 
 #[tokio::test]
 async fn a_user_patch_answers_200_with_the_full_resource_and_etag() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    let r =
-        s.patch(&upath(&id), json!([{"op": "replace", "path": "title", "value": "Lead"}])).await;
+    let user = ServerWithUser::new("ada@example.org").await;
+    let r = user
+        .s
+        .patch(&upath(&user.id), json!([{"op": "replace", "path": "title", "value": "Lead"}]))
+        .await;
     let r = r.expect(200);
     for key in ["schemas", "id", "userName", "name", "emails", "active", "meta", "title"] {
         assert!(r.body.get(key).is_some(), "{key} missing: {}", r.text);
     }
     assert_eq!(r.body["meta"]["resourceType"], "User");
-    assert_eq!(r.body["meta"]["location"], s.url(&upath(&id)));
-    let got = accepted_user(&s, &id, r).await;
+    assert_eq!(r.body["meta"]["location"], user.s.url(&upath(&user.id)));
+    let got = accepted_user(&user.s, &user.id, r).await;
     assert_eq!(got["title"], "Lead");
 }
 
 #[tokio::test]
 async fn a_user_patch_honours_attributes() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
-    let r = s
+    let user = ServerWithUser::new("ada@example.org").await;
+    let r = user
+        .s
         .patch(
-            &format!("/Users/{id}?attributes=userName"),
+            &format!("{}?attributes=userName", upath(&user.id)),
             json!([{"op": "replace", "path": "title", "value": "Lead"}]),
         )
         .await
         .expect(200);
     assert_eq!(r.body["userName"], "ada@example.org");
-    assert_eq!(r.body["id"], id.as_str());
+    assert_eq!(r.body["id"], user.id.as_str());
     for key in ["title", "emails", "name", "active"] {
         assert!(r.body.get(key).is_none(), "{key} not asked for: {}", r.text);
     }
     // The change was stored in full.
-    assert_eq!(s.read_user(&id).await["title"], "Lead");
+    assert_eq!(user.read().await["title"], "Lead");
 }
 
 #[tokio::test]
@@ -92,12 +93,12 @@ async fn a_group_patch_with_attributes_answers_200_with_the_projection() {
 
 #[tokio::test]
 async fn patch_accepts_json_and_scim_json_with_charset() {
-    let s = TestServer::start().await;
-    let id = s.create_user("ada@example.org").await;
+    let user = ServerWithUser::new("ada@example.org").await;
     for (ct, title) in [("application/json", "A"), ("application/scim+json; charset=utf-8", "B")] {
         let body = patch_op(json!([{"op": "replace", "path": "title", "value": title}]));
-        let r = s.raw(Method::PATCH, &upath(&id), ct, body.to_string().into_bytes()).await;
-        let got = accepted_user(&s, &id, r).await;
+        let r =
+            user.s.raw(Method::PATCH, &upath(&user.id), ct, body.to_string().into_bytes()).await;
+        let got = accepted_user(&user.s, &user.id, r).await;
         assert_eq!(got["title"], title, "{ct}");
     }
 }

@@ -3,16 +3,14 @@
 //! groups and members, and the deletes, with the stored state checked after every step.
 
 use super::*;
-use crate::payloads::{entra_group, ms_tut_create_user, ms_tut_jyoung};
+use crate::payloads::{ms_tut_create_user, ms_tut_jyoung};
 
 #[tokio::test]
 async fn entra_default() {
     let s = TestServer::start().await;
     let idp = Idp::entra(&s);
 
-    // §1.1 Test Connection: a random GUID, `+`-encoded; 200 with an empty list, never 404.
-    let probe = "/Users?filter=userName+eq+%22cf4d78e8-cc4f-4d5d-b8b9-183561c0104a%22";
-    assert_eq!(idp.get(probe).await.expect(200).body, empty_list());
+    idp.test_connection().await;
     let group_probe = "/Groups?excludedAttributes=members&filter=displayName+eq+%22cf4d78e8-cc4f-4d5d-b8b9-183561c0104a%22";
     assert_eq!(idp.get(group_probe).await.expect(200).body, empty_list());
 
@@ -124,12 +122,9 @@ async fn entra_default() {
 
     // §1.11 Manager, set the MS-TUT way: path `manager`, an array with Entra's own `$ref`.
     let entra_ref = format!("http://entra.example/scim/Users/{mgr}");
-    let got = idp
-        .patch_user(
-            &id,
-            json!([{"op":"Add","path":"manager","value":[{"$ref":entra_ref,"value":mgr}]}]),
-        )
-        .await;
+    let set_manager =
+        json!([{"op":"Add","path":"manager","value":[{"$ref":entra_ref,"value":mgr}]}]);
+    let got = idp.patch_user(&id, set_manager.clone()).await;
     want[ENTERPRISE]["manager"] = manager_ref(&s, &mgr);
     assert_state(&got, &want, "manager set");
     // Changed as a bare string on the URN path.
@@ -142,12 +137,7 @@ async fn entra_default() {
     assert_state(&got, &want, "manager cleared");
     assert!(enterprise(&got).get("manager").is_none(), "{got}");
     // Set again (the manager is deleted at the end).
-    let got = idp
-        .patch_user(
-            &id,
-            json!([{"op":"Add","path":"manager","value":[{"$ref":entra_ref,"value":mgr}]}]),
-        )
-        .await;
+    let got = idp.patch_user(&id, set_manager.clone()).await;
     want[ENTERPRISE]["manager"] = manager_ref(&s, &mgr);
     assert_state(&got, &want, "manager set again");
     // [LEGACY] current-value check: `id eq … and manager eq …` with `attributes=id`.
@@ -202,15 +192,7 @@ async fn entra_default() {
     assert_state(&got, &want, "Add on an existing element");
 
     // §1.7 Groups: lookup (no members key), create with the ADSCIM URN and `meta`.
-    assert_eq!(idp.get(&group_lookup("displayName")).await.expect(200).body, empty_list());
-    let (gid, created) = idp.create("/Groups", &entra_group()).await;
-    assert!(created.get("members").is_none_or(|m| m == &json!([])), "{created}");
-    let mut want_group = json!({"schemas": [GROUP], "id": gid, "displayName": "displayName",
-        "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159", "members": []});
-    assert_state(&idp.group(&gid).await, &want_group, "group created");
-    let r = idp.get(&group_lookup("displayName")).await.expect(200);
-    assert_eq!(ids(&r), [gid.clone()]);
-    assert!(resources(&r)[0].get("members").is_none(), "{}", r.text);
+    let (gid, mut want_group) = idp.entra_group_created().await;
     let r = idp.get(&format!("/Groups/{gid}?excludedAttributes=members")).await.expect(200);
     assert!(r.body.get("members").is_none(), "{}", r.text);
 

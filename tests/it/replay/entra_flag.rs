@@ -3,7 +3,7 @@
 //! member removal by filter.
 
 use super::*;
-use crate::payloads::{entra_group, ms_tut_create_user};
+use crate::payloads::ms_tut_create_user;
 
 #[tokio::test]
 async fn entra_flag() {
@@ -11,8 +11,7 @@ async fn entra_flag() {
     let idp = Idp::entra_flagged(&s);
 
     // Test Connection, with the flag after the filter.
-    let probe = "/Users?filter=userName+eq+%22cf4d78e8-cc4f-4d5d-b8b9-183561c0104a%22";
-    assert_eq!(idp.get(probe).await.expect(200).body, empty_list());
+    idp.test_connection().await;
     // And before it (the Tenant URL's own query comes first).
     let r = s.get(
         "/Users?aadOptscim062020&filter=userName+eq+%22cf4d78e8-cc4f-4d5d-b8b9-183561c0104a%22",
@@ -118,14 +117,7 @@ async fn entra_flag() {
     assert_state(&got, &want, "reactivated");
 
     // Groups.
-    assert_eq!(idp.get(&group_lookup("displayName")).await.expect(200).body, empty_list());
-    let (gid, _) = idp.create("/Groups", &entra_group()).await;
-    let mut want_group = json!({"schemas": [GROUP], "id": gid, "displayName": "displayName",
-        "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159", "members": []});
-    assert_state(&idp.group(&gid).await, &want_group, "group created");
-    let r = idp.get(&group_lookup("displayName")).await.expect(200);
-    assert_eq!(ids(&r), [gid.clone()]);
-    assert!(resources(&r)[0].get("members").is_none(), "{}", r.text);
+    let (gid, mut want_group) = idp.entra_group_created().await;
 
     let got = idp
         .patch_group(&gid, json!([{"op":"replace","path":"displayName","value":"Flagged Team"}]))

@@ -105,19 +105,27 @@ async fn okta_retried_create(idp: &Idp<'_>, id: &str, user_name: &str, external_
     assert_logged_duplicate(idp.s, "User", user_name).await;
 }
 
+/// The user both Okta scenarios provision and change.
+const OKTA_USER: &str = "test.user@okta.local";
+
+/// How both Okta apps start: the credentials test on an empty server, [`OKTA_USER`] and
+/// other.user@okta.local created the Okta way, the credentials test again (two users), and
+/// the profile push of [`OKTA_USER`]. Returns each user's id and expected stored state.
+async fn okta_users(idp: &Idp<'_>) -> ((String, Value), (String, Value)) {
+    okta_credentials_test(idp, 0).await;
+    let (id, mut want) = okta_create(idp, OKTA_USER, "00ujl29u0le5T6Aj10h7").await;
+    let other = okta_create(idp, "other.user@okta.local", "00ujl29u0le5T6Aj10h8").await;
+    okta_credentials_test(idp, 2).await;
+    okta_profile_put(idp, &id, &mut want).await;
+    ((id, want), other)
+}
+
 #[tokio::test]
 async fn okta_oin() {
     let s = TestServer::start().await;
     let idp = Idp::with_charset(&s);
-    okta_credentials_test(&idp, 0).await;
-
-    let user_name = "test.user@okta.local";
-    let (id, mut want) = okta_create(&idp, user_name, "00ujl29u0le5T6Aj10h7").await;
-    let (other, other_user) =
-        okta_create(&idp, "other.user@okta.local", "00ujl29u0le5T6Aj10h8").await;
-    okta_credentials_test(&idp, 2).await;
-
-    okta_profile_put(&idp, &id, &mut want).await;
+    let user_name = OKTA_USER;
+    let ((id, mut want), (other, other_user)) = okta_users(&idp).await;
 
     // §2.4 Deactivate: a pathless replace; every other attribute kept; still found.
     let got = idp.patch_user(&id, json!([{"op":"replace","value":{"active":false}}])).await;
@@ -232,14 +240,8 @@ async fn okta_oin() {
 async fn okta_aiw() {
     let s = TestServer::start().await;
     let idp = Idp::with_charset(&s);
-    okta_credentials_test(&idp, 0).await;
-
-    let user_name = "test.user@okta.local";
-    let (id, mut want) = okta_create(&idp, user_name, "00ujl29u0le5T6Aj10h7").await;
-    let (other, _) = okta_create(&idp, "other.user@okta.local", "00ujl29u0le5T6Aj10h8").await;
-    okta_credentials_test(&idp, 2).await;
-
-    okta_profile_put(&idp, &id, &mut want).await;
+    let user_name = OKTA_USER;
+    let ((id, mut want), (other, _)) = okta_users(&idp).await;
 
     // §2.4 AIW deactivate: PUT of the whole user read back, with active false.
     let mut user = idp.user(&id).await;
