@@ -250,6 +250,15 @@ impl TestServer {
     }
 
     /// Creates a user with `userName` and returns its id.
+    /// Entra's deactivate or reactivate: one `Replace` of `active` with a string boolean
+    /// (`"False"`/`"True"`), answered 200.
+    pub async fn entra_set_active(&self, path: &str, active: bool) {
+        let value = if active { "True" } else { "False" };
+        self.patch(path, serde_json::json!([{"op": "Replace", "path": "active", "value": value}]))
+            .await
+            .expect(200);
+    }
+
     pub async fn create_user(&self, user_name: &str) -> String {
         id_of(&self.post("/Users", &user_body(user_name, Value::Null)).await.expect(201))
     }

@@ -40,10 +40,8 @@ async fn an_entra_lifecycle_reaches_the_receiver_signed_in_order() {
     s.patch(&path, json!([{"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": boss}]))
         .await
         .expect(200);
-    s.patch(&path, json!([{"op": "Replace", "path": "active", "value": "False"}]))
-        .await
-        .expect(200);
-    s.patch(&path, json!([{"op": "Replace", "path": "active", "value": "True"}])).await.expect(200);
+    s.entra_set_active(&path, false).await;
+    s.entra_set_active(&path, true).await;
     let group = id_of(&s.post("/Groups", &crate::payloads::entra_group()).await.expect(201));
     let members = json!([{"value": user}, {"value": boss}]);
     s.patch(&gpath(&group), json!([{"op": "Add", "path": "members", "value": members}]))
