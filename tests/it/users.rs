@@ -502,3 +502,32 @@ async fn blank_user_name_is_refused_and_id_spellings_agree() {
     assert_eq!(r.body["id"], id);
     assert_eq!(s.read_user(&id).await["title"], "t");
 }
+
+#[tokio::test]
+async fn attributes_with_a_value_filter_return_only_the_matching_elements() {
+    let s = TestServer::start().await;
+    let emails = json!([{"value": "w@example.org", "type": "work", "primary": true},
+                        {"value": "h@example.org", "type": "home"}]);
+    let body = user_body("filtered@example.org", json!({"emails": emails}));
+    let id = id_of(&s.post("/Users", &body).await.expect(201));
+    let query = "attributes=emails%5Btype%20eq%20%22work%22%5D.value";
+    let one = s.get(&format!("/Users/{id}?{query}")).await.expect(200);
+    assert_eq!(one.body["emails"], json!([{"value": "w@example.org"}]));
+    assert!(one.body.get("userName").is_none() && one.body["id"] == id);
+    let list = s
+        .get(&format!("/Users?filter=userName%20eq%20%22filtered@example.org%22&{query}"))
+        .await
+        .expect(200);
+    assert_eq!(list.body["Resources"][0]["emails"], json!([{"value": "w@example.org"}]));
+    // Not in excludedAttributes, and a malformed one names the parameter.
+    let r = s
+        .get(&format!("/Users/{id}?excludedAttributes=emails%5Btype%20eq%20%22work%22%5D"))
+        .await
+        .expect(400);
+    assert_eq!(r.scim_type(), "invalidValue");
+    assert!(
+        r.body["detail"].as_str().unwrap_or("").starts_with("excludedAttributes:"),
+        "{}",
+        r.text
+    );
+}
