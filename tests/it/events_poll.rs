@@ -1,8 +1,9 @@
 //! Poll delivery of change events (RFC 8936) from the real server: `POST /events/{receiver}`
 //! with `ack`, `setErrs`, `maxEvents` and `returnImmediately`, the long poll, redelivery of
 //! what was not acknowledged, a restart resuming from the stored cursor, and tokens kept to
-//! their side (a poll token reads no SCIM endpoint; a SCIM token cannot poll). Every SET is
-//! verified against the published JWKS with an independent JOSE library.
+//! their side (a poll token reads no SCIM endpoint; a SCIM token cannot poll), and polling
+//! going on after a reload sets `[scim] enabled = false`. Every SET is verified against the
+//! published JWKS with an independent JOSE library.
 
 use std::time::{Duration, Instant};
 
