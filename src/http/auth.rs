@@ -57,13 +57,15 @@ pub async fn require_token(
 }
 
 /// The principal of a request to poll `receiver`'s events: 401 without a valid token, 403
-/// for any token not made for polling `receiver`.
+/// for any token not made for polling `receiver`. `[scim] enabled` does not apply here.
 pub async fn poll_principal(
     state: &AppState,
     headers: &http::HeaderMap,
     receiver: &str,
 ) -> Result<Principal, HttpError> {
-    let principal = state.service.authenticate(bearer(headers)).await.map_err(HttpError::from)?;
+    // Not `authenticate`: `[scim] enabled = false` stops the SCIM API, not event delivery.
+    let principal =
+        state.service.authenticate_token(bearer(headers)).await.map_err(HttpError::from)?;
     match &principal.scope {
         TokenScope::Events { receiver: allowed } if allowed == receiver => Ok(principal),
         TokenScope::Events { receiver: allowed } => Err(HttpError::new(

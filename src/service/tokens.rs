@@ -413,12 +413,20 @@ fn accept(
 }
 
 impl super::Service {
-    /// Authenticates a request's bearer token. A remembered token is answered at once; any
-    /// other pays argon2 at most once, within the bounds of the module doc.
+    /// Authenticates a SCIM request's bearer token: refused while `[scim] enabled = false`,
+    /// else [`Self::authenticate_token`].
     pub async fn authenticate(&self, token: Option<String>) -> Result<Principal, AuthError> {
         if !self.scim().enabled {
             return Err(AuthError::Disabled);
         }
+        self.authenticate_token(token).await
+    }
+
+    /// Authenticates a bearer token whatever `[scim] enabled` says: for the change-event poll
+    /// endpoint, which is not the SCIM API (push delivery goes on while provisioning is off,
+    /// and so does polling). A remembered token is answered at once; any other pays argon2 at
+    /// most once, within the bounds of the module doc.
+    pub async fn authenticate_token(&self, token: Option<String>) -> Result<Principal, AuthError> {
         let token = token.ok_or(AuthError::Missing)?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(hit) = self.tokens.lookup(&digest)

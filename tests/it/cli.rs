@@ -100,6 +100,43 @@ async fn check_config_accepts_a_good_file_and_the_example() {
     assert!(!dir.path().join("data").exists());
 }
 
+/// The config the Debian package installs, as shipped and with every commented setting
+/// uncommented (`#key = …`, `#[section]`): both pass `check-config`, so its `[events]`
+/// example works once an admin removes the `#`s.
+#[tokio::test]
+async fn the_packaged_config_checks_as_shipped_and_with_its_examples_uncommented() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped = include_str!("../../packaging/debian/config.toml");
+    let data = format!("{:?}", dir.path().join("data").display().to_string());
+    let shipped = shipped.replace("\"/var/lib/scimd\"", &data);
+    let out = scimd_ok(&write(dir.path(), "shipped.toml", &shipped), &["check-config"]).await;
+    assert!(out.stderr.contains("events      no receivers"), "{}", out.stderr);
+
+    let auth = write(dir.path(), "wiki.auth", "Bearer wiki-token\n");
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let mut uncommented = String::new();
+    for line in shipped.lines() {
+        let setting = line.strip_prefix('#').filter(|rest| {
+            rest.starts_with('[') || rest.starts_with(|c: char| c.is_ascii_lowercase())
+        });
+        uncommented.push_str(setting.unwrap_or(line));
+        uncommented.push('\n');
+    }
+    assert!(uncommented.contains("\n[events]\n"), "{uncommented}");
+    let uncommented = uncommented
+        .replace("\"/etc/scimd/wiki.auth\"", &format!("{:?}", auth.display().to_string()));
+    let out =
+        scimd_ok(&write(dir.path(), "uncommented.toml", &uncommented), &["check-config"]).await;
+    let said = &out.stderr;
+    assert!(said.contains("https://scim.example.org:8443/scim/v2"), "{said}");
+    assert!(said.contains("2 receiver(s); events kept 7 day(s)"), "{said}");
+    assert!(said.contains("wiki        push to wiki.example.org, payload notice"), "{said}");
+    assert!(
+        said.contains("hr          poll (POST /events/hr), payload full, types User"),
+        "{said}"
+    );
+}
+
 #[tokio::test]
 async fn check_config_lists_the_event_receivers_and_never_the_authorization_value() {
     let dir = tempfile::tempdir().expect("tempdir");

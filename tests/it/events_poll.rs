@@ -1,8 +1,10 @@
 //! Poll delivery of change events (RFC 8936) from the real server: `POST /events/{receiver}`
 //! with `ack`, `setErrs`, `maxEvents` and `returnImmediately`, the long poll, redelivery of
 //! what was not acknowledged, a restart resuming from the stored cursor, and tokens kept to
-//! their side (a poll token reads no SCIM endpoint; a SCIM token cannot poll). Every SET is
-//! verified against the published JWKS with an independent JOSE library.
+//! their side (a poll token reads no SCIM endpoint; a SCIM token cannot poll), polling going
+//! on after a reload sets `[scim] enabled = false`, and a receiver that starts from the
+//! beginning fed the existing resources first. Every SET is verified against the
+//! published JWKS with an independent JOSE library.
 
 use std::time::{Duration, Instant};
 
@@ -436,4 +438,69 @@ async fn a_feed_cut_short_is_taken_again_from_a_new_snapshot() {
     s.stop().await;
     let store = Store::open(&s.data_dir().join("scimd.redb")).expect("open");
     assert!(store.read().expect("read").feed_after("wiki", 0, 10).expect("rows").is_empty());
+}
+
+/// `[scim] enabled = false` switches the SCIM API off, not event delivery: after a reload
+/// that sets it, the IdP's token gets 401 while the application's poll token still drains
+/// and acknowledges the events committed before (README: "Poll delivery").
+#[tokio::test]
+async fn provisioning_switched_off_by_a_reload_still_lets_a_receiver_poll() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let config = |enabled: bool| {
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n{RECEIVERS}\n[scim]\nenabled = {enabled}\n",
+            data.display().to_string()
+        )
+    };
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, config(true)).expect("config");
+    let entra = issue_token(&data, "entra", TokenScope::ReadWrite);
+    let wiki = issue_token(&data, "wiki-poll", events_scope("wiki"));
+    let mut cmd = scimd_command();
+    cmd.arg("--config").arg(&config_path).arg("serve");
+    let mut process = ServeProcess::start(cmd).await;
+    let client = client_trusting(&std::fs::read(data.join("tls/cert.pem")).expect("cert"));
+    let origin = format!("https://127.0.0.1:{}", process.port);
+    let body = user_body("before.off@example.org", Value::Null);
+    let user = id_of(
+        &send(client.post(format!("{origin}/scim/v2/Users")).bearer_auth(&entra).json(&body))
+            .await
+            .expect(201),
+    );
+
+    std::fs::write(&config_path, config(false)).expect("config");
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &process.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    process.stderr_line("config reloaded");
+
+    // The SCIM API is off, for every token.
+    let users = format!("{origin}/scim/v2/Users");
+    for token in [&entra, &wiki] {
+        let reply = send(client.get(&users).bearer_auth(token)).await.expect(401);
+        assert!(reply.body["detail"].as_str().unwrap_or("").contains("disabled"), "{}", reply.text);
+    }
+    // The receiver polls what was committed before, verifies it, and acknowledges it.
+    let poll_url = format!("{origin}/events/wiki");
+    let poll =
+        |token: &str, body: Value| send(client.post(&poll_url).bearer_auth(token).json(&body));
+    let reply = poll(&wiki, json!({"returnImmediately": true})).await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.text);
+    let sets = reply.body["sets"].as_object().expect("sets").clone();
+    assert_eq!(sets.len(), 1, "{}", reply.text);
+    let (jti, set) = sets.iter().next().expect("one SET");
+    let jwks = send(client.get(format!("{origin}/.well-known/jwks.json"))).await.expect(200).body;
+    let claims = crate::event_receiver::verify_with(&jwks, set.as_str().expect("a compact SET"));
+    assert_eq!(claims["sub_id"]["uri"], format!("/Users/{user}"));
+    assert_eq!(claims["aud"], "wiki");
+    let reply = poll(&wiki, json!({"ack": [jti], "returnImmediately": true})).await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.text);
+    assert_eq!(reply.body["sets"], json!({}), "acknowledged: nothing left");
+    // Polling stays for poll tokens only.
+    let reply = poll(&entra, json!({"returnImmediately": true})).await.expect(403);
+    assert!(reply.body["detail"].as_str().unwrap_or("").contains("--events wiki"));
+    process.kill();
 }

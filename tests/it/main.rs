@@ -31,6 +31,7 @@ mod events_push;
 mod framing;
 mod jwks;
 mod observability;
+mod readme_receiver;
 mod roles_domains;
 mod systemd;
 
