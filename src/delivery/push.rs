@@ -156,9 +156,10 @@ impl Publisher {
             issued_at: crate::service::now_unix(),
             payload,
         };
-        let claims = set_claims(event, resource_type(event.kind), &address);
+        let claims = set_claims(event, resource_type(event.kind), &address)
+            .map_err(|e| format!("cannot write an event's claims: {e}"))?;
         let keys = self.keys.read().map_err(|_| "the signing keys are unavailable".to_string())?;
-        keys.sign(&claims).map_err(|e| format!("cannot sign an event: {e}"))
+        keys.sign_payload(claims.as_bytes()).map_err(|e| format!("cannot sign an event: {e}"))
     }
 }
 

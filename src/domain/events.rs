@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{Kind, ResourceId};
 
@@ -52,7 +53,7 @@ pub enum Activation {
 }
 
 /// One change to one resource. Its place in the outbox (the sequence number) is the row key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChangeEvent {
     /// One value for every event of one committed write (a user delete that also changes
     /// groups and managed users shares it): the SET's `txn`.
@@ -76,7 +77,20 @@ pub struct ChangeEvent {
     pub attributes: Vec<String>,
     /// A full event's `data` (see `scim::events`): for a create or a put, the resource's
     /// attributes after the change; for a patch, the PatchOp operations that take the previous
-    /// state to the new one; none for a delete.
+    /// state to the new one; none for a delete. Kept as the JSON text it was stored as: it is
+    /// copied into a SET as it is, never looked into, so reading an event does not parse it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    pub data: Option<Box<RawValue>>,
+}
+
+impl ChangeEvent {
+    /// `data` for a reader that wants to look into it.
+    pub fn data_value(&self) -> Option<Value> {
+        self.data.as_ref().and_then(|raw| serde_json::from_str(raw.get()).ok())
+    }
+}
+
+/// `value` as the JSON text a [`ChangeEvent`]'s `data` holds.
+pub fn raw_data(value: &Value) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(value).ok()
 }

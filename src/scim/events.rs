@@ -11,6 +11,9 @@
 //! groups. It is computed from the states, not copied from the request, so it is the same
 //! whichever IdP dialect the request was in.
 
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::schema::{PATCH_OP, ResourceType};
@@ -137,82 +140,119 @@ pub struct SetAddress<'a> {
     pub payload: Payload,
 }
 
-/// The claims of the SET telling `to` about `event` (RFC 8417 §2.2, RFC 9967 §2).
-pub fn set_claims(event: &ChangeEvent, rt: &ResourceType, to: &SetAddress<'_>) -> Value {
-    let mut events = Map::new();
-    let version = event.version.map(|v| Value::from(format!("W/\"{v}\"")));
+/// The claims of the SET telling `to` about `event` (RFC 8417 §2.2, RFC 9967 §2), as the
+/// JSON text that is signed. Written straight from the event: a full event's `data` is copied
+/// in as the text it was stored as.
+pub fn set_claims(
+    event: &ChangeEvent,
+    rt: &ResourceType,
+    to: &SetAddress<'_>,
+) -> Result<String, serde_json::Error> {
+    let version = event.version.map(|v| format!("W/\"{v}\""));
+    let empty_data = RawValue::from_string("{}".to_string())?;
+    let mut events = Vec::with_capacity(2);
     let change = match event.change {
         Change::Create => "create",
         Change::Put => "put",
         Change::Patch => "patch",
         Change::Delete => {
-            events.insert(format!("{PREFIX}prov:delete"), json!({}));
+            events.push((format!("{PREFIX}prov:delete"), Body::default()));
             ""
         }
         Change::FeedAdd => {
-            events.insert(FEED_ADD.into(), json!({}));
+            events.push((FEED_ADD.to_string(), Body::default()));
             ""
         }
     };
     if !change.is_empty() {
-        let mut body = Map::new();
-        if let Some(v) = &version {
-            body.insert("version".into(), v.clone());
-        }
-        let uri = match to.payload {
-            Payload::Full => {
-                body.insert("data".into(), event.data.clone().unwrap_or_else(|| json!({})));
-                format!("{PREFIX}prov:{change}:full")
-            }
-            Payload::Notice => {
-                body.insert("attributes".into(), json!(event.attributes));
-                format!("{PREFIX}prov:{change}:notice")
-            }
-        };
-        events.insert(uri, Value::Object(body));
+        let version = version.as_deref();
+        events.push(match to.payload {
+            Payload::Full => (
+                format!("{PREFIX}prov:{change}:full"),
+                Body {
+                    version,
+                    data: Some(event.data.as_deref().unwrap_or(&empty_data)),
+                    attributes: None,
+                },
+            ),
+            Payload::Notice => (
+                format!("{PREFIX}prov:{change}:notice"),
+                Body { version, data: None, attributes: Some(&event.attributes) },
+            ),
+        });
     }
     match event.activation {
-        Some(Activation::Activate) => events.insert(format!("{PREFIX}prov:activate"), json!({})),
-        Some(Activation::Deactivate) => {
-            events.insert(format!("{PREFIX}prov:deactivate"), json!({}))
+        Some(Activation::Activate) => {
+            events.push((format!("{PREFIX}prov:activate"), Body::default()))
         }
-        None => None,
-    };
-    let subject = Subject {
-        id: event.id,
-        external_id: event.external_id.as_deref(),
-        txn: &event.txn,
-        toe_millis: event.toe_millis,
-    };
-    envelope(&subject, rt, to, Value::Object(events))
-}
-
-/// What the envelope says of the change: the resource and the write.
-struct Subject<'a> {
-    id: ResourceId,
-    external_id: Option<&'a str>,
-    txn: &'a str,
-    toe_millis: i64,
-}
-
-fn envelope(subject: &Subject<'_>, rt: &ResourceType, to: &SetAddress<'_>, events: Value) -> Value {
-    let mut sub_id = Map::new();
-    sub_id.insert("format".into(), json!("scim"));
-    sub_id.insert("uri".into(), json!(format!("{}/{}", rt.endpoint, subject.id)));
-    sub_id.insert("id".into(), json!(subject.id.to_string()));
-    if let Some(external) = subject.external_id {
-        sub_id.insert("externalId".into(), json!(external));
+        Some(Activation::Deactivate) => {
+            events.push((format!("{PREFIX}prov:deactivate"), Body::default()))
+        }
+        None => {}
     }
-    json!({
-        "iss": to.issuer,
-        "aud": to.audience,
-        "iat": to.issued_at,
-        "toe": subject.toe_millis.div_euclid(1000),
-        "jti": to.jti,
-        "txn": subject.txn,
-        "sub_id": Value::Object(sub_id),
-        "events": events,
-    })
+    let claims = Claims {
+        iss: to.issuer,
+        aud: to.audience,
+        iat: to.issued_at,
+        toe: event.toe_millis.div_euclid(1000),
+        jti: to.jti,
+        txn: &event.txn,
+        sub_id: SubjectId {
+            format: "scim",
+            uri: format!("{}/{}", rt.endpoint, event.id),
+            id: event.id.to_string(),
+            external_id: event.external_id.as_deref(),
+        },
+        events: Events(events),
+    };
+    serde_json::to_string(&claims)
+}
+
+/// A SET's claims, in the order they are written.
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    iat: i64,
+    toe: i64,
+    jti: &'a str,
+    txn: &'a str,
+    sub_id: SubjectId<'a>,
+    events: Events<'a>,
+}
+
+/// RFC 9967 §2.2's `sub_id` of format `scim`: the resource's relative URI, id and externalId.
+#[derive(Serialize)]
+struct SubjectId<'a> {
+    format: &'static str,
+    uri: String,
+    id: String,
+    #[serde(rename = "externalId", skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+}
+
+/// `events`: event URI -> its payload, in order.
+struct Events<'a>(Vec<(String, Body<'a>)>);
+
+impl Serialize for Events<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (uri, body) in &self.0 {
+            map.serialize_entry(uri, body)?;
+        }
+        map.end()
+    }
+}
+
+/// One event's payload: `{}`, or `version` with `data` (full) or `attributes` (notice).
+#[derive(Default, Serialize)]
+struct Body<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<&'a [String]>,
 }
 
 #[cfg(test)]
@@ -235,8 +275,13 @@ mod tests {
             activation: None,
             version: Some(4),
             attributes: vec!["title".into()],
-            data: Some(json!({"userName": "ana"})),
+            data: crate::domain::events::raw_data(&json!({"userName": "ana"})),
         }
+    }
+
+    /// The claims [`set_claims`] writes, read back.
+    fn claims_of(e: &ChangeEvent, rt: &ResourceType, to: &SetAddress<'_>) -> Value {
+        serde_json::from_str(&set_claims(e, rt, to).unwrap()).unwrap()
     }
 
     fn to(payload: Payload) -> SetAddress<'static> {
@@ -293,7 +338,7 @@ mod tests {
 
     #[test]
     fn a_notice_set_names_attributes_and_carries_no_values() {
-        let claims = set_claims(&event(Change::Patch), &USER, &to(Payload::Notice));
+        let claims = claims_of(&event(Change::Patch), &USER, &to(Payload::Notice));
         assert_eq!(
             claims,
             json!({
@@ -316,7 +361,7 @@ mod tests {
     fn a_full_set_carries_data_and_an_activation_rides_along() {
         let mut e = event(Change::Put);
         e.activation = Some(Activation::Deactivate);
-        let claims = set_claims(&e, &USER, &to(Payload::Full));
+        let claims = claims_of(&e, &USER, &to(Payload::Full));
         let events = claims["events"].as_object().unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(
@@ -330,7 +375,7 @@ mod tests {
     fn a_delete_set_has_an_empty_payload_and_keeps_the_external_id() {
         let mut e = event(Change::Delete);
         e.version = None;
-        let claims = set_claims(&e, &GROUP, &to(Payload::Full));
+        let claims = claims_of(&e, &GROUP, &to(Payload::Full));
         assert_eq!(claims["events"], json!({"urn:ietf:params:scim:event:prov:delete": {}}));
         assert_eq!(claims["sub_id"]["uri"], format!("/Groups/{}", ResourceId(7)));
         assert_eq!(claims["sub_id"]["externalId"], "ext-7");
@@ -341,7 +386,7 @@ mod tests {
         for payload in [Payload::Notice, Payload::Full] {
             let mut e = event(Change::FeedAdd);
             (e.external_id, e.data) = (None, None);
-            let claims = set_claims(&e, &USER, &to(payload));
+            let claims = claims_of(&e, &USER, &to(payload));
             assert_eq!(claims["events"], json!({FEED_ADD: {}}));
             assert_eq!(claims["sub_id"]["uri"], format!("/Users/{}", ResourceId(7)));
             assert!(claims["sub_id"].get("externalId").is_none());

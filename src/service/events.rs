@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::events::{Activation, Change, ChangeEvent};
+use crate::domain::events::{Activation, Change, ChangeEvent, raw_data};
 use crate::domain::{Kind, ResourceId};
 use crate::scim::events::{changed_paths, replay_patch};
 use crate::scim::schema::resource_type;
@@ -123,7 +123,7 @@ impl ChangeEvents {
         if !members.is_empty() {
             event.attributes.push("members".into());
         }
-        event.data = Some(render(w, base_url, kind, stored, true)?);
+        event.data = raw_data(&render(w, base_url, kind, stored, true)?);
         w.append_event(&event).map(drop)
     }
 
@@ -143,7 +143,7 @@ impl ChangeEvents {
             event.attributes.push("members".into());
         }
         event.activation = activation(kind, old, new);
-        event.data = Some(render(w, base_url, kind, new, true)?);
+        event.data = raw_data(&render(w, base_url, kind, new, true)?);
         w.append_event(&event).map(drop)
     }
 
@@ -165,7 +165,7 @@ impl ChangeEvents {
             event.attributes.push("members".into());
         }
         event.activation = activation(kind, old, new);
-        event.data = Some(replay_patch(rt, &old.attributes, &new.attributes, added, removed));
+        event.data = raw_data(&replay_patch(rt, &old.attributes, &new.attributes, added, removed));
         w.append_event(&event).map(drop)
     }
 

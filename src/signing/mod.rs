@@ -201,12 +201,17 @@ impl KeyRing {
     /// `{"alg":"ES256","typ":"secevent+jwt","kid":"<kid>"}`, its signature the 64-byte `r‖s`,
     /// every part base64url without padding.
     pub fn sign(&self, claims: &Value) -> Result<String, SigningError> {
-        let key = &self.newest;
         let payload = serde_json::to_vec(claims).map_err(|_| SigningError::Sign("claims"))?;
+        self.sign_payload(&payload)
+    }
+
+    /// [`KeyRing::sign`] for claims already written as JSON text.
+    pub fn sign_payload(&self, payload: &[u8]) -> Result<String, SigningError> {
+        let key = &self.newest;
         let mut jws = String::with_capacity(key.header.len() + payload.len() * 4 / 3 + 90);
         jws.push_str(&key.header);
         jws.push('.');
-        BASE64URL.encode_string(&payload, &mut jws);
+        BASE64URL.encode_string(payload, &mut jws);
         let signature = key
             .pair
             .sign(&self.rng, jws.as_bytes())

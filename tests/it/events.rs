@@ -106,7 +106,7 @@ async fn an_entra_lifecycle_appends_exactly_its_events_in_commit_order() {
     // What a full receiver gets: the created user as a GET returned it, the patch as a PatchOp
     // that replays it, the delete with the externalId it had.
     let (_, created) = &events[1];
-    let data = created.data.as_ref().expect("create data");
+    let data = &created.data_value().expect("create data");
     assert_eq!(data["id"], user);
     assert_eq!(data["userName"], "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee");
     assert_eq!(data["meta"]["version"], "W/\"1\"");
@@ -114,24 +114,24 @@ async fn an_entra_lifecycle_appends_exactly_its_events_in_commit_order() {
     assert_eq!(created.version, Some(1));
     let (_, deactivated) = &events[4];
     assert_eq!(
-        deactivated.data,
+        deactivated.data_value(),
         Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                     "Operations": [{"op": "replace", "path": "active", "value": false}]}))
     );
     assert_eq!(deactivated.version, Some(4));
     let (_, added) = &events[7];
     assert_eq!(
-        added.data.as_ref().expect("patch data")["Operations"],
+        added.data_value().expect("patch data")["Operations"],
         json!([{"op": "add", "path": "members", "value": [{"value": user}]}])
     );
     let (_, removed) = &events[11];
     assert_eq!(
-        removed.data.as_ref().expect("patch data")["Operations"],
+        removed.data_value().expect("patch data")["Operations"],
         json!([{"op": "remove", "path": format!("members[value eq \"{manager}\"]")}])
     );
     let (_, deleted) = &events[14];
     assert_eq!(deleted.external_id.as_deref(), Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"));
-    assert_eq!((deleted.version, &deleted.data), (None, &None));
+    assert_eq!((deleted.version, deleted.data_value()), (None, None));
 }
 
 #[tokio::test]
@@ -163,7 +163,7 @@ async fn an_okta_put_that_changes_nothing_is_no_event_and_keeps_the_version() {
             (Change::Put, "User", id.clone(), Some(Activation::Deactivate), strings(&["active"])),
         ]
     );
-    let data = events[1].1.data.as_ref().expect("put data");
+    let data = &events[1].1.data_value().expect("put data");
     assert_eq!(data["active"], false);
     assert_eq!(data["meta"]["version"], "W/\"2\"");
 }
@@ -187,7 +187,7 @@ async fn a_group_put_names_members_only_when_the_member_set_changes() {
             (Change::Put, "Group", g.clone(), None, strings(&["members"])),
         ]
     );
-    let data = events[4].1.data.as_ref().expect("put data");
+    let data = &events[4].1.data_value().expect("put data");
     assert_eq!(data["members"][0]["value"], b);
 }
 
