@@ -171,6 +171,36 @@ async fn take_feed(
     }
 }
 
+/// How much lower than the server's the CPU priority of event delivery is (nice +10: under
+/// a full CPU it gets about a tenth of what a request thread gets; idle cores it uses fully).
+pub const DELIVERY_NICE: i32 = 10;
+
+/// Starts [`supervise`] on a thread of its own, with a runtime of its own, at a lower CPU
+/// priority than the server's ([`DELIVERY_NICE`], inherited by the threads it starts): when
+/// the CPU is full, the IdP's requests go first and deliveries catch up as soon as it is not,
+/// so receivers never slow provisioning down. The returned task completes when it has stopped.
+pub fn start(
+    publisher: Publisher,
+    events: watch::Receiver<EventsConfig>,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<JoinHandle<()>> {
+    let (stopped, done) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new().name("scimd-delivery".into()).spawn(move || {
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), DELIVERY_NICE) {
+            tracing::warn!(error = %e, "cannot lower the CPU priority of event delivery");
+        }
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(supervise(publisher, events, stop)),
+            Err(e) => tracing::error!(error = %e, "cannot start event delivery"),
+        }
+        let _ = stopped.send(());
+    })?;
+    Ok(tokio::spawn(async move {
+        let _ = done.await;
+    }))
+}
+
 /// Runs event delivery for the server's life: starts the streams `events` declares, follows
 /// its changes (reloads), and stops them all when `stop` turns true.
 pub async fn supervise(

@@ -338,15 +338,49 @@ fn read_round(
     let at = cursor.position();
     acks.ahead.retain(|position| *position > at);
     acks.offered.retain(|_, position| *position > at);
-    let mut sets = Vec::with_capacity(offered.len());
-    for (position, event) in offered {
-        let jti = jti_of(position, &event);
-        let set = sign(publisher, config, &jti, &event)?;
+    let named: Vec<(String, Position, ChangeEvent)> = offered
+        .into_iter()
+        .map(|(position, event)| (jti_of(position, &event), position, event))
+        .collect();
+    let signed = sign_all(publisher, config, &named)?;
+    let mut sets = Vec::with_capacity(named.len());
+    for ((jti, position, _), set) in named.into_iter().zip(signed) {
         acks.offered.insert(jti.clone(), position);
         sets.push((jti, set));
     }
     let moved = (cursor != started).then_some(cursor);
     Ok(Round { answer: PollAnswer { sets, more_available }, moved, failures })
+}
+
+/// Below this many SETs an answer is signed on the calling thread alone.
+const SIGN_SPLIT: usize = 64;
+
+/// The SETs of `named` (jti, place, event), in order. A large answer is signed on up to as
+/// many threads as the machine has cores (at most 4): signing is most of a poll's work.
+fn sign_all(
+    publisher: &Publisher,
+    config: &ReceiverConfig,
+    named: &[(String, Position, ChangeEvent)],
+) -> Result<Vec<String>, PollError> {
+    let sign_part = |part: &[(String, Position, ChangeEvent)]| {
+        part.iter().map(|(jti, _, event)| sign(publisher, config, jti, event)).collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    if named.len() < SIGN_SPLIT || threads < 2 {
+        return sign_part(named);
+    }
+    let chunk = named.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> =
+            named.chunks(chunk).map(|part| scope.spawn(move || sign_part(part))).collect();
+        let mut out = Vec::with_capacity(named.len());
+        for part in parts {
+            let signed: Vec<String> =
+                part.join().map_err(|_| PollError::Signing("a signing thread failed".into()))??;
+            out.extend(signed);
+        }
+        Ok(out)
+    })
 }
 
 /// The SET telling poll receiver `config` about `event`: `aud` is the receiver's name.

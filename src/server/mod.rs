@@ -149,7 +149,13 @@ impl Server {
                     polls_stopped,
                 )));
                 let events = self.events.subscribe();
-                Some(tokio::spawn(delivery::supervise(publisher, events, delivery_stopped)))
+                match delivery::start(publisher, events, delivery_stopped) {
+                    Ok(task) => Some(task),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start event delivery; push receivers get nothing until a restart");
+                        None
+                    }
+                }
             }
             None => None,
         };

@@ -82,6 +82,7 @@ async fn no_event_of_an_acknowledged_change_is_lost_to_kill_9() {
     }
     // Up again: the stream resumes from its stored cursor and catches up.
     let process = serve_process(&config).await;
+    assert_eq!(delivery_nice(process.child.id()), Some(10), "deliveries yield the CPU to requests");
     let jwks = fetch_jwks(process.port).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     // A resend must be the same event (checked by first_arrivals); first arrivals follow
@@ -147,4 +148,18 @@ async fn no_event_of_an_acknowledged_change_is_lost_to_kill_9() {
         assert!(metrics.contains(want), "{want} in:\n{metrics}");
     }
     drop(process);
+}
+
+/// The nice value of the `scimd-delivery` thread of process `pid`, from `/proc`.
+fn delivery_nice(pid: u32) -> Option<i64> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "scimd-delivery" {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            // After the `(comm)` field: state is field 3, nice is field 19.
+            let after = stat.rsplit_once(')')?.1;
+            return after.split_whitespace().nth(16)?.parse().ok();
+        }
+    }
+    None
 }
