@@ -7,6 +7,9 @@
 //! {"member":{"group":"…","member":"…","type":"User"}}
 //! {"token":{"id":"…","name":"entra","scope":"read_write","hash":"$argon2id$…",…}}
 //! {"log":{"seq":1,"time":"…","token":"entra","operation":"create",…}}
+//! {"event":{"seq":41,"row":{"txn":"…","toe_millis":…,"kind":"User","id":…,"change":"patch",…}}}
+//! {"cursor":{"receiver":"wiki","acked":38,"failed":1}}
+//! {"event_failure":{"receiver":"wiki","seq":12,"time":"…","error":"invalid_request: …"}}
 //! ```
 //!
 //! A backup is written from one read transaction, so it is one consistent state however many
@@ -17,6 +20,24 @@
 //! counts and that every user and group is found through its name and externalId indexes.
 //! Tokens keep their argon2 hashes: the IdP's Secret Token works against the restored
 //! directory.
+//!
+//! The change-event outbox travels whole: every event still kept, under its own sequence
+//! number, with its row exactly as the outbox stores it (`row`: the `ChangeEvent` itself, so
+//! fields added later travel too; nested rather than flattened because a resource id is a
+//! 128-bit number, which serde cannot buffer through `flatten`); every receiver's cursor (the
+//! `EventCursor` flattened beside the receiver's name, whatever fields it has); and every
+//! failure a receiver reported. A receiver therefore resumes after a restore from the event it
+//! had not acknowledged, with the same `jti`s (they follow from the receiver, the sequence
+//! number and the `txn`), and the next change continues the numbering after the newest event
+//! restored. Restore refuses a cursor past the newest event (it would skip changes made after
+//! the restore). The signing keys (`<data_dir>/event-signing-keys.json`) are not in a backup:
+//! they are private keys, kept out of a file that is copied around.
+//!
+//! Format version: still 1. The new records and header counts need no bump: the counts default
+//! to 0, so an older backup restores unchanged, and an older scimd reading a newer backup
+//! cannot misread it: a backup without events restores completely, and one with events stops
+//! at the first `event` (or `cursor`) line as an unknown record, naming the line, before the
+//! data directory is touched.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -24,13 +45,17 @@ use std::path::Path;
 use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
+use super::events::{EventCursor, EventFailure, decode_failure_row};
 use super::log::LogEntry;
 use super::members::MemberKind;
 use super::migrate::SCHEMA_VERSION;
 use super::records::StoredResource;
-use super::tables::{GROUP_MEMBERS, PROVISIONING_LOG, TOKENS};
+use super::tables::{
+    EVENT_CURSORS, EVENT_FAILURES, EVENTS, GROUP_MEMBERS, PROVISIONING_LOG, TOKENS,
+};
 use super::tokens::StoredToken;
-use super::{ReadQueries, Reader, Store, StoreError};
+use super::{ReadQueries, Reader, Store, StoreError, codec};
+use crate::domain::events::ChangeEvent;
 use crate::domain::text::escape;
 use crate::domain::{Kind, ResourceId};
 
@@ -67,7 +92,8 @@ impl From<redb::StorageError> for BackupError {
     }
 }
 
-/// How many of each record a backup holds.
+/// How many of each record a backup holds. The event counts came later: a header without them
+/// (an older backup) reads as 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub users: u64,
@@ -75,6 +101,15 @@ pub struct Counts {
     pub members: u64,
     pub tokens: u64,
     pub log: u64,
+    /// Change events in the outbox.
+    #[serde(default)]
+    pub events: u64,
+    /// Event receivers' cursors.
+    #[serde(default)]
+    pub cursors: u64,
+    /// Events receivers refused as malformed, as recorded.
+    #[serde(default)]
+    pub event_failures: u64,
 }
 
 impl Counts {
@@ -87,6 +122,9 @@ impl Counts {
             Some("group") => &mut self.groups,
             Some("member") => &mut self.members,
             Some("token") => &mut self.tokens,
+            Some("event") => &mut self.events,
+            Some("cursor") => &mut self.cursors,
+            Some("event_failure") => &mut self.event_failures,
             _ => &mut self.log,
         };
         *counter += 1;
@@ -97,8 +135,16 @@ impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} users, {} groups, {} memberships, {} tokens, {} log entries",
-            self.users, self.groups, self.members, self.tokens, self.log
+            "{} users, {} groups, {} memberships, {} tokens, {} log entries, {} events, {} \
+             receiver cursors, {} event failures",
+            self.users,
+            self.groups,
+            self.members,
+            self.tokens,
+            self.log,
+            self.events,
+            self.cursors,
+            self.event_failures
         )
     }
 }
@@ -136,6 +182,29 @@ struct MemberRecord {
     kind: String,
 }
 
+/// An outbox event: its sequence number and its row as stored.
+#[derive(Debug, Serialize, Deserialize)]
+struct EventRecord {
+    seq: u64,
+    row: ChangeEvent,
+}
+
+/// A receiver's cursor: the name, then the cursor's own fields.
+#[derive(Debug, Serialize, Deserialize)]
+struct CursorRecord {
+    receiver: String,
+    #[serde(flatten)]
+    cursor: EventCursor,
+}
+
+/// A failure a receiver reported: the name, then the failure's own fields.
+#[derive(Debug, Serialize, Deserialize)]
+struct EventFailureRecord {
+    receiver: String,
+    #[serde(flatten)]
+    failure: EventFailure,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Record {
@@ -144,6 +213,25 @@ enum Record {
     Member(MemberRecord),
     Token(StoredToken),
     Log(LogEntry),
+    Event(EventRecord),
+    Cursor(CursorRecord),
+    EventFailure(EventFailureRecord),
+}
+
+/// Refuses a receiver name a configured receiver cannot have (`[a-z0-9-]{1,64}`, as the config
+/// checks): it keys the cursor and failure rows and names the poll URL.
+fn check_receiver(name: &str, line: u64) -> Result<(), BackupError> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    if name.is_empty() || name.len() > 64 || !name.chars().all(allowed) {
+        return Err(BackupError::Format {
+            line,
+            reason: format!(
+                "receiver {:?} is not a receiver name ([a-z0-9-], 1 to 64 characters)",
+                escape(name)
+            ),
+        });
+    }
+    Ok(())
 }
 
 impl From<StoredResource> for ResourceRecord {
@@ -198,6 +286,9 @@ impl Reader {
             members: self.tx.open_table(GROUP_MEMBERS)?.len()?,
             tokens: self.tx.open_table(TOKENS)?.len()?,
             log: self.tx.open_table(PROVISIONING_LOG)?.len()?,
+            events: self.tx.open_table(EVENTS)?.len()?,
+            cursors: self.tx.open_table(EVENT_CURSORS)?.len()?,
+            event_failures: self.tx.open_table(EVENT_FAILURES)?.len()?,
         })
     }
 
@@ -242,6 +333,20 @@ impl Reader {
         for entry in self.tx.open_table(PROVISIONING_LOG)?.iter()? {
             let (seq, bytes) = entry?;
             write_line(out, &Record::Log(super::log::decode(seq.value(), bytes.value())?))?;
+        }
+        for row in self.tx.open_table(EVENTS)?.iter()? {
+            let (seq, bytes) = row?;
+            let (seq, what) = (seq.value(), format!("event {}", seq.value()));
+            let row = codec::decode(bytes.value(), &what)?;
+            write_line(out, &Record::Event(EventRecord { seq, row }))?;
+        }
+        for (receiver, cursor) in self.event_cursors()? {
+            write_line(out, &Record::Cursor(CursorRecord { receiver, cursor }))?;
+        }
+        for row in self.tx.open_table(EVENT_FAILURES)?.iter()? {
+            let (key, bytes) = row?;
+            let (receiver, failure) = decode_failure_row(key.value(), bytes.value())?;
+            write_line(out, &Record::EventFailure(EventFailureRecord { receiver, failure }))?;
         }
         out.flush()?;
         Ok(header)
@@ -339,6 +444,7 @@ pub fn restore(input: impl BufRead, target: &Path) -> Result<Header, BackupError
         )));
     }
     reader.check_indexes()?;
+    check_cursors(&reader)?;
     drop(reader);
     // Batches grow the file in redb's doubling steps; a restored file starts at its real size.
     store.compact()?;
@@ -377,10 +483,44 @@ fn apply(
                     w.restore_log(entry)?;
                     found.log += 1;
                 }
+                Record::Event(e) => {
+                    if e.seq == 0 {
+                        let reason = "event seq must be at least 1".into();
+                        return Err(BackupError::Format { line, reason });
+                    }
+                    w.restore_event(e.seq, &e.row)?;
+                    found.events += 1;
+                }
+                Record::Cursor(c) => {
+                    check_receiver(&c.receiver, line)?;
+                    w.set_event_cursor(&c.receiver, &c.cursor)?;
+                    found.cursors += 1;
+                }
+                Record::EventFailure(f) => {
+                    check_receiver(&f.receiver, line)?;
+                    w.record_event_failure(&f.receiver, &f.failure)?;
+                    found.event_failures += 1;
+                }
             }
         }
         Ok(())
     })
+}
+
+/// Refuses a restored cursor past the newest restored event: the receiver would silently miss
+/// the changes made after the restore that reuse those sequence numbers.
+fn check_cursors(reader: &Reader) -> Result<(), BackupError> {
+    let newest = reader.last_event_seq()?;
+    for (receiver, cursor) in reader.event_cursors()? {
+        if cursor.acked > newest {
+            return Err(BackupError::Check(format!(
+                "receiver '{}' has acknowledged event {} but the newest event is {newest}",
+                escape(&receiver),
+                cursor.acked
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Writes a restored resource, refusing one whose name another restored resource already
