@@ -554,3 +554,147 @@ fn put_unique(
     w.put(kind, resource, None)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::events::{Activation, Change};
+
+    fn event(n: i64) -> ChangeEvent {
+        ChangeEvent {
+            txn: format!("txn-{n}"),
+            toe_millis: 1_000 * n,
+            kind: Kind::User,
+            // Above u64::MAX: the id must survive the backup's JSON exactly.
+            id: ResourceId(u128::MAX - n as u128),
+            external_id: Some(format!("ext-{n}")),
+            change: Change::Patch,
+            activation: Some(Activation::Deactivate),
+            version: Some(2),
+            attributes: vec!["active".into()],
+            data: Some(serde_json::json!([{"op": "replace", "path": "active", "value": false}])),
+        }
+    }
+
+    fn backup_of(store: &Store) -> String {
+        let mut out = Vec::new();
+        store.read().unwrap().backup(&mut out, "2026-01-01T00:00:00.000Z").unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn restore_text(text: &str) -> (tempfile::TempDir, Result<Header, BackupError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let result = restore(text.as_bytes(), &dir.path().join("restored.redb"));
+        (dir, result)
+    }
+
+    /// An outbox whose oldest events were pruned (4..=9 left), a cursor and a failure.
+    fn outbox() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("scimd.redb")).unwrap();
+        store
+            .write(|w| -> Result<(), StoreError> {
+                for n in 1..=9 {
+                    assert_eq!(w.append_event(&event(n))?, n as u64);
+                }
+                w.prune_events(3, i64::MAX, 100)?;
+                let cursor = EventCursor { acked: 6, stalled: Some("HTTP 401".into()), failed: 1 };
+                w.set_event_cursor("wiki", &cursor)?;
+                w.set_event_cursor("vpn", &EventCursor::default())?;
+                let failure = EventFailure {
+                    seq: 5,
+                    time: "2026-01-01T00:00:05.000Z".into(),
+                    error: "invalid_request: cannot parse".into(),
+                };
+                w.record_event_failure("wiki", &failure)
+            })
+            .unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn events_cursors_and_failures_come_back_and_numbering_continues() {
+        let (_dir, store) = outbox();
+        let text = backup_of(&store);
+        let header: Header = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(
+            (header.counts.events, header.counts.cursors, header.counts.event_failures),
+            (6, 2, 1)
+        );
+        let mut tallied = Counts::default();
+        text.lines().skip(1).for_each(|line| tallied.tally(line));
+        assert_eq!(tallied, header.counts);
+
+        let (dir, restored) = restore_text(&text);
+        assert_eq!(restored.unwrap(), header);
+        let copy = Store::open(&dir.path().join("restored.redb")).unwrap();
+        let (original, restored) = (store.read().unwrap(), copy.read().unwrap());
+        let events = restored.events_after(0, 100).unwrap();
+        assert_eq!(events, original.events_after(0, 100).unwrap());
+        assert_eq!(events.first().map(|(seq, e)| (*seq, e.id)), Some((4, event(4).id)));
+        assert_eq!(restored.event_cursors().unwrap(), original.event_cursors().unwrap());
+        assert_eq!(
+            restored.event_failures("wiki", 10).unwrap(),
+            original.event_failures("wiki", 10).unwrap()
+        );
+        assert_eq!(restored.events_pending(6).unwrap(), 3);
+        drop(restored);
+        assert_eq!(copy.write(|w| w.append_event(&event(10))).unwrap(), 10, "after the newest");
+    }
+
+    #[test]
+    fn a_backup_from_before_the_outbox_restores() {
+        let (_dir, store) = outbox();
+        let text = backup_of(&store);
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut header: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        for field in ["events", "cursors", "event_failures"] {
+            header["counts"].as_object_mut().unwrap().remove(field);
+        }
+        lines[0] = header.to_string();
+        lines.retain(|l| !["{\"event", "{\"cursor"].iter().any(|tag| l.starts_with(tag)));
+        let (_target, restored) = restore_text(&lines.join("\n"));
+        assert_eq!(restored.unwrap().counts, Counts::default());
+    }
+
+    #[test]
+    fn a_missing_or_extra_event_record_is_refused() {
+        let (_dir, store) = outbox();
+        let text = backup_of(&store);
+        for tag in ["{\"event\"", "{\"cursor\"", "{\"event_failure\""] {
+            let mut cut: Vec<&str> = text.lines().collect();
+            let first = cut.iter().position(|l| l.starts_with(tag)).unwrap();
+            cut.remove(first);
+            let (_target, restored) = restore_text(&cut.join("\n"));
+            let error = restored.unwrap_err().to_string();
+            assert!(error.contains("incomplete or altered"), "{tag}: {error}");
+        }
+        // A repeated event line overwrites its row: the file holds fewer than the records.
+        let event_line = text.lines().find(|l| l.starts_with("{\"event\"")).unwrap();
+        let mut doubled: Vec<&str> = text.lines().collect();
+        doubled.push(event_line);
+        let header = doubled[0].replace("\"events\":6", "\"events\":7");
+        doubled[0] = &header;
+        let (_target, restored) = restore_text(&doubled.join("\n"));
+        assert!(restored.unwrap_err().to_string().contains("the new file holds"));
+    }
+
+    #[test]
+    fn a_cursor_past_the_newest_event_or_a_bad_receiver_name_is_refused() {
+        let (_dir, store) = outbox();
+        let text = backup_of(&store);
+        let ahead = text.replace("\"acked\":6", "\"acked\":12");
+        let error = restore_text(&ahead).1.unwrap_err().to_string();
+        assert!(
+            error.contains("'wiki' has acknowledged event 12 but the newest event is 9"),
+            "{error}"
+        );
+        let renamed = text.replace("\"receiver\":\"vpn\"", "\"receiver\":\"VPN/x\"");
+        let error = restore_text(&renamed).1.unwrap_err().to_string();
+        assert!(error.contains("receiver \"VPN/x\" is not a receiver name"), "{error}");
+        assert!(error.starts_with("line "), "{error}");
+        let unnumbered = text.replacen("{\"event\":{\"seq\":4", "{\"event\":{\"seq\":0", 1);
+        let error = restore_text(&unnumbered).1.unwrap_err().to_string();
+        assert!(error.contains("event seq must be at least 1"), "{error}");
+    }
+}
