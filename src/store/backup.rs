@@ -7,7 +7,7 @@
 //! {"member":{"group":"…","member":"…","type":"User"}}
 //! {"token":{"id":"…","name":"entra","scope":"read_write","hash":"$argon2id$…",…}}
 //! {"log":{"seq":1,"time":"…","token":"entra","operation":"create",…}}
-//! {"event":{"seq":41,"row":{"txn":"…","toe_millis":…,"kind":"User","id":…,"change":"patch",…}}}
+//! {"event":{"seq":41,"txn":"…","toe_millis":…,"kind":"User","id":"…","change":"patch",…}}
 //! {"cursor":{"receiver":"wiki","acked":38,"failed":1}}
 //! {"event_failure":{"receiver":"wiki","seq":12,"time":"…","error":"invalid_request: …"}}
 //! ```
@@ -22,11 +22,10 @@
 //! directory.
 //!
 //! The change-event outbox travels whole: every event still kept, under its own sequence
-//! number, with its row exactly as the outbox stores it (`row`: the `ChangeEvent` itself, so
-//! fields added later travel too; nested rather than flattened because a resource id is a
-//! 128-bit number, which serde cannot buffer through `flatten`); every receiver's cursor (the
-//! `EventCursor` flattened beside the receiver's name, whatever fields it has); and every
-//! failure a receiver reported. A receiver therefore resumes after a restore from the event it
+//! number, with the `ChangeEvent`'s own fields beside it (whatever fields it has, so fields
+//! added later travel too; its `id` is written as the hyphenated UUID the other records use,
+//! see [`event_object`]); every receiver's cursor (the `EventCursor` flattened beside the
+//! receiver's name, likewise); and every failure a receiver reported. A receiver therefore resumes after a restore from the event it
 //! had not acknowledged, with the same `jti`s (they follow from the receiver, the sequence
 //! number and the `txn`), and the next change continues the numbering after the newest event
 //! restored. Restore refuses a cursor past the newest event (it would skip changes made after
@@ -182,12 +181,39 @@ struct MemberRecord {
     kind: String,
 }
 
-/// An outbox event: its sequence number and its row as stored.
-#[derive(Debug, Serialize, Deserialize)]
-struct EventRecord {
-    seq: u64,
-    row: ChangeEvent,
+/// An outbox event as a backup line's object: `seq`, then the `ChangeEvent`'s own fields (all
+/// of them, as it serialises), with `id` as the hyphenated UUID. The stored row writes the id as
+/// a 128-bit number, which common JSON tools (jq, JavaScript, serde_json's `Value`) turn into a
+/// rounded float: a backup passed through one would restore events about other ids.
+fn event_object(seq: u64, event: &ChangeEvent) -> Result<JsonObject, BackupError> {
+    let text = serde_json::to_string(event).map_err(std::io::Error::from)?;
+    // The big id number parses here as a float; it is replaced right away.
+    let fields: JsonObject = serde_json::from_str(&text).map_err(std::io::Error::from)?;
+    let mut object = JsonObject::new();
+    object.insert("seq".into(), seq.into());
+    object.extend(fields);
+    object.insert("id".into(), event.id.to_string().into());
+    Ok(object)
 }
+
+/// The sequence number and event of a backup's event object (see [`event_object`]).
+fn event_from_object(mut object: JsonObject, line: u64) -> Result<(u64, ChangeEvent), BackupError> {
+    let format = |reason: &str| BackupError::Format { line, reason: reason.into() };
+    let seq = object.remove("seq").and_then(|v| v.as_u64()).filter(|&seq| seq > 0);
+    let seq = seq.ok_or_else(|| format("event seq must be a number of at least 1"))?;
+    let id = match object.get("id") {
+        Some(serde_json::Value::String(text)) => parse_id(text, line)?,
+        _ => return Err(format("event id must be a resource id (a UUID string)")),
+    };
+    // A placeholder a `Value` can hold; the parsed id replaces it.
+    object.insert("id".into(), 0.into());
+    let mut event: ChangeEvent = serde_json::from_value(object.into())
+        .map_err(|e| BackupError::Format { line, reason: format!("event: {e}") })?;
+    event.id = id;
+    Ok((seq, event))
+}
+
+type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 /// A receiver's cursor: the name, then the cursor's own fields.
 #[derive(Debug, Serialize, Deserialize)]
@@ -213,7 +239,7 @@ enum Record {
     Member(MemberRecord),
     Token(StoredToken),
     Log(LogEntry),
-    Event(EventRecord),
+    Event(JsonObject),
     Cursor(CursorRecord),
     EventFailure(EventFailureRecord),
 }
@@ -337,8 +363,8 @@ impl Reader {
         for row in self.tx.open_table(EVENTS)?.iter()? {
             let (seq, bytes) = row?;
             let (seq, what) = (seq.value(), format!("event {}", seq.value()));
-            let row = codec::decode(bytes.value(), &what)?;
-            write_line(out, &Record::Event(EventRecord { seq, row }))?;
+            let event = codec::decode(bytes.value(), &what)?;
+            write_line(out, &Record::Event(event_object(seq, &event)?))?;
         }
         for (receiver, cursor) in self.event_cursors()? {
             write_line(out, &Record::Cursor(CursorRecord { receiver, cursor }))?;
@@ -483,12 +509,9 @@ fn apply(
                     w.restore_log(entry)?;
                     found.log += 1;
                 }
-                Record::Event(e) => {
-                    if e.seq == 0 {
-                        let reason = "event seq must be at least 1".into();
-                        return Err(BackupError::Format { line, reason });
-                    }
-                    w.restore_event(e.seq, &e.row)?;
+                Record::Event(object) => {
+                    let (seq, event) = event_from_object(object, line)?;
+                    w.restore_event(seq, &event)?;
                     found.events += 1;
                 }
                 Record::Cursor(c) => {
@@ -625,6 +648,18 @@ mod tests {
         text.lines().skip(1).for_each(|line| tallied.tally(line));
         assert_eq!(tallied, header.counts);
 
+        // As a JSON tool would pass it on: every line through serde_json's `Value`.
+        let text: String = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap().to_string() + "\n")
+            .collect();
+        let first_event = text.lines().find(|l| l.starts_with("{\"event\"")).unwrap();
+        assert!(
+            first_event.starts_with("{\"event\":{\"seq\":4,\"txn\":\"txn-4\""),
+            "{first_event}"
+        );
+        assert!(first_event.contains(&format!("\"id\":\"{}\"", event(4).id)), "{first_event}");
+
         let (dir, restored) = restore_text(&text);
         assert_eq!(restored.unwrap(), header);
         let copy = Store::open(&dir.path().join("restored.redb")).unwrap();
@@ -695,6 +730,9 @@ mod tests {
         assert!(error.starts_with("line "), "{error}");
         let unnumbered = text.replacen("{\"event\":{\"seq\":4", "{\"event\":{\"seq\":0", 1);
         let error = restore_text(&unnumbered).1.unwrap_err().to_string();
-        assert!(error.contains("event seq must be at least 1"), "{error}");
+        assert!(error.contains("event seq must be a number of at least 1"), "{error}");
+        let unnamed = text.replacen(&format!("\"id\":\"{}\"", event(4).id), "\"id\":7", 1);
+        let error = restore_text(&unnamed).1.unwrap_err().to_string();
+        assert!(error.contains("event id must be a resource id"), "{error}");
     }
 }
