@@ -74,7 +74,8 @@ pub enum BackupError {
     #[error(
         "the backup is incomplete or altered: its header counts {expected} but it holds {found}"
     )]
-    Counts { expected: Counts, found: Counts },
+    // Boxed: eight counts apiece would make every `Result<_, BackupError>` large.
+    Counts { expected: Box<Counts>, found: Box<Counts> },
     #[error("the restored directory failed its check: {0}")]
     Check(String),
 }
@@ -459,7 +460,10 @@ pub fn restore(input: impl BufRead, target: &Path) -> Result<Header, BackupError
     }
     apply(&store, &mut batch, &mut found)?;
     if found != header.counts {
-        return Err(BackupError::Counts { expected: header.counts, found });
+        return Err(BackupError::Counts {
+            expected: Box::new(header.counts),
+            found: Box::new(found),
+        });
     }
     let reader = store.read()?;
     let stored = reader.counts()?;
