@@ -24,19 +24,20 @@
 //! The change-event outbox travels whole: every event still kept, under its own sequence
 //! number, with the `ChangeEvent`'s own fields beside it (whatever fields it has, so fields
 //! added later travel too; its `id` is written as the hyphenated UUID the other records use,
-//! see [`event_object`]); every receiver's cursor (the `EventCursor` flattened beside the
-//! receiver's name, likewise); and every failure a receiver reported. A receiver therefore resumes after a restore from the event it
-//! had not acknowledged, with the same `jti`s (they follow from the receiver, the sequence
-//! number and the `txn`), and the next change continues the numbering after the newest event
-//! restored. Restore refuses a cursor past the newest event (it would skip changes made after
-//! the restore). The signing keys (`<data_dir>/event-signing-keys.json`) are not in a backup:
-//! they are private keys, kept out of a file that is copied around.
+//! see `event_object`); every receiver's cursor (the `EventCursor` flattened beside the
+//! receiver's name, likewise); and every failure a receiver reported. A receiver therefore
+//! resumes after a restore from the event it had not acknowledged, with the same `jti`s (they
+//! follow from the receiver, the sequence number and the `txn`), and the next change continues
+//! the numbering after the newest event restored. Restore refuses a cursor past the newest
+//! event (it would skip changes made after the restore). The signing keys
+//! (`<data_dir>/event-signing-keys.json`) are not in a backup: they are private keys, kept out
+//! of a file that is copied around.
 //!
 //! Format version: still 1. The new records and header counts need no bump: the counts default
 //! to 0, so an older backup restores unchanged, and an older scimd reading a newer backup
-//! cannot misread it: a backup without events restores completely, and one with events stops
-//! at the first `event` (or `cursor`) line as an unknown record, naming the line, before the
-//! data directory is touched.
+//! cannot misread it: a backup without events or cursors restores completely, and any other
+//! stops at its first `event` or `cursor` line as an unknown record, naming the line, before
+//! the data directory is touched.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
