@@ -302,3 +302,17 @@ impl Reader {
 pub(super) fn decode_cursor(bytes: &[u8]) -> Result<EventCursor, StoreError> {
     codec::decode(bytes, "an event cursor")
 }
+
+/// A failure row, decoded with the receiver's name taken from its key (for a backup).
+pub(super) fn decode_failure_row(
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<(String, EventFailure), StoreError> {
+    let receiver = key
+        .len()
+        .checked_sub(9)
+        .filter(|&end| key[end] == 0)
+        .and_then(|end| std::str::from_utf8(&key[..end]).ok())
+        .ok_or_else(|| StoreError::Corrupt("an event failure row with a malformed key".into()))?;
+    Ok((receiver.to_string(), codec::decode(bytes, "an event failure")?))
+}

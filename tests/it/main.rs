@@ -17,6 +17,7 @@ mod users;
 mod acme;
 mod auth;
 mod backup;
+mod backup_events;
 mod bad_input;
 mod cli;
 mod directory;
