@@ -83,6 +83,25 @@ pub struct ChangeEvent {
     pub data: Option<Box<RawValue>>,
 }
 
+impl PartialEq for ChangeEvent {
+    /// Equal when every field is; `data` compared as its text.
+    fn eq(&self, other: &Self) -> bool {
+        let data = |e: &ChangeEvent| e.data.as_ref().map(|d| d.get().to_string());
+        (&self.txn, self.toe_millis, self.kind, self.id, &self.external_id, self.change)
+            == (
+                &other.txn,
+                other.toe_millis,
+                other.kind,
+                other.id,
+                &other.external_id,
+                other.change,
+            )
+            && (self.activation, self.version, &self.attributes)
+                == (other.activation, other.version, &other.attributes)
+            && data(self) == data(other)
+    }
+}
+
 impl ChangeEvent {
     /// `data` for a reader that wants to look into it.
     pub fn data_value(&self) -> Option<Value> {

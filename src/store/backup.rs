@@ -1,7 +1,7 @@
 //! Backup and restore: the whole directory as JSON Lines, independent of the file format.
 //!
 //! ```text
-//! {"format":"scimd-backup","version":1,"schema":4,"scimd":"0.1.0","created":"…","counts":{…}}
+//! {"format":"scimd-backup","version":1,"schema":7,"scimd":"0.1.0","created":"…","counts":{…}}
 //! {"user":{"id":"…","version":3,"created":"…","lastModified":"…","attributes":{…}}}
 //! {"group":{…}}
 //! {"member":{"group":"…","member":"…","type":"User"}}
@@ -29,7 +29,9 @@
 //! resumes after a restore from the event it had not acknowledged, with the same `jti`s (they
 //! follow from the receiver, the sequence number and the `txn`), and the next change continues
 //! the numbering after the newest event restored. Restore refuses a cursor past the newest
-//! event (it would skip changes made after the restore). The signing keys
+//! event (it would skip changes made after the restore). A receiver that was still being fed
+//! the existing resources (`start = "beginning"`) is fed them again after the restore, from
+//! a snapshot of the restored directory: the feed's rows are not in a backup. The signing keys
 //! (`<data_dir>/event-signing-keys.json`) are not in a backup: they are private keys, kept out
 //! of a file that is copied around.
 //!
@@ -519,8 +521,13 @@ fn apply(
                     w.restore_event(seq, &event)?;
                     found.events += 1;
                 }
-                Record::Cursor(c) => {
+                Record::Cursor(mut c) => {
                     check_receiver(&c.receiver, line)?;
+                    // A feed's rows are not in a backup: it is taken again, from the restored
+                    // directory, before the receiver's stream goes on (`service::feed`).
+                    if c.cursor.feed.is_some() {
+                        c.cursor.feed = Some(super::events::FeedProgress::default());
+                    }
                     w.set_event_cursor(&c.receiver, &c.cursor)?;
                     found.cursors += 1;
                 }
@@ -600,7 +607,9 @@ mod tests {
             activation: Some(Activation::Deactivate),
             version: Some(2),
             attributes: vec!["active".into()],
-            data: Some(serde_json::json!([{"op": "replace", "path": "active", "value": false}])),
+            data: crate::domain::events::raw_data(
+                &serde_json::json!([{"op": "replace", "path": "active", "value": false}]),
+            ),
         }
     }
 
@@ -626,11 +635,13 @@ mod tests {
                     assert_eq!(w.append_event(&event(n))?, n as u64);
                 }
                 w.prune_events(3, i64::MAX, 100)?;
-                let cursor = EventCursor { acked: 6, stalled: Some("HTTP 401".into()), failed: 1 };
+                let stalled = Some("HTTP 401".into());
+                let cursor = EventCursor { acked: 6, stalled, failed: 1, feed: None };
                 w.set_event_cursor("wiki", &cursor)?;
                 w.set_event_cursor("vpn", &EventCursor::default())?;
                 let failure = EventFailure {
                     seq: 5,
+                    feed: None,
                     time: "2026-01-01T00:00:05.000Z".into(),
                     error: "invalid_request: cannot parse".into(),
                 };
@@ -717,6 +728,26 @@ mod tests {
         doubled[0] = &header;
         let (_target, restored) = restore_text(&doubled.join("\n"));
         assert!(restored.unwrap_err().to_string().contains("the new file holds"));
+    }
+
+    #[test]
+    fn a_receiver_being_fed_is_fed_again_after_a_restore() {
+        let (_dir, store) = outbox();
+        store
+            .write(|w| {
+                let feed =
+                    Some(super::super::events::FeedProgress { ready: true, total: 3, acked: 1 });
+                w.set_event_cursor("hr", &EventCursor { acked: 6, feed, ..Default::default() })?;
+                w.append_feed_rows("hr", 2, &[event(1), event(2)])
+            })
+            .unwrap();
+        let (dir, restored) = restore_text(&backup_of(&store));
+        restored.unwrap();
+        let copy = Store::open(&dir.path().join("restored.redb")).unwrap();
+        let r = copy.read().unwrap();
+        let cursor = r.event_cursor("hr").unwrap().unwrap();
+        assert_eq!((cursor.acked, cursor.feed), (6, Some(Default::default())), "taken again");
+        assert!(r.feed_after("hr", 0, 10).unwrap().is_empty());
     }
 
     #[test]
