@@ -175,6 +175,20 @@ class EventScimd(run.Scimd):
                              f"{out.stderr.strip()}")
         return lines[-1].strip()
 
+    def launch(self) -> float:
+        """Starts `serve` and returns as soon as /healthz answers (run.Scimd.start also waits
+        a second for the idle RSS and makes a first authenticated request: a backlog would be
+        half drained by then). Returns the time.time_ns() of the process start."""
+        self.write_config()
+        logf = self.log_path.open("ab")
+        started = time.time_ns()
+        self.proc = subprocess.Popen([str(self.binary), "--config", str(self.config), "serve"],
+                                     stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **run.SERVICE_ENVIRONMENT})
+        logf.close()
+        run.wait_ready("http", self.port, "/healthz", {}, self.proc)
+        return started
+
     @property
     def pid(self) -> int:
         assert self.proc is not None
@@ -204,6 +218,34 @@ def create_users(target: run.Target, n: int, conns: int, tag: str) -> tuple[list
 def payload_of(set_token: str) -> dict:
     part = set_token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+class Perf:
+    """`perf record` of one process while a part is measured (--perf DIR): where the time goes.
+    Call graphs by DWARF unwinding (the release binary keeps line tables, not frame pointers)."""
+
+    def __init__(self, directory: Path | None, name: str, pid: int):
+        self.proc: subprocess.Popen | None = None
+        if directory is None:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"{name}.perf.data"
+        self.proc = subprocess.Popen(["perf", "record", "-q", "-F", "499", "--call-graph",
+                                      "dwarf,32768", "-p", str(pid), "-o", str(self.path)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        time.sleep(0.3)  # perf attaches
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        log(f"      perf: {self.path} (perf report -i {self.path} --no-children)")
 
 
 def busy_now(args) -> bool:
@@ -238,16 +280,23 @@ def part_throughput(args, work: Path, base: Path, token: str, sink: Sink) -> dic
                 paths = [f"/r{n}-{k}" for k in range(n)]
                 cpu = CpuMeter(s.pid)
                 sink_cpu0 = proc_cpu(sink.pid)
+                srv_cpu0 = proc_cpu(s.pid)
                 t0 = time.perf_counter()
                 r = run.run_wrk(target, "create", args.conns, args.duration_s, NO_FILES, "-")
                 wall = time.perf_counter() - t0
                 srv_cpu, gen_cpu = cpu.stop()
                 sink_cpu = 100 * (proc_cpu(sink.pid) - sink_cpu0) / wall
+                ended_ns = time.time_ns()
                 at_end = sink.stats()["paths"]
                 run.settle(s.pid)
+                # CPU per create, the deliveries after the cell included: load does not move it
+                # as it moves req/s (a busy machine shares the cores, not the work).
+                srv_cpu_seconds = proc_cpu(s.pid) - srv_cpu0
                 created = total_users(target) - before_total
                 want = {p: before.get(p, 0) + created for p in paths}
-                final, waited = sink.wait_for(want, timeout=300)
+                final, _ = sink.wait_for(want, timeout=300)
+                # The rest was sent while settle() waited: its end is the last SET's arrival.
+                waited = max(0.0, (final["last_ns"] - ended_ns) / 1e9) if n else 0.0
                 sent_by_end = min((at_end.get(p, 0) - before.get(p, 0) for p in paths), default=0)
                 delivered = {p: final["paths"].get(p, 0) - before.get(p, 0) for p in paths}
                 noisy = noisy or bool(run.busy())
@@ -256,12 +305,14 @@ def part_throughput(args, work: Path, base: Path, token: str, sink: Sink) -> dic
                         "sent_by_end": sent_by_end, "delivered": delivered,
                         "all_delivered": all(v == created for v in delivered.values()),
                         "drain_after_s": waited, "srv_cpu": srv_cpu, "gen_cpu": gen_cpu,
-                        "sink_cpu": sink_cpu, "busy": noisy}
+                        "sink_cpu": sink_cpu, "busy": noisy,
+                        "srv_cpu_us_per_create": 1e6 * srv_cpu_seconds / max(1, created)}
                 out["cells"].append(cell)
                 by_n[n] = cell
                 share = f"{100 * sent_by_end / created:.0f}%" if n and created else "-"
                 log(f"    round {rnd + 1} receivers={n}: {r['rps']:7.0f} req/s  p50 "
                     f"{cell['p50_ms']:6.2f} ms  p99 {cell['p99_ms']:7.2f} ms  srv {srv_cpu:3.0f}% "
+                    f"({cell['srv_cpu_us_per_create']:.0f} µs/create) "
                     f"sink {sink_cpu:3.0f}%  sent by the end {share}, rest in {waited:.2f} s"
                     + ("" if cell["all_delivered"] else f"  DELIVERED {delivered} of {created}")
                     + ("  (machine busy)" if noisy else ""))
@@ -369,7 +420,7 @@ def part_lag(args, work: Path, base: Path, token: str, sink: Sink) -> dict:
     post = sorted((r[2] - r[1]) / 1e6 for r in ok)
     late = sorted(r[4] * 1e3 for r in results if r)
     out = {"target_rate": args.rate, "seconds": args.lag_seconds, "sent": len(results),
-           "created": len(ok), "achieved_rate": len(results) / el if el else 0,
+           "created": len(ok), "achieved_rate": sending_rate(results),
            "statuses": {}, "missing": len(ok) - len(lag_resp), "srv_cpu": srv_cpu,
            "lag_after_response_ms": summary(lag_resp), "lag_after_send_ms": summary(lag_sent),
            "post_ms": summary(post), "pacer_late_ms": summary(late), "busy": noisy,
@@ -384,6 +435,15 @@ def part_lag(args, work: Path, base: Path, token: str, sink: Sink) -> dict:
         + (f"; {out['missing']} NOT DELIVERED" if out["missing"] else "")
         + ("  (machine busy)" if noisy else ""))
     return out
+
+
+def sending_rate(results: list) -> float:
+    """Requests per second between the first and the last send (the schedule's rate when the
+    pacer kept up)."""
+    sent = [r[1] for r in results if r]
+    if len(sent) < 2 or max(sent) == min(sent):
+        return 0.0
+    return (len(sent) - 1) / ((max(sent) - min(sent)) / 1e9)
 
 
 def summary(vals: list[float]) -> dict:
@@ -412,13 +472,14 @@ def part_push(args, work: Path, base: Path, token: str, sink_exe: Path) -> dict:
         s.stop()
         sink.start(port)
         noisy = busy_now(args)
-        t_start = time.time_ns()
-        s.start(token)
-        cpu = CpuMeter(s.pid)
         sink_cpu0 = proc_cpu(sink.pid)
+        t_start = s.launch()
+        perf = Perf(args.perf, "push", s.pid)
         final, waited = sink.wait_for({"/drain": len(ids)}, timeout=max(120.0, len(ids) / 100))
-        srv_cpu, _ = cpu.stop()
-        sink_cpu = 100 * (proc_cpu(sink.pid) - sink_cpu0) / max(waited, 1e-9)
+        perf.stop()
+        # CPU over the server's whole life (its start-up is a few ms of it).
+        srv_seconds = proc_cpu(s.pid)
+        sink_seconds = proc_cpu(sink.pid) - sink_cpu0
         noisy = noisy or bool(run.busy())
     finally:
         s.stop()
@@ -432,11 +493,15 @@ def part_push(args, work: Path, base: Path, token: str, sink_exe: Path) -> dict:
            "first_to_last_s": span, "rate": (len(records) - 1) / span if span > 0 else 0,
            "start_to_last_s": (last - t_start) / 1e9 if records else 0,
            "start_to_first_s": (first - t_start) / 1e9 if records else 0,
-           "srv_cpu": srv_cpu, "sink_cpu": sink_cpu, "busy": noisy}
+           "srv_cpu_s": srv_seconds, "sink_cpu_s": sink_seconds, "busy": noisy}
     out["rate_from_start"] = len(records) / out["start_to_last_s"] if out["start_to_last_s"] else 0
+    us = 1e6 / max(1, len(records))
+    out["srv_cpu_us_per_set"] = srv_seconds * us
+    out["sink_cpu_us_per_set"] = sink_seconds * us
     log(f"    drained {len(records)} SETs in {span:.2f} s = {out['rate']:.0f} SETs/s (first SET "
         f"{out['start_to_first_s'] * 1e3:.0f} ms after scimd started; {out['rate_from_start']:.0f}/s "
-        f"from the start); srv {srv_cpu:.0f}% sink {sink_cpu:.0f}%"
+        f"from the start); CPU per SET: scimd {out['srv_cpu_us_per_set']:.0f} µs, sink "
+        f"{out['sink_cpu_us_per_set']:.0f} µs"
         + (f"; {out['missing']} MISSING" if out["missing"] else "")
         + ("  (machine busy)" if noisy else ""))
     return out
@@ -464,6 +529,7 @@ def part_poll(args, work: Path, base: Path, token: str) -> dict:
         headers = {"Authorization": f"Bearer {poll_token}", "Content-Type": "application/json",
                    "Accept": "application/json"}
         ack: list[str] = []
+        perf = Perf(args.perf, "poll", s.pid)
         cpu = CpuMeter(s.pid)
         client0 = time.process_time()
         t0 = time.perf_counter()
@@ -486,6 +552,7 @@ def part_poll(args, work: Path, base: Path, token: str) -> dict:
         elapsed = time.perf_counter() - t0
         client_cpu = 100 * (time.process_time() - client0) / elapsed
         srv_cpu, _ = cpu.stop()
+        perf.stop()
         conn.close()
         noisy = noisy or bool(run.busy())
     finally:
@@ -496,9 +563,11 @@ def part_poll(args, work: Path, base: Path, token: str) -> dict:
     out = {"backlog": len(ids), "received": len(got), "missing": len(set(ids) - subjects),
            "polls": len(polls), "seconds": elapsed, "rate": len(got) / elapsed if elapsed else 0,
            "poll_ms": summary(lat), "bytes_per_full_poll": statistics.mean(p[2] for p in full) if full else 0,
-           "srv_cpu": srv_cpu, "client_cpu": client_cpu, "busy": noisy}
+           "srv_cpu": srv_cpu, "client_cpu": client_cpu, "busy": noisy,
+           "srv_cpu_us_per_set": srv_cpu / 100 * elapsed * 1e6 / max(1, len(got))}
     log(f"    {len(got)} SETs in {len(polls)} polls, {elapsed:.2f} s = {out['rate']:.0f} SETs/s; "
-        f"a full poll p50 {out['poll_ms']['p50']:.0f} ms; srv {srv_cpu:.0f}% client {client_cpu:.0f}%"
+        f"a full poll p50 {out['poll_ms']['p50']:.0f} ms; scimd {srv_cpu:.0f}% of a core "
+        f"({out['srv_cpu_us_per_set']:.0f} µs per SET), client {client_cpu:.0f}%"
         + (f"; {out['missing']} MISSING" if out["missing"] else "")
         + ("  (machine busy)" if noisy else ""))
     return out
@@ -525,8 +594,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--duration", help="wrk duration per cell (default 5s)")
     p.add_argument("--rate", type=float, default=1000, help="paced creates per second (default 1000)")
     p.add_argument("--lag-seconds", type=float, help="seconds of paced load (default 10)")
-    p.add_argument("--pacer-threads", type=int, default=16,
-                   help="connections of the paced load (default 16)")
+    p.add_argument("--pacer-threads", type=int, default=64,
+                   help="connections of the paced load (default 64: enough that a slow answer "
+                        "does not hold back the requests due after it)")
     p.add_argument("--backlog", type=int, help="events in the push and poll backlogs (default 20,000)")
     p.add_argument("--max-events", type=int, default=1000, help="maxEvents per poll (default 1000)")
     p.add_argument("--sink-threads", type=int, default=1, help="the sink's worker threads (default 1)")
@@ -535,9 +605,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--wait-quiet", type=float, default=300,
                    help="before each measurement, wait up to this many seconds while cargo or a "
                         "CI run is active (default 300; 0: do not wait, only mark it busy)")
+    p.add_argument("--perf", type=Path, metavar="DIR",
+                   help="record scimd with perf while the push and poll backlogs drain, into "
+                        "DIR/push.perf.data and DIR/poll.perf.data (slows the drains: their "
+                        "figures are then not the benchmark's)")
     p.add_argument("--keep", action="store_true", help="keep the temporary work directory")
     p.add_argument("--json", type=Path, help="also write every result to this JSON file")
     a = p.parse_args(argv)
+    if a.perf is not None:
+        a.perf = a.perf.resolve()
     a.users = a.users if a.users is not None else (1000 if a.quick else 10_000)
     a.rounds = a.rounds or (2 if a.quick else 3)
     a.duration_s = run.parse_duration(a.duration or ("2s" if a.quick else "5s"))
@@ -636,7 +712,8 @@ def print_report(results: dict) -> None:
         la, ls = lag["lag_after_response_ms"], lag["lag_after_send_ms"]
         print(f"lag at {lag['achieved_rate']:.0f} creates/s ({lag['created']} creates): after the response "
               f"p50 {la['p50']:.1f} / p90 {la['p90']:.1f} / p99 {la['p99']:.1f} / max {la['max']:.1f} ms; "
-              f"after the send p99 {ls['p99']:.1f} ms; not delivered {lag['missing']}"
+              f"after the send p99 {ls['p99']:.1f} ms; not delivered {lag['missing']}; sends late "
+              f"p99 {lag['pacer_late_ms']['p99']:.1f} ms"
               + ("  *busy" if lag["busy"] else ""))
     push = results.get("push")
     if push:
