@@ -158,11 +158,30 @@ class EventScimd(run.Scimd):
                  receivers: list[str]):
         super().__init__(binary, data_dir, tls=False, log_level=log_level, log_path=log_path)
         self.receivers = receivers
+        self.metrics_port = 0
 
     def write_config(self) -> None:
         super().write_config()
+        self.metrics_port = run.free_port()
         with self.config.open("a") as f:
-            f.write("\n" + "\n".join(self.receivers))
+            f.write(f'\n[metrics]\nlisten = "127.0.0.1:{self.metrics_port}"\n\n')
+            f.write("\n".join(self.receivers))
+
+    def write_batches(self) -> tuple[float, float]:
+        """(write transactions committed, changes in them) so far, from /metrics: how many
+        fsyncs and writer jobs (creates, and the receivers' cursor moves) a cell cost."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=10)
+        try:
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode()
+        finally:
+            conn.close()
+        values = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in ("scimd_write_batch_size_count", "scimd_write_batch_size_sum"):
+                values[name] = float(value.split()[0])
+        return values.get("scimd_write_batch_size_count", 0.0), values.get("scimd_write_batch_size_sum", 0.0)
 
     def poll_token(self, receiver: str) -> str:
         self.write_config()
@@ -281,6 +300,7 @@ def part_throughput(args, work: Path, base: Path, token: str, sink: Sink) -> dic
                 cpu = CpuMeter(s.pid)
                 sink_cpu0 = proc_cpu(sink.pid)
                 srv_cpu0 = proc_cpu(s.pid)
+                batches0, jobs0 = s.write_batches()
                 t0 = time.perf_counter()
                 r = run.run_wrk(target, "create", args.conns, args.duration_s, NO_FILES, "-")
                 wall = time.perf_counter() - t0
@@ -292,6 +312,7 @@ def part_throughput(args, work: Path, base: Path, token: str, sink: Sink) -> dic
                 # CPU per create, the deliveries after the cell included: load does not move it
                 # as it moves req/s (a busy machine shares the cores, not the work).
                 srv_cpu_seconds = proc_cpu(s.pid) - srv_cpu0
+                batches1, jobs1 = s.write_batches()
                 created = total_users(target) - before_total
                 want = {p: before.get(p, 0) + created for p in paths}
                 final, _ = sink.wait_for(want, timeout=300)
@@ -306,14 +327,16 @@ def part_throughput(args, work: Path, base: Path, token: str, sink: Sink) -> dic
                         "all_delivered": all(v == created for v in delivered.values()),
                         "drain_after_s": waited, "srv_cpu": srv_cpu, "gen_cpu": gen_cpu,
                         "sink_cpu": sink_cpu, "busy": noisy,
-                        "srv_cpu_us_per_create": 1e6 * srv_cpu_seconds / max(1, created)}
+                        "srv_cpu_us_per_create": 1e6 * srv_cpu_seconds / max(1, created),
+                        "commits": batches1 - batches0, "writer_jobs": jobs1 - jobs0}
                 out["cells"].append(cell)
                 by_n[n] = cell
                 share = f"{100 * sent_by_end / created:.0f}%" if n and created else "-"
                 log(f"    round {rnd + 1} receivers={n}: {r['rps']:7.0f} req/s  p50 "
                     f"{cell['p50_ms']:6.2f} ms  p99 {cell['p99_ms']:7.2f} ms  srv {srv_cpu:3.0f}% "
                     f"({cell['srv_cpu_us_per_create']:.0f} µs/create) "
-                    f"sink {sink_cpu:3.0f}%  sent by the end {share}, rest in {waited:.2f} s"
+                    f"sink {sink_cpu:3.0f}%  sent by the end {share}, rest in {waited:.2f} s; "
+                    f"{cell['commits']:.0f} commits, {cell['writer_jobs'] - created:.0f} cursor writes"
                     + ("" if cell["all_delivered"] else f"  DELIVERED {delivered} of {created}")
                     + ("  (machine busy)" if noisy else ""))
             if 0 in by_n and by_n[0]["rps"]:
@@ -699,7 +722,8 @@ def print_report(results: dict) -> None:
             share = f"{100 * c['sent_by_end'] / c['created']:.0f}%" if c["receivers"] and c["created"] else "-"
             print(f"  round {c['round'] + 1}  {c['receivers']}: {c['rps']:8.0f}  p99 {c['p99_ms']:7.2f} ms"
                   f"  sent {share:>4}  rest {c['drain_after_s']:5.2f} s  srv {c['srv_cpu']:3.0f}%"
-                  f"  sink {c['sink_cpu']:3.0f}%" + ("  *busy" if c["busy"] else "")
+                  f" ({c['srv_cpu_us_per_create']:4.0f} µs/create)  wrk {c['gen_cpu']:3.0f}%  sink {c['sink_cpu']:3.0f}%"
+                  f"  commits/create {c['commits'] / max(1, c['created']):.2f}" + ("  *busy" if c["busy"] else "")
                   + ("" if c["all_delivered"] else "  NOT ALL DELIVERED"))
         for key in sorted(k for k in tp if k.startswith("ratio_")):
             r = tp[key]

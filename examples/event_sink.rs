@@ -265,7 +265,8 @@ async fn answer(
         *paths.entry(path.clone()).or_insert(0) += 1;
     }
     sink.received.fetch_add(1, Ordering::SeqCst);
-    let _ = sink.records.send(Record { arrival_ns, path, subject: claims.sub_id.id, jti: claims.jti });
+    let _ =
+        sink.records.send(Record { arrival_ns, path, subject: claims.sub_id.id, jti: claims.jti });
     let mut accepted = Response::new(Full::new(Bytes::new()));
     *accepted.status_mut() = StatusCode::ACCEPTED;
     Ok(accepted)
@@ -309,8 +310,9 @@ fn refusal(description: &str) -> Response<Full<Bytes>> {
 fn json(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     response
 }
