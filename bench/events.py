@@ -167,9 +167,10 @@ class EventScimd(run.Scimd):
             f.write(f'\n[metrics]\nlisten = "127.0.0.1:{self.metrics_port}"\n\n')
             f.write("\n".join(self.receivers))
 
-    def write_batches(self) -> tuple[float, float]:
-        """(write transactions committed, changes in them) so far, from /metrics: how many
-        fsyncs and writer jobs (creates, and the receivers' cursor moves) a cell cost."""
+    def write_batches(self) -> tuple[float, float, float]:
+        """(write transactions committed, changes in them, seconds the writer spent committing
+        them, fsync included) so far, from /metrics: how many fsyncs and writer jobs (creates,
+        and the receivers' cursor moves) a cell cost."""
         conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=10)
         try:
             conn.request("GET", "/metrics")
@@ -179,9 +180,10 @@ class EventScimd(run.Scimd):
         values = {}
         for line in text.splitlines():
             name, _, value = line.partition(" ")
-            if name in ("scimd_write_batch_size_count", "scimd_write_batch_size_sum"):
-                values[name] = float(value.split()[0])
-        return values.get("scimd_write_batch_size_count", 0.0), values.get("scimd_write_batch_size_sum", 0.0)
+            values[name] = value.split()[0] if value else "0"
+        get = lambda name: float(values.get(name, 0))  # noqa: E731
+        return (get("scimd_write_batch_size_count"), get("scimd_write_batch_size_sum"),
+                get("scimd_write_batch_commit_duration_seconds_sum"))
 
     def poll_token(self, receiver: str) -> str:
         self.write_config()
@@ -300,7 +302,7 @@ def part_throughput(args, work: Path, base: Path, token: str, sink: Sink) -> dic
                 cpu = CpuMeter(s.pid)
                 sink_cpu0 = proc_cpu(sink.pid)
                 srv_cpu0 = proc_cpu(s.pid)
-                batches0, jobs0 = s.write_batches()
+                batches0, jobs0, _ = s.write_batches()
                 t0 = time.perf_counter()
                 r = run.run_wrk(target, "create", args.conns, args.duration_s, NO_FILES, "-")
                 wall = time.perf_counter() - t0
@@ -312,7 +314,7 @@ def part_throughput(args, work: Path, base: Path, token: str, sink: Sink) -> dic
                 # CPU per create, the deliveries after the cell included: load does not move it
                 # as it moves req/s (a busy machine shares the cores, not the work).
                 srv_cpu_seconds = proc_cpu(s.pid) - srv_cpu0
-                batches1, jobs1 = s.write_batches()
+                batches1, jobs1, _ = s.write_batches()
                 created = total_users(target) - before_total
                 want = {p: before.get(p, 0) + created for p in paths}
                 final, _ = sink.wait_for(want, timeout=300)
@@ -425,12 +427,14 @@ def part_lag(args, work: Path, base: Path, token: str, sink: Sink) -> dict:
         noisy = busy_now(args)
         run.settle(s.pid)
         before = sink.stats()["paths"].get("/lag", 0)
+        commits0, _, commit_s0 = s.write_batches()
         cpu = CpuMeter(s.pid)
         results, el = paced_creates(s.target(token), args.rate, args.lag_seconds,
                                     args.pacer_threads, "lag-")
         srv_cpu, _ = cpu.stop()
         ok = [r for r in results if r and r[0]]
         final, waited = sink.wait_for({"/lag": before + len(ok)}, timeout=120)
+        commits1, _, commit_s1 = s.write_batches()
         noisy = noisy or bool(run.busy())
     finally:
         s.stop()
@@ -447,14 +451,16 @@ def part_lag(args, work: Path, base: Path, token: str, sink: Sink) -> dict:
            "statuses": {}, "missing": len(ok) - len(lag_resp), "srv_cpu": srv_cpu,
            "lag_after_response_ms": summary(lag_resp), "lag_after_send_ms": summary(lag_sent),
            "post_ms": summary(post), "pacer_late_ms": summary(late), "busy": noisy,
-           "drain_after_s": waited}
+           "drain_after_s": waited, "commits": commits1 - commits0,
+           "commit_ms_mean": 1e3 * (commit_s1 - commit_s0) / max(1.0, commits1 - commits0)}
     for r in results:
         if r:
             out["statuses"][r[3]] = out["statuses"].get(r[3], 0) + 1
     la = out["lag_after_response_ms"]
     log(f"    {len(ok)} creates at {out['achieved_rate']:.0f}/s (target {args.rate:g}); lag after "
         f"the response p50 {la['p50']:.1f} ms, p99 {la['p99']:.1f} ms, max {la['max']:.1f} ms; "
-        f"POST p99 {out['post_ms']['p99']:.1f} ms; pacer late p99 {out['pacer_late_ms']['p99']:.1f} ms"
+        f"POST p99 {out['post_ms']['p99']:.1f} ms; pacer late p99 {out['pacer_late_ms']['p99']:.1f} ms; "
+        f"{out['commits']:.0f} commits of {out['commit_ms_mean']:.1f} ms on average (fsync included)"
         + (f"; {out['missing']} NOT DELIVERED" if out["missing"] else "")
         + ("  (machine busy)" if noisy else ""))
     return out
