@@ -96,6 +96,10 @@ struct Acks {
     ahead: BTreeSet<Position>,
     /// `jti` -> place of the SETs offered, beyond the cursor.
     offered: HashMap<String, Position>,
+    /// The last round's cursor and the place of the last SET it offered: every event between
+    /// them that the receiver takes was offered (or already acknowledged), so once all of
+    /// those are acknowledged the next round starts after it without reading them again.
+    examined: Option<(Position, Position)>,
 }
 
 /// What one round of a poll did.
@@ -311,6 +315,14 @@ fn read_round(
         }
     }
     cursor.failed += failures.len() as u64;
+    // What the last round offered is all acknowledged: the cursor moves past it at once.
+    if let Some((from, to)) = acks.examined.take()
+        && from == at
+        && acks.offered.values().filter(|p| **p > from && **p <= to).all(|p| acks.ahead.contains(p))
+    {
+        cursor.advance(to);
+    }
+    let at = cursor.position();
     // The SETs: the oldest unacknowledged first; the cursor moves over the acknowledged run.
     let mut offered: Vec<(Position, ChangeEvent)> = Vec::new();
     let mut more_available = false;
@@ -338,6 +350,7 @@ fn read_round(
     let at = cursor.position();
     acks.ahead.retain(|position| *position > at);
     acks.offered.retain(|_, position| *position > at);
+    acks.examined = offered.last().map(|(last, _)| (at, *last));
     let named: Vec<(String, Position, ChangeEvent)> = offered
         .into_iter()
         .map(|(position, event)| (jti_of(position, &event), position, event))
