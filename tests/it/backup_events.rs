@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{ServeProcess, issue_token, scimd_at as scimd, scimd_command, user_body};
+use crate::common::{
+    ServeProcess, issue_token, scimd_at as scimd, scimd_command, user_body, write_plain_config,
+};
 use crate::event_receiver::verify_with;
 use scimd::store::TokenScope;
 
@@ -21,13 +23,7 @@ const RECEIVER: &str =
 
 /// A config serving `dir/data` over plain HTTP on a free port, with the poll receiver `wiki`.
 fn config_for(dir: &Path) -> PathBuf {
-    let path = dir.join("config.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[tls]\nmode = \"off\"\n{RECEIVER}",
-        dir.join("data").display().to_string()
-    );
-    std::fs::write(&path, text).expect("config");
-    path
+    write_plain_config(dir, RECEIVER)
 }
 
 async fn serve(config: &Path) -> ServeProcess {
