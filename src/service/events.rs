@@ -200,25 +200,6 @@ fn activation(kind: Kind, old: &StoredResource, new: &StoredResource) -> Option<
 
 /// Events and cursors, as delivery reads them.
 impl Service {
-    /// Up to `limit` events after sequence number `after`, oldest first. Blocking: one read.
-    pub fn events_after(
-        &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, ChangeEvent)>, StoreError> {
-        self.store().read()?.events_after(after, limit)
-    }
-
-    /// The newest event's sequence number (0: none yet). Blocking.
-    pub fn last_event_seq(&self) -> Result<u64, StoreError> {
-        self.store().read()?.last_event_seq()
-    }
-
-    /// Every receiver's cursor. Blocking.
-    pub fn event_cursors(&self) -> Result<Vec<(String, EventCursor)>, StoreError> {
-        self.store().read()?.event_cursors()
-    }
-
     /// A watch whose value changes after every commit that appended events: delivery waits on
     /// it instead of polling the file.
     pub fn subscribe_events(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -26,8 +26,8 @@ use super::{Service, ServiceError};
 /// Feed rows written per write.
 pub const FEED_CHUNK: usize = 1_000;
 
-/// One write of taking a feed: false when the receiver's cursor is gone (it was removed).
-type FeedWrite = Box<dyn FnMut(&mut Writer) -> Result<bool, ServiceError> + Send>;
+/// One write of taking a feed, given the receiver's cursor to change (it is stored after).
+type FeedWrite = Box<dyn FnMut(&mut Writer, &mut EventCursor) -> Result<(), StoreError> + Send>;
 
 impl Service {
     /// Gives `receiver` a cursor if it has none: at the newest event, with a feed still to be
@@ -80,7 +80,16 @@ impl Service {
         kinds: &[Kind],
         stop: &watch::Receiver<bool>,
     ) -> Result<Option<u64>, ServiceError> {
-        let write = |job: FeedWrite| runtime.block_on(self.write_unlogged(job));
+        // Each write returns false when the receiver's cursor is gone (it was removed).
+        let write = |mut change: FeedWrite| {
+            let name = receiver.to_string();
+            runtime.block_on(self.write_unlogged(move |w| {
+                let Some(mut cursor) = w.event_cursor(&name)? else { return Ok(false) };
+                change(w, &mut cursor)?;
+                w.set_event_cursor(&name, &cursor)?;
+                Ok(true)
+            }))
+        };
         // The rows of a feed cut short go first, a chunk per write.
         let written = self.event_cursor(receiver)?.and_then(|c| c.feed).map_or(0, |f| f.total);
         let mut removed = 0;
@@ -88,14 +97,12 @@ impl Service {
             let name = receiver.to_string();
             let upto = removed + FEED_CHUNK as u64 * 5;
             let last = upto >= written;
-            let found = write(Box::new(move |w| {
-                let Some(mut cursor) = w.event_cursor(&name)? else { return Ok(false) };
+            let found = write(Box::new(move |w, cursor| {
                 w.remove_feed_rows(&name, if last { u64::MAX } else { upto })?;
                 if last {
                     cursor.feed = Some(FeedProgress::default());
-                    w.set_event_cursor(&name, &cursor)?;
                 }
-                Ok(true)
+                Ok(())
             }))?;
             if !found {
                 return Ok(None);
@@ -114,13 +121,11 @@ impl Service {
         let flush = |chunk: &mut Vec<ChangeEvent>, total: &mut u64| {
             let (name, rows, first) = (receiver.to_string(), std::mem::take(chunk), *total + 1);
             let count = rows.len() as u64;
-            let found = write(Box::new(move |w| {
-                let Some(mut cursor) = w.event_cursor(&name)? else { return Ok(false) };
+            let found = write(Box::new(move |w, cursor| {
                 w.append_feed_rows(&name, first, &rows)?;
                 cursor.feed =
                     Some(FeedProgress { ready: false, total: first + count - 1, acked: 0 });
-                w.set_event_cursor(&name, &cursor)?;
-                Ok(true)
+                Ok(())
             }))?;
             *total += count;
             Ok::<_, ServiceError>(found)
@@ -144,13 +149,10 @@ impl Service {
             return Ok(None);
         }
         drop(snapshot);
-        let name = receiver.to_string();
-        let found = write(Box::new(move |w| {
-            let Some(mut cursor) = w.event_cursor(&name)? else { return Ok(false) };
+        let found = write(Box::new(move |_, cursor| {
             cursor.acked = newest;
             cursor.feed = (total > 0).then_some(FeedProgress { ready: true, total, acked: 0 });
-            w.set_event_cursor(&name, &cursor)?;
-            Ok(true)
+            Ok(())
         }))?;
         if !found {
             return Ok(None);
