@@ -324,7 +324,7 @@ fn read_round(
     }
     let at = cursor.position();
     // The SETs: the oldest unacknowledged first; the cursor moves over the acknowledged run.
-    let mut offered: Vec<(Position, ChangeEvent)> = Vec::new();
+    let mut offered: Vec<(Position, Arc<ChangeEvent>)> = Vec::new();
     let mut more_available = false;
     let mut gap = false;
     let mut after = at;
@@ -351,7 +351,7 @@ fn read_round(
     acks.ahead.retain(|position| *position > at);
     acks.offered.retain(|_, position| *position > at);
     acks.examined = offered.last().map(|(last, _)| (at, *last));
-    let named: Vec<(String, Position, ChangeEvent)> = offered
+    let named: Vec<(String, Position, Arc<ChangeEvent>)> = offered
         .into_iter()
         .map(|(position, event)| (jti_of(position, &event), position, event))
         .collect();
@@ -373,9 +373,9 @@ const SIGN_SPLIT: usize = 64;
 fn sign_all(
     publisher: &Publisher,
     config: &ReceiverConfig,
-    named: &[(String, Position, ChangeEvent)],
+    named: &[(String, Position, Arc<ChangeEvent>)],
 ) -> Result<Vec<String>, PollError> {
-    let sign_part = |part: &[(String, Position, ChangeEvent)]| {
+    let sign_part = |part: &[(String, Position, Arc<ChangeEvent>)]| {
         part.iter().map(|(jti, _, event)| sign(publisher, config, jti, event)).collect()
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);

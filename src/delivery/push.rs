@@ -347,12 +347,16 @@ async fn load_cursor(service: &Service, name: &str) -> Option<EventCursor> {
     }
 }
 
-/// The next events of the stream after what `cursor` acknowledged.
+/// The next events of the stream after what `cursor` acknowledged: from memory when the
+/// stream keeps up, else one read on a blocking thread.
 async fn read_batch(
     service: &Service,
     name: &str,
     cursor: &EventCursor,
-) -> Option<Vec<(Position, ChangeEvent)>> {
+) -> Option<Vec<(Position, Arc<ChangeEvent>)>> {
+    if let Some(recent) = service.recent_events(cursor.position(), BATCH) {
+        return Some(recent);
+    }
     let (service, name, cursor) = (service.clone(), name.to_string(), cursor.clone());
     let read = move || service.stream_after(&name, &cursor, cursor.position(), BATCH);
     match tokio::task::spawn_blocking(read).await {

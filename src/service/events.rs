@@ -124,7 +124,7 @@ impl ChangeEvents {
             event.attributes.push("members".into());
         }
         event.data = raw_data(&render(w, base_url, kind, stored, true)?);
-        w.append_event(&event).map(drop)
+        w.append_event(event).map(drop)
     }
 
     /// `old` was replaced by `new`; `members_changed` when a group's member set differs.
@@ -144,7 +144,7 @@ impl ChangeEvents {
         }
         event.activation = activation(kind, old, new);
         event.data = raw_data(&render(w, base_url, kind, new, true)?);
-        w.append_event(&event).map(drop)
+        w.append_event(event).map(drop)
     }
 
     /// `old` became `new` by a PATCH (or as a side effect of a delete), with these members
@@ -166,7 +166,7 @@ impl ChangeEvents {
         }
         event.activation = activation(kind, old, new);
         event.data = raw_data(&replay_patch(rt, &old.attributes, &new.attributes, added, removed));
-        w.append_event(&event).map(drop)
+        w.append_event(event).map(drop)
     }
 
     /// `old` was deleted.
@@ -178,7 +178,7 @@ impl ChangeEvents {
     ) -> Result<(), StoreError> {
         let mut event = self.event(kind, old, Change::Delete);
         event.version = None;
-        w.append_event(&event).map(drop)
+        w.append_event(event).map(drop)
     }
 }
 

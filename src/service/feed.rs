@@ -14,6 +14,8 @@
 //! a reload) is simply taken again, from a new snapshot, with the rows of the old one deleted
 //! first. A ready feed's progress is the cursor's: durable, resumed after a restart.
 
+use std::sync::Arc;
+
 use tokio::sync::watch;
 
 use crate::domain::Kind;
@@ -168,14 +170,18 @@ impl Service {
 
     /// Up to `limit` events of `receiver`'s stream after `after`, in order: the feed rows
     /// (when `cursor`, the stored cursor, has a ready feed), then the outbox's events after
-    /// the cursor's snapshot point. Nothing while the feed is not ready. Blocking: one read.
+    /// the cursor's snapshot point. Nothing while the feed is not ready. Blocking: one read,
+    /// unless the newest events in memory answer ([`Service::recent_events`]).
     pub fn stream_after(
         &self,
         receiver: &str,
         cursor: &EventCursor,
         after: Position,
         limit: usize,
-    ) -> Result<Vec<(Position, ChangeEvent)>, StoreError> {
+    ) -> Result<Vec<(Position, Arc<ChangeEvent>)>, StoreError> {
+        if let Some(recent) = self.recent_events(after, limit) {
+            return Ok(recent);
+        }
         let reader = self.store().read()?;
         let mut out = Vec::new();
         let outbox_after = match after {
@@ -189,7 +195,7 @@ impl Service {
                         if index > feed.total {
                             break;
                         }
-                        out.push((Position::Feed(index), event));
+                        out.push((Position::Feed(index), Arc::new(event)));
                     }
                 }
                 cursor.acked
@@ -197,10 +203,30 @@ impl Service {
         };
         let rest = limit.saturating_sub(out.len());
         if rest > 0 {
-            let events = reader.events_after(outbox_after, rest)?;
-            out.extend(events.into_iter().map(|(seq, event)| (Position::Outbox(seq), event)));
+            match self.recent_events(Position::Outbox(outbox_after), rest) {
+                Some(recent) => out.extend(recent),
+                None => out.extend(
+                    reader
+                        .events_after(outbox_after, rest)?
+                        .into_iter()
+                        .map(|(seq, event)| (Position::Outbox(seq), Arc::new(event))),
+                ),
+            }
         }
         Ok(out)
+    }
+
+    /// Up to `limit` outbox events after `after` from the newest events kept in memory, when
+    /// they hold every event since (`store::EventTail`); `None` when the file must be read (a
+    /// feed position, or a receiver further behind). Never blocks.
+    pub fn recent_events(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Option<Vec<(Position, Arc<ChangeEvent>)>> {
+        let Position::Outbox(seq) = after else { return None };
+        let events = self.store().tail().after(seq, limit)?;
+        Some(events.into_iter().map(|(seq, event)| (Position::Outbox(seq), event)).collect())
     }
 }
 

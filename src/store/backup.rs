@@ -632,7 +632,7 @@ mod tests {
         store
             .write(|w| -> Result<(), StoreError> {
                 for n in 1..=9 {
-                    assert_eq!(w.append_event(&event(n))?, n as u64);
+                    assert_eq!(w.append_event(event(n))?, n as u64);
                 }
                 w.prune_events(3, i64::MAX, 100)?;
                 let stalled = Some("HTTP 401".into());
@@ -690,7 +690,7 @@ mod tests {
         );
         assert_eq!(restored.events_pending(6).unwrap(), 3);
         drop(restored);
-        assert_eq!(copy.write(|w| w.append_event(&event(10))).unwrap(), 10, "after the newest");
+        assert_eq!(copy.write(|w| w.append_event(event(10))).unwrap(), 10, "after the newest");
     }
 
     #[test]

@@ -124,15 +124,16 @@ fn feed_range(receiver: &str, from: u64, to: u64) -> (Vec<u8>, Vec<u8>) {
 
 impl Writer {
     /// Appends `event` with the next sequence number and returns it.
-    pub fn append_event(&mut self, event: &ChangeEvent) -> Result<u64, StoreError> {
+    pub fn append_event(&mut self, event: ChangeEvent) -> Result<u64, StoreError> {
         self.dirty = true;
         let mut table = self.tx.open_table(EVENTS)?;
         let seq = match table.last()? {
             Some((key, _)) => key.value() + 1,
             None => 1,
         };
-        let bytes = codec::encode(event)?;
+        let bytes = codec::encode(&event)?;
         table.insert(seq, bytes.as_slice())?;
+        self.appended.push((seq, std::sync::Arc::new(event)));
         Ok(seq)
     }
 

@@ -27,6 +27,7 @@ mod recovery;
 mod resources;
 mod row;
 mod tables;
+mod tail;
 mod tokens;
 mod writer;
 
@@ -43,6 +44,7 @@ pub use queries::ReadQueries;
 pub use records::StoredResource;
 pub use resources::RawRow;
 pub use row::StoredView;
+pub use tail::EventTail;
 pub use tokens::{StoredToken, TokenScope};
 pub use writer::{BatchTimings, Claim, QueueError, WriteQueue, WriteStats};
 
@@ -122,6 +124,8 @@ pub struct Store {
     full_retry: Mutex<recovery::FullRetry>,
     /// One reopen at a time (the writer thread and `Store::write` may fail together).
     reopening: Mutex<()>,
+    /// The newest committed change events, as each commit publishes them.
+    tail: EventTail,
 }
 
 impl Store {
@@ -158,6 +162,7 @@ impl Store {
             disk_full: AtomicBool::new(false),
             full_retry: Mutex::new(recovery::FullRetry::default()),
             reopening: Mutex::new(()),
+            tail: EventTail::default(),
         };
         migrate::run(&store)?;
         Ok(store)
@@ -182,6 +187,23 @@ impl Store {
         Ok((before, size(&self.path)))
     }
 
+    /// The newest committed change events, kept in memory.
+    pub fn tail(&self) -> &EventTail {
+        &self.tail
+    }
+
+    /// Commits `writer` durably on `db`, then publishes its change events to the tail.
+    fn commit(&self, writer: Writer, db: Arc<Database>) -> Result<(), StoreError> {
+        match writer.commit() {
+            Ok(appended) => {
+                self.after_commit(Ok(()), db)?;
+                self.tail.publish(appended);
+                Ok(())
+            }
+            Err(e) => self.after_commit(Err(e), db),
+        }
+    }
+
     /// A consistent snapshot for reading; it never waits for writers.
     pub fn read(&self) -> Result<Reader, StoreError> {
         let db = self.database()?;
@@ -197,8 +219,7 @@ impl Store {
         let (db, mut writer) = self.begin_write()?;
         match f(&mut writer) {
             Ok(value) => {
-                let committed = writer.commit();
-                self.after_commit(committed, db)?;
+                self.commit(writer, db)?;
                 Ok(value)
             }
             Err(e) => {
@@ -239,6 +260,8 @@ pub struct Writer {
     dirty: bool,
     /// Row counts of this transaction, written just before it commits (`positions.rs`).
     pending_counts: positions::PendingCounts,
+    /// The change events this transaction appended, for the tail once it has committed.
+    appended: Vec<(u64, Arc<crate::domain::events::ChangeEvent>)>,
 }
 
 impl Writer {
@@ -246,14 +269,15 @@ impl Writer {
     fn begin(db: &Database) -> Result<Writer, StoreError> {
         let mut tx = db.begin_write()?;
         tx.set_durability(Durability::Immediate)?;
-        Ok(Writer { tx, dirty: false, pending_counts: Default::default() })
+        Ok(Writer { tx, dirty: false, pending_counts: Default::default(), appended: Vec::new() })
     }
 
     /// Writes what this writer kept in memory, then commits: on disk when it returns.
-    fn commit(mut self) -> Result<(), StoreError> {
+    /// Commits, returning the change events appended (see `Store::commit`).
+    fn commit(mut self) -> Result<Vec<(u64, Arc<crate::domain::events::ChangeEvent>)>, StoreError> {
         self.write_pending_counts()?;
         self.tx.commit()?;
-        Ok(())
+        Ok(self.appended)
     }
 }
 

@@ -459,7 +459,7 @@ fn events_are_numbered_in_commit_order_and_pruned_only_once_every_receiver_has_t
     store
         .write(|w| {
             for toe in 1..=5 {
-                w.append_event(&change_event(toe))?;
+                w.append_event(change_event(toe))?;
             }
             w.set_event_cursor("wiki", &EventCursor { acked: 3, ..EventCursor::default() })?;
             Ok::<_, StoreError>(())
@@ -476,7 +476,7 @@ fn events_are_numbered_in_commit_order_and_pruned_only_once_every_receiver_has_t
     assert_eq!(pruned, 3);
     assert_eq!(store.write(|w| w.prune_events(u64::MAX, i64::MAX, 100)).unwrap(), 1);
     // Too recent: kept.
-    store.write(|w| w.append_event(&change_event(100))).unwrap();
+    store.write(|w| w.append_event(change_event(100))).unwrap();
     assert_eq!(store.write(|w| w.prune_events(u64::MAX, 5, 100)).unwrap(), 0);
     let r = store.read().unwrap();
     let seqs: Vec<u64> = r.events_after(0, 100).unwrap().iter().map(|(s, _)| *s).collect();

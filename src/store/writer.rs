@@ -332,10 +332,7 @@ fn commit_batch(store: &Store, batch: &mut [Box<dyn Job>]) -> Result<(), StoreEr
                 let _ = w.tx.abort();
                 *flag = true;
             }
-            None => {
-                let committed = w.commit();
-                return store.after_commit(committed, db);
-            }
+            None => return store.commit(w, db),
         }
     }
 }
