@@ -28,6 +28,8 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&config.log);
+    // Every command reads and writes resources through the schema the config declares.
+    scimd::scim::extensions::install(&config.schemas);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

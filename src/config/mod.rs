@@ -18,6 +18,7 @@ use std::time::Duration;
 mod events;
 mod raw;
 mod roles;
+mod schemas;
 mod tls;
 
 use serde::Deserialize;
@@ -32,6 +33,7 @@ pub use events::{
 use raw::{DEFAULT_KEEP_DAYS, RawConfig, TlsModeName};
 use roles::validate_roles;
 pub use roles::{RolesConfig, UnknownRole, UnknownUserType};
+use schemas::validate_schemas;
 use tls::validate_acme;
 pub use tls::{AcmeConfig, LETS_ENCRYPT_DIRECTORY, TlsMode};
 
@@ -135,6 +137,8 @@ pub struct Config {
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub events: EventsConfig,
+    /// The extension schemas `[[schemas.extensions]]` declares, in the file's order.
+    pub schemas: Vec<crate::scim::extensions::ExtensionDecl>,
 }
 
 impl Config {
@@ -280,6 +284,7 @@ impl Config {
 
         let roles = validate_roles(raw.roles).map_err(|(span, m)| err(span, m))?;
         let events = validate_events(&raw.events).map_err(|(span, m)| err(span, m))?;
+        let schemas = validate_schemas(&raw.schemas).map_err(|(span, m)| err(span, m))?;
 
         let limits = Limits {
             max_connections: raw.limits.max_connections.max(1),
@@ -326,6 +331,7 @@ impl Config {
             },
             metrics,
             events,
+            schemas,
         })
     }
 

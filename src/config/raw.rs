@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::events::RawEvents;
+use super::schemas::RawSchemas;
 use super::{LogFormat, UnknownRole, UnknownUserType};
 use crate::scim::limits::RequestLimits;
 
@@ -32,6 +33,8 @@ pub(super) struct RawConfig {
     pub(super) metrics: RawMetrics,
     #[serde(default)]
     pub(super) events: RawEvents,
+    #[serde(default)]
+    pub(super) schemas: RawSchemas,
 }
 
 #[derive(Debug, Default, Deserialize)]

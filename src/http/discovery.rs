@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 
 use crate::scim::events::EVENT_URIS;
 use crate::scim::list::list_response;
-use crate::scim::schema::{
-    self, GROUP, SERVICE_PROVIDER_CONFIG, USER, resource_type_json, schema_json,
-};
+use crate::scim::schema::{self, SERVICE_PROVIDER_CONFIG, resource_type_json, schema_json};
 
 use super::error::HttpError;
 use super::response::{scim_bytes, scim_response};
@@ -47,16 +45,10 @@ pub async fn service_provider_config(State(state): State<AppState>) -> Response 
     scim_response(StatusCode::OK, &body)
 }
 
-fn all_schemas() -> Vec<&'static schema::SchemaDef> {
-    let mut out = vec![USER.schema];
-    out.extend(USER.extensions.iter().copied());
-    out.push(GROUP.schema);
-    out
-}
-
 pub async fn resource_types(State(state): State<AppState>) -> Response {
     let base = &state.service.settings().base_url;
-    let items: Vec<Value> = [&USER, &GROUP].iter().map(|rt| resource_type_json(rt, base)).collect();
+    let items: Vec<Value> =
+        schema::resource_types().iter().map(|rt| resource_type_json(rt, base)).collect();
     scim_bytes(StatusCode::OK, list_response(items.len() as u64, 1, &items))
 }
 
@@ -65,16 +57,18 @@ pub async fn resource_type(
     Path(name): Path<String>,
 ) -> Result<Response, HttpError> {
     let base = &state.service.settings().base_url;
-    let rt =
-        [&USER, &GROUP].into_iter().find(|rt| rt.name.eq_ignore_ascii_case(&name)).ok_or_else(
-            || HttpError::not_found(format!("no resource type '{name}'; scimd has User and Group")),
-        )?;
+    let rt = schema::resource_types()
+        .into_iter()
+        .find(|rt| rt.name.eq_ignore_ascii_case(&name))
+        .ok_or_else(|| {
+            HttpError::not_found(format!("no resource type '{name}'; scimd has User and Group"))
+        })?;
     Ok(scim_response(StatusCode::OK, &resource_type_json(rt, base)))
 }
 
 pub async fn schemas(State(state): State<AppState>) -> Response {
     let base = &state.service.settings().base_url;
-    let items: Vec<Value> = all_schemas().into_iter().map(|s| schema_json(s, base)).collect();
+    let items: Vec<Value> = schema::schemas().iter().map(|s| schema_json(s, base)).collect();
     scim_bytes(StatusCode::OK, list_response(items.len() as u64, 1, &items))
 }
 
@@ -83,8 +77,9 @@ pub async fn schema(
     Path(id): Path<String>,
 ) -> Result<Response, HttpError> {
     let base = &state.service.settings().base_url;
-    let found = all_schemas()
-        .into_iter()
+    let found = schema::schemas()
+        .iter()
+        .copied()
         .find(|s| s.id.eq_ignore_ascii_case(&id))
         .ok_or_else(|| HttpError::not_found(format!("no schema '{id}'")))?;
     Ok(scim_response(StatusCode::OK, &schema_json(found, base)))

@@ -12,7 +12,7 @@ use crate::scim::ScimError;
 use crate::scim::list::{Paging, SortOrder};
 use crate::scim::path::parse_attr_path;
 use crate::scim::projection::Projection;
-use crate::scim::schema::{GROUP, ResourceType, USER};
+use crate::scim::schema::{ResourceType, resource_type};
 use crate::service::{CheckedFilter, ListRequest};
 
 use super::error::HttpError;
@@ -162,8 +162,8 @@ impl ListParams {
             sort_order,
             start_index: paging.start_index,
             count: paging.count,
-            user_projection: Projection::parse(&USER, attributes, excluded)?,
-            group_projection: Projection::parse(&GROUP, attributes, excluded)?,
+            user_projection: Projection::parse(resource_type(Kind::User), attributes, excluded)?,
+            group_projection: Projection::parse(resource_type(Kind::Group), attributes, excluded)?,
         })
     }
 }

@@ -8,6 +8,7 @@
 pub mod datetime;
 pub mod error;
 pub mod events;
+pub mod extensions;
 pub mod filter;
 pub mod limits;
 pub mod list;

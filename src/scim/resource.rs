@@ -153,6 +153,15 @@ impl Output {
                 )));
             }
         }
+        if let Some(missing) =
+            rt.required_extensions.iter().find(|urn| !present.iter().any(|(s, _)| s.id == **urn))
+        {
+            return Err(ScimError::invalid_value(format!(
+                "missing the extension {missing}: every {} must carry it (the config declares it \
+                 required)",
+                rt.name
+            )));
+        }
         let mut urns = vec![Value::from(rt.schema.id)];
         urns.extend(present.iter().map(|(s, _)| Value::from(s.id)));
         let mut result = Map::new();
@@ -329,6 +338,25 @@ fn canon_single(
         // Microsoft's `"members": ["id"]`. Other attributes (`"emails": "x"`) stay errors.
         (AttrType::Complex, v @ Value::String(_)) if accepts_bare_id(def) => {
             json!({ "value": v })
+        }
+        (AttrType::String, Value::String(s)) if def.canonical_only => {
+            let same =
+                |c: &&&str| if def.case_exact { **c == s } else { c.eq_ignore_ascii_case(&s) };
+            match def.canonical_values.iter().find(same) {
+                Some(canonical) => Value::from(*canonical),
+                None => {
+                    return Err(ScimError::invalid_value(format!(
+                        "attribute {} must be one of {}, not {}",
+                        quote(label),
+                        def.canonical_values
+                            .iter()
+                            .map(|c| quote(c))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        describe(&Value::String(s))
+                    )));
+                }
+            }
         }
         (AttrType::String | AttrType::Reference | AttrType::Binary, v @ Value::String(_)) => v,
         (AttrType::Boolean, v @ Value::Bool(_)) => v,

@@ -130,6 +130,9 @@ pub struct AttrDef {
     pub returned: Returned,
     pub uniqueness: Uniqueness,
     pub canonical_values: &'static [&'static str],
+    /// Whether a value outside `canonical_values` is refused. Off for the RFC's own lists
+    /// (Entra sends `"type": "other"` and worse); on for a declared attribute that lists them.
+    pub canonical_only: bool,
     pub reference_types: &'static [&'static str],
     pub sub_attributes: &'static [AttrDef],
 }
@@ -159,6 +162,7 @@ impl AttrDef {
             returned: Returned::Default,
             uniqueness: Uniqueness::None,
             canonical_values: &[],
+            canonical_only: false,
             reference_types: &[],
             sub_attributes: &[],
         }
@@ -209,6 +213,8 @@ pub struct ResourceType {
     pub description: &'static str,
     pub schema: &'static SchemaDef,
     pub extensions: &'static [&'static SchemaDef],
+    /// The URNs of the extensions every resource of the type must carry.
+    pub required_extensions: &'static [&'static str],
 }
 
 impl ResourceType {
@@ -457,6 +463,7 @@ pub static USER: ResourceType = ResourceType {
     description: "User Account",
     schema: &USER_SCHEMA,
     extensions: &[&ENTERPRISE_USER_SCHEMA],
+    required_extensions: &[],
 };
 
 pub static GROUP: ResourceType = ResourceType {
@@ -465,25 +472,33 @@ pub static GROUP: ResourceType = ResourceType {
     description: "Group",
     schema: &GROUP_SCHEMA,
     extensions: &[],
+    required_extensions: &[],
 };
 
-/// The resource type of a kind of resource: its schema, extensions and endpoint.
+/// The resource type of a kind of resource: its schema, extensions and endpoint, with the
+/// extensions declared in the config (`extensions::install`).
 pub fn resource_type(kind: Kind) -> &'static ResourceType {
+    let model = super::extensions::model();
     match kind {
-        Kind::User => &USER,
-        Kind::Group => &GROUP,
+        Kind::User => model.user,
+        Kind::Group => model.group,
     }
 }
 
-/// Every schema, in the order `/Schemas` lists them.
-pub static SCHEMAS: [&SchemaDef; 3] = [&USER_SCHEMA, &ENTERPRISE_USER_SCHEMA, &GROUP_SCHEMA];
+/// Every schema, in the order `/Schemas` lists them (declared extensions last).
+pub fn schemas() -> &'static [&'static SchemaDef] {
+    super::extensions::model().schemas
+}
 
 /// Every resource type, in the order `/ResourceTypes` lists them.
-pub static RESOURCE_TYPES: [&ResourceType; 2] = [&USER, &GROUP];
+pub fn resource_types() -> [&'static ResourceType; 2] {
+    let model = super::extensions::model();
+    [model.user, model.group]
+}
 
 /// The canonical spelling of a known schema URN, matched case-insensitively.
 pub fn canonical_urn(urn: &str) -> Option<&'static str> {
-    SCHEMAS.iter().map(|s| s.id).find(|id| id.eq_ignore_ascii_case(urn))
+    schemas().iter().map(|s| s.id).find(|id| id.eq_ignore_ascii_case(urn))
 }
 
 /// The RFC 7643 §7 representation of a schema. Absent values are omitted, never null.
@@ -541,8 +556,12 @@ pub fn resource_type_json(rt: &ResourceType, base_url: &str) -> Value {
     });
     if let Value::Object(m) = &mut v {
         if !rt.extensions.is_empty() {
-            let ext: Vec<Value> =
-                rt.extensions.iter().map(|s| json!({"schema": s.id, "required": false})).collect();
+            let required = |id: &str| rt.required_extensions.contains(&id);
+            let ext: Vec<Value> = rt
+                .extensions
+                .iter()
+                .map(|s| json!({"schema": s.id, "required": required(s.id)}))
+                .collect();
             m.insert("schemaExtensions".into(), ext.into());
         }
         m.insert(
@@ -614,7 +633,7 @@ mod tests {
 
     #[test]
     fn tables_are_well_formed() {
-        for s in SCHEMAS {
+        for s in schemas() {
             let mut names: Vec<String> = Vec::new();
             for a in s.attributes {
                 assert!(!names.contains(&a.name.to_lowercase()), "duplicate {}", a.name);
@@ -661,7 +680,7 @@ mod tests {
                 _ => true,
             }
         }
-        for s in SCHEMAS {
+        for s in schemas() {
             assert!(no_nulls(&schema_json(s, "https://x")));
         }
     }

@@ -3,7 +3,8 @@
 //! A reload reads the config file again and applies what can change without a restart: the
 //! TLS certificate (new handshakes get the new one; open connections keep theirs), the
 //! `[roles]` mapping, the `[scim]` settings (requests that start afterwards use them) and the
-//! `[[events.receivers]]` (delivery starts, restarts or stops streams). It is all or nothing: when
+//! `[[events.receivers]]` (delivery starts, restarts or stops streams) and additions to
+//! `[[schemas.extensions]]` (a removal is refused: stored values would stop being served). It is all or nothing: when
 //! the file does not parse or the certificate does not load, everything stays as it was and the
 //! error says why. Changed settings that need a restart are named in the outcome.
 //!
@@ -28,6 +29,8 @@ pub struct Reloaded {
     pub scim_changed: bool,
     /// Whether the event receivers differ (delivery then follows the new list).
     pub receivers_changed: bool,
+    /// Whether extension schemas were added (requests that start afterwards see them).
+    pub schemas_changed: bool,
     /// Settings whose new value is ignored until a restart, by config key.
     pub need_restart: Vec<&'static str>,
 }
@@ -74,6 +77,8 @@ impl Reloader {
                 .map_err(|e| format!("{e}; the certificate in use stays"))?,
             _ => None,
         };
+        crate::scim::extensions::reload_keeps(&running.schemas, &fresh.schemas)
+            .map_err(|e| format!("schemas: {e}; nothing was reloaded"))?;
         let need_restart = restart_only_changes(&running, &fresh);
         let roles_changed = fresh.roles != running.roles;
         let scim_changed = fresh.scim != running.scim;
@@ -86,13 +91,25 @@ impl Reloader {
         if receivers_changed {
             self.events.send_replace(fresh.events.clone());
         }
+        let schemas_changed = fresh.schemas != running.schemas;
+        if schemas_changed {
+            crate::scim::extensions::install(&fresh.schemas);
+        }
         let certificate = key.is_some();
         // What a restart would still need to apply stays visible at the next reload too.
         running.tls = tls;
         running.roles = fresh.roles;
         running.scim = fresh.scim;
         running.events.receivers = fresh.events.receivers;
-        Ok(Reloaded { certificate, roles_changed, scim_changed, receivers_changed, need_restart })
+        running.schemas = fresh.schemas;
+        Ok(Reloaded {
+            certificate,
+            roles_changed,
+            scim_changed,
+            receivers_changed,
+            schemas_changed,
+            need_restart,
+        })
     }
 }
 

@@ -69,6 +69,7 @@ pub fn reload_on_hangup(reloader: Reloader) -> std::io::Result<impl Future<Outpu
                         roles_changed = done.roles_changed,
                         scim_changed = done.scim_changed,
                         receivers_changed = done.receivers_changed,
+                        schemas_changed = done.schemas_changed,
                         "config reloaded"
                     );
                 }

@@ -13,7 +13,7 @@ use scimd::config::Config;
 use scimd::server::Server;
 use scimd::service::tokens;
 use scimd::store::{Store, TokenScope};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -896,4 +896,76 @@ pub async fn tls_connect(
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
     let name = rustls_pki_types::ServerName::try_from(server_name.to_string()).expect("name");
     connector.connect(name, tcp).await.expect("a verified TLS handshake")
+}
+
+/// A SCIM client of a `scimd serve` process over plain HTTP (`write_plain_config`).
+#[derive(Clone)]
+pub struct ProcessClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl ProcessClient {
+    pub fn new(port: u16, token: &str) -> ProcessClient {
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        ProcessClient {
+            http,
+            base: format!("http://127.0.0.1:{port}/scim/v2"),
+            token: token.to_string(),
+        }
+    }
+
+    /// Sends one request, retrying a `429`; the status and the body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        loop {
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base))
+                .bearer_auth(&self.token);
+            if let Some(body) = &body {
+                request =
+                    request.header("content-type", "application/scim+json").body(body.to_string());
+            }
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            let text = response.text().await.expect("body");
+            if status == 429 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            return (status, serde_json::from_str(&text).unwrap_or(Value::Null));
+        }
+    }
+
+    pub async fn create(&self, user_name: &str) -> String {
+        let (status, body) = self
+            .send(reqwest::Method::POST, "/Users", Some(user_body(user_name, json!(null))))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Every id of `endpoint`, paged.
+    pub async fn all_ids(&self, endpoint: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut start = 1;
+        loop {
+            let path = format!("{endpoint}?startIndex={start}&count=1000&attributes=id");
+            let (status, body) = self.send(reqwest::Method::GET, &path, None).await;
+            assert_eq!(status, 200, "{body}");
+            let page = body["Resources"].as_array().cloned().unwrap_or_default();
+            out.extend(page.iter().map(|r| r["id"].as_str().expect("id").to_string()));
+            if page.is_empty() {
+                return out;
+            }
+            start += page.len();
+        }
+    }
 }

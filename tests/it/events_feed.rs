@@ -9,76 +9,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{issue_token, serve_process, user_body, write_plain_config};
+use crate::common::{ProcessClient as Client, issue_token, serve_process, write_plain_config};
 use crate::event_receiver::{Receiver, fetch_jwks, first_arrivals};
 use scimd::store::TokenScope;
 
 const USERS: usize = 10_000;
 const FEED_ADD: &str = "urn:ietf:params:scim:event:feed:add";
 const PROV: &str = "urn:ietf:params:scim:event:prov:";
-
-/// A SCIM client of one running server.
-#[derive(Clone)]
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    fn new(port: u16, token: &str) -> Client {
-        let http =
-            reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        Client { http, base: format!("http://127.0.0.1:{port}/scim/v2"), token: token.to_string() }
-    }
-
-    /// Sends one request, retrying a `429`; the status and the body.
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        loop {
-            let mut request = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.base))
-                .bearer_auth(&self.token);
-            if let Some(body) = &body {
-                request =
-                    request.header("content-type", "application/scim+json").body(body.to_string());
-            }
-            let response = request.send().await.expect("request");
-            let status = response.status().as_u16();
-            let text = response.text().await.expect("body");
-            if status == 429 {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-            return (status, serde_json::from_str(&text).unwrap_or(Value::Null));
-        }
-    }
-
-    async fn create(&self, user_name: &str) -> String {
-        let (status, body) = self
-            .send(reqwest::Method::POST, "/Users", Some(user_body(user_name, json!(null))))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["id"].as_str().expect("id").to_string()
-    }
-
-    /// Every id of `endpoint`, paged.
-    async fn all_ids(&self, endpoint: &str) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        let mut start = 1;
-        loop {
-            let path = format!("{endpoint}?startIndex={start}&count=1000&attributes=id");
-            let (status, body) = self.send(reqwest::Method::GET, &path, None).await;
-            assert_eq!(status, 200, "{body}");
-            let page = body["Resources"].as_array().cloned().unwrap_or_default();
-            out.extend(page.iter().map(|r| r["id"].as_str().expect("id").to_string()));
-            if page.is_empty() {
-                return out;
-            }
-            start += page.len();
-        }
-    }
-}
 
 /// One acknowledged change made while the receiver was being fed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,7 @@ mod events_crash;
 mod events_feed;
 mod events_poll;
 mod events_push;
+mod extensions;
 mod framing;
 mod jwks;
 mod observability;

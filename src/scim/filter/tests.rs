@@ -293,6 +293,7 @@ static NUMERIC: ResourceType = ResourceType {
     description: "",
     schema: &NUMERIC_SCHEMA,
     extensions: &[],
+    required_extensions: &[],
 };
 
 #[test]

@@ -1,0 +1,278 @@
+//! Custom attributes (issue 16): extension schemas declared in `[[schemas.extensions]]`, over
+//! the real binary. An Entra-shaped POST carrying a custom extension, Entra's PATCH forms for
+//! it (`Replace` with the full URN path, path-less with URN keys), an Okta PUT with the
+//! extension object, type and `canonical_values` errors, a filter and a projection on a custom
+//! attribute, `/Schemas` and `/ResourceTypes` in RFC 7643 form, and a reload that adds an
+//! attribute while one that removes one is refused.
+
+use serde_json::{Value, json};
+
+use crate::common::{ProcessClient, issue_token, serve_process, write_plain_config};
+use scimd::store::TokenScope;
+
+const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+
+const DECLARED: &str = r#"
+[[schemas.extensions]]
+id = "urn:ietf:params:scim:schemas:extension:acme:2.0:User"
+name = "Acme user"
+
+[[schemas.extensions.attributes]]
+name = "badgeNumber"
+description = "The number on the badge"
+
+[[schemas.extensions.attributes]]
+name = "clearance"
+canonical_values = ["low", "high"]
+
+[[schemas.extensions.attributes]]
+name = "contractor"
+type = "boolean"
+
+[[schemas.extensions.attributes]]
+name = "floor"
+type = "integer"
+
+[[schemas.extensions.attributes]]
+name = "desk"
+type = "complex"
+
+[[schemas.extensions.attributes.sub_attributes]]
+name = "building"
+
+[[schemas.extensions.attributes.sub_attributes]]
+name = "number"
+type = "integer"
+"#;
+
+use reqwest::Method;
+
+fn entra_user(user_name: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", ACME],
+        "externalId": user_name,
+        "userName": user_name,
+        "active": true,
+        "displayName": "Badge Holder",
+        "emails": [{"primary": true, "type": "work", "value": user_name}],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Ops"},
+        ACME: {"badgeNumber": "4711", "contractor": "True", "floor": 3,
+               "desk": {"building": "North", "number": 12}}
+    })
+}
+
+#[tokio::test]
+async fn a_declared_extension_provisions_in_every_form_the_idps_send() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
+    let config = write_plain_config(dir.path(), DECLARED);
+    let process = serve_process(&config).await;
+    let c = ProcessClient::new(process.port, &token);
+
+    // Entra's POST: the extension object under its URN; "True" for a declared boolean.
+    let (status, created) =
+        c.send(Method::POST, "/Users", Some(entra_user("ada@example.org"))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        created[ACME],
+        json!({"badgeNumber": "4711", "contractor": true, "floor": 3,
+               "desk": {"building": "North", "number": 12}})
+    );
+    assert!(created["schemas"].as_array().expect("schemas").contains(&json!(ACME)), "{created}");
+    let (_, read) = c.send(Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(read[ACME], created[ACME], "stored as answered");
+
+    // Entra's PATCH: Replace with the full URN path, then a path-less value with URN keys.
+    let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    let (status, patched) = c
+        .send(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch(
+                json!([{"op": "Replace", "path": format!("{ACME}:badgeNumber"), "value": "4712"}]),
+            )),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched[ACME]["badgeNumber"], "4712");
+    let (status, patched) = c
+        .send(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(patch(json!([{"op": "replace", "value": {
+                  format!("{ACME}:clearance"): "high", "displayName": "Ada"}}]))),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        (patched[ACME]["clearance"].as_str(), patched["displayName"].as_str()),
+        (Some("high"), Some("Ada"))
+    );
+    assert_eq!(patched[ACME]["badgeNumber"], "4712", "the rest of the extension is kept");
+
+    // Okta's PUT: the whole user with the extension object.
+    let mut okta = read.clone();
+    okta[ACME] = json!({"badgeNumber": "5000", "floor": 4});
+    let (status, put) = c.send(Method::PUT, &format!("/Users/{id}"), Some(okta)).await;
+    assert_eq!(status, 200, "{put}");
+    assert_eq!(put[ACME], json!({"badgeNumber": "5000", "floor": 4}));
+
+    // Type errors name the attribute and its declared type; nothing is stored.
+    for (value, says) in [
+        (json!({"floor": "three"}), "floor"),
+        (json!({"contractor": "maybe"}), "contractor"),
+        (json!({"clearance": "secret"}), "clearance"),
+        (json!({"desk": {"number": "twelve"}}), "number"),
+        (json!({"nope": 1}), "nope"),
+    ] {
+        let mut body = entra_user("bad@example.org");
+        body[ACME] = value.clone();
+        let (status, error) = c.send(Method::POST, "/Users", Some(body)).await;
+        assert_eq!(status, 400, "{value}: {error}");
+        assert!(error["detail"].as_str().unwrap_or("").contains(says), "{value}: {error}");
+    }
+    let (_, list) =
+        c.send(Method::GET, "/Users?filter=userName%20eq%20%22bad@example.org%22", None).await;
+    assert_eq!(list["totalResults"], 0, "a refused user is not stored");
+
+    // Filters and projection on a custom attribute.
+    let (status, _) = c.send(Method::POST, "/Users", Some(entra_user("bob@example.org"))).await;
+    assert_eq!(status, 201);
+    let filter = format!("{ACME}:badgeNumber eq \"5000\"");
+    let path = format!("/Users?filter={}&attributes={ACME}:badgeNumber", urlencode(&filter));
+    let (status, found) = c.send(Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["totalResults"], 1, "{found}");
+    assert_eq!(found["Resources"][0]["id"], id.as_str());
+    assert_eq!(found["Resources"][0][ACME], json!({"badgeNumber": "5000"}), "{found}");
+    assert!(found["Resources"][0].get("userName").is_none(), "only what was asked for");
+    let (_, sorted) = c
+        .send(Method::GET, &format!("/Users?sortBy={ACME}:badgeNumber&attributes=userName"), None)
+        .await;
+    let names: Vec<&str> = sorted["Resources"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|u| u["userName"].as_str())
+        .collect();
+    assert_eq!(names, ["bob@example.org", "ada@example.org"], "4711 sorts before 5000");
+}
+
+#[tokio::test]
+async fn schemas_and_resource_types_list_a_declared_extension_in_rfc_7643_form() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
+    let required =
+        DECLARED.replace("name = \"Acme user\"", "name = \"Acme user\"\nrequired = true");
+    let config = write_plain_config(dir.path(), &required);
+    let process = serve_process(&config).await;
+    let c = ProcessClient::new(process.port, &token);
+
+    let (status, schema) = c.send(Method::GET, &format!("/Schemas/{ACME}"), None).await;
+    assert_eq!(status, 200, "{schema}");
+    assert_eq!(schema["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:Schema"]));
+    assert_eq!((schema["id"].as_str(), schema["name"].as_str()), (Some(ACME), Some("Acme user")));
+    assert_eq!(schema["meta"]["resourceType"], "Schema");
+    let attrs = schema["attributes"].as_array().expect("attributes");
+    let badge = attrs.iter().find(|a| a["name"] == "badgeNumber").expect("badgeNumber");
+    // RFC 7643 §7: every characteristic, with the declared values.
+    for (key, want) in [
+        ("type", json!("string")),
+        ("multiValued", json!(false)),
+        ("required", json!(false)),
+        ("caseExact", json!(false)),
+        ("mutability", json!("readWrite")),
+        ("returned", json!("default")),
+        ("uniqueness", json!("none")),
+        ("description", json!("The number on the badge")),
+    ] {
+        assert_eq!(badge[key], want, "{key}: {badge}");
+    }
+    let clearance = attrs.iter().find(|a| a["name"] == "clearance").expect("clearance");
+    assert_eq!(clearance["canonicalValues"], json!(["low", "high"]));
+    let desk = attrs.iter().find(|a| a["name"] == "desk").expect("desk");
+    assert_eq!(desk["type"], "complex");
+    assert_eq!(
+        desk["subAttributes"][1],
+        json!({
+        "name": "number", "type": "integer", "multiValued": false, "description": "",
+        "required": false, "caseExact": false, "mutability": "readWrite", "returned": "default",
+        "uniqueness": "none"})
+    );
+
+    let (_, all) = c.send(Method::GET, "/Schemas", None).await;
+    let ids: Vec<&str> = all["Resources"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert!(ids.contains(&ACME), "{ids:?}");
+    assert_eq!(all["totalResults"], ids.len());
+
+    let (_, user_type) = c.send(Method::GET, "/ResourceTypes/User", None).await;
+    assert_eq!(
+        user_type["schemaExtensions"],
+        json!([{"schema": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "required": false},
+               {"schema": ACME, "required": true}])
+    );
+    // A required extension must be there.
+    let mut without = entra_user("carol@example.org");
+    without.as_object_mut().expect("object").remove(ACME);
+    let (status, error) = c.send(Method::POST, "/Users", Some(without)).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(error["detail"].as_str().unwrap_or("").contains(ACME), "{error}");
+}
+
+#[tokio::test]
+async fn a_reload_adds_an_attribute_and_refuses_to_remove_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
+    let config = write_plain_config(dir.path(), DECLARED);
+    let mut process = serve_process(&config).await;
+    let c = ProcessClient::new(process.port, &token);
+    let mut body = entra_user("dan@example.org");
+    body[ACME]["costCode"] = json!("CC-1");
+    let (status, error) = c.send(Method::POST, "/Users", Some(body.clone())).await;
+    assert_eq!(status, 400, "not declared yet: {error}");
+
+    let hangup = |pid: u32| {
+        let status = std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+        assert!(status.expect("kill -HUP").success());
+    };
+    let added = format!("{DECLARED}\n[[schemas.extensions.attributes]]\nname = \"costCode\"\n");
+    write_plain_config(dir.path(), &added);
+    hangup(process.child.id());
+    process.stderr_line("config reloaded");
+    let (status, created) = c.send(Method::POST, "/Users", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created[ACME]["costCode"], "CC-1");
+
+    // Removing it again would orphan the stored value: the reload is refused, all of it.
+    write_plain_config(dir.path(), DECLARED);
+    hangup(process.child.id());
+    let refusal = process.stderr_line("reload failed");
+    assert!(refusal.contains("costCode") && refusal.contains("removed"), "{refusal}");
+    let (_, schema) = c.send(Method::GET, &format!("/Schemas/{ACME}"), None).await;
+    let names: Vec<&str> = schema["attributes"]
+        .as_array()
+        .expect("attrs")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert!(names.contains(&"costCode"), "unchanged: {names:?}");
+}
+
+/// Percent-encodes a query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
