@@ -117,6 +117,19 @@ pub struct ScimConfig {
     pub allowed_domains: Vec<String>,
     pub default_page_size: u64,
     pub max_page_size: u64,
+    pub unknown_attributes: UnknownAttributes,
+}
+
+/// What a write naming an attribute the schema does not have gets (`[scim] unknown_attributes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnknownAttributes {
+    /// `400 invalidValue` naming the attribute and how to declare it.
+    #[default]
+    Reject,
+    /// The attribute is dropped, the write goes on, and its provisioning-log entry lists
+    /// what was dropped.
+    Ignore,
 }
 
 /// The validated configuration.
@@ -321,6 +334,7 @@ impl Config {
                 allowed_domains,
                 default_page_size: *default_page.get_ref(),
                 max_page_size: *max_page.get_ref(),
+                unknown_attributes: raw.scim.unknown_attributes,
             },
             roles,
             limits,

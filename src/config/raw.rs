@@ -71,6 +71,8 @@ pub(super) struct RawScim {
     pub(super) default_page_size: Spanned<u64>,
     #[serde(default = "max_page_size")]
     pub(super) max_page_size: Spanned<u64>,
+    #[serde(default)]
+    pub(super) unknown_attributes: super::UnknownAttributes,
 }
 
 impl Default for RawScim {
@@ -80,6 +82,7 @@ impl Default for RawScim {
             allowed_domains: Vec::new(),
             default_page_size: default_page_size(),
             max_page_size: max_page_size(),
+            unknown_attributes: Default::default(),
         }
     }
 }

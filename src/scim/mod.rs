@@ -20,5 +20,6 @@ pub mod resource;
 pub mod schema;
 pub mod text;
 pub mod tolerance;
+pub mod unknown;
 
 pub use error::{ScimError, ScimType};

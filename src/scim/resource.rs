@@ -189,7 +189,9 @@ fn unknown_attribute(rt: &ResourceType, name: &str) -> ScimError {
     let mut urns = vec![rt.schema.id];
     urns.extend(rt.extensions.iter().map(|s| s.id));
     ScimError::invalid_value(format!(
-        "unknown attribute {} for {}; scimd accepts the attributes of {}",
+        "unknown attribute {} for {}; scimd accepts the attributes of {}. To keep it, declare \
+         it in config.toml under [[schemas.extensions]]; to drop such attributes instead, set \
+         [scim] unknown_attributes = \"ignore\"",
         quote(name),
         rt.name,
         urns.join(" and ")

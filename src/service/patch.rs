@@ -8,12 +8,13 @@
 
 use serde_json::Value;
 
+use crate::config::UnknownAttributes;
 use crate::domain::text::name_key;
 use crate::domain::{Kind, ResourceId};
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::Projection;
 use crate::scim::schema::resource_type;
-use crate::scim::{ScimError, filter, limits, tolerance};
+use crate::scim::{ScimError, filter, limits, tolerance, unknown};
 use crate::store::{ReadQueries, StoredResource, Writer};
 
 use super::audit::{Attempt, log_refusal, write_logged};
@@ -80,23 +81,39 @@ impl Service {
         principal: Principal,
         request: PatchRequest,
     ) -> Result<PatchedResource, ServiceError> {
-        let PatchRequest { kind, id, body, if_match, projection, with_body } = request;
+        let PatchRequest { kind, id, mut body, if_match, projection, with_body } = request;
         let attempt = Attempt::new(principal, "patch", kind, Some(id.clone()));
         let rt = resource_type(kind);
         let limits = self.settings.limits;
-        let normalised = match Service::ensure_can_write(&attempt.principal).and_then(|()| {
-            // The limits first: what they refuse costs nothing more.
-            limits::check_patch_body(&body, &limits)?;
-            let normalised = tolerance::patch_operations(rt, &id, body)?;
-            limits::check_operations(rt, &normalised.operations, &limits)?;
-            Ok(normalised)
-        }) {
-            Ok(normalised) => normalised,
-            Err(e) => {
-                let _ = log_refusal(self, &attempt, &e).await;
-                return Err(e);
-            }
-        };
+        let (normalised, ignored) =
+            match Service::ensure_can_write(&attempt.principal).and_then(|()| {
+                // The limits first: what they refuse costs nothing more.
+                limits::check_patch_body(&body, &limits)?;
+                let ignored = match self.scim().unknown_attributes {
+                    UnknownAttributes::Reject => Vec::new(),
+                    UnknownAttributes::Ignore => unknown::strip_patch(rt, &mut body),
+                };
+                let emptied = !ignored.is_empty()
+                    && body
+                        .get("Operations")
+                        .or_else(|| body.get("operations"))
+                        .and_then(Value::as_array)
+                        .is_some_and(Vec::is_empty);
+                // Every operation named unknown attributes: nothing to do, and nothing refused.
+                let normalised = if emptied {
+                    tolerance::PatchRequest { operations: Vec::new(), echoed_groups: Vec::new() }
+                } else {
+                    tolerance::patch_operations(rt, &id, body)?
+                };
+                limits::check_operations(rt, &normalised.operations, &limits)?;
+                Ok((normalised, ignored))
+            }) {
+                Ok(normalised) => normalised,
+                Err(e) => {
+                    let _ = log_refusal(self, &attempt, &e).await;
+                    return Err(e);
+                }
+            };
         // The operations applied off the writer, to the resource as stored now: the writer
         // takes this result if the resource is still at that version (the usual case) and
         // applies them itself otherwise. The engine's refusal is kept the same way; a failure
@@ -179,7 +196,10 @@ impl Service {
                 old.clone()
             };
             attempt.name = Some(name);
-            let detail = summary(&old, &stored, &patched.changed, counts);
+            let mut detail = summary(&old, &stored, &patched.changed, counts);
+            if let Some(ignored) = super::resources::ignored_summary(&ignored) {
+                detail = format!("{detail}; {ignored}");
+            }
             let status = if with_body { 200 } else { 204 };
             Ok((stored, attempt.succeeded_with(status, roles_summary, detail)))
         })

@@ -2,12 +2,13 @@
 
 use serde_json::Value;
 
+use crate::config::UnknownAttributes;
 use crate::domain::{Kind, ResourceId};
 use crate::scim::projection::Projection;
 use crate::scim::schema::ENTERPRISE_USER;
 use crate::scim::schema::resource_type;
-use crate::scim::{ScimError, limits, resource};
-use crate::store::{ReadQueries, StoredResource, TokenScope, Writer};
+use crate::scim::{ScimError, limits, resource, unknown};
+use crate::store::{LogEntry, ReadQueries, StoredResource, TokenScope, Writer};
 
 use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
 use super::checks::{
@@ -34,6 +35,8 @@ struct Prepared {
     roles: Option<roles::RoleDecision>,
     /// For groups: the member ids as sent (resolved inside the transaction).
     members: Vec<String>,
+    /// Attributes dropped as unknown (`[scim] unknown_attributes = "ignore"`).
+    ignored: Vec<String>,
 }
 
 impl Service {
@@ -69,9 +72,13 @@ impl Service {
 
     /// Validates a body: schema, naming attribute, roles and allowed domains for users,
     /// member references for groups.
-    fn prepare(&self, kind: Kind, body: Value) -> Result<Prepared, ServiceError> {
+    fn prepare(&self, kind: Kind, mut body: Value) -> Result<Prepared, ServiceError> {
         let limits = &self.settings.limits;
         limits::check_strings(&body, limits)?;
+        let ignored = match self.scim().unknown_attributes {
+            UnknownAttributes::Reject => Vec::new(),
+            UnknownAttributes::Ignore => unknown::strip_resource(resource_type(kind), &mut body),
+        };
         let mut attributes = resource::canonicalize(resource_type(kind), body)?;
         limits::check_resource(resource_type(kind), &attributes, None, limits)?;
         let name = naming_value(kind, &attributes).ok_or_else(|| {
@@ -119,7 +126,7 @@ impl Service {
                 }
             }
         }
-        Ok(Prepared { attributes, name, roles, members })
+        Ok(Prepared { attributes, name, roles, members, ignored })
     }
 
     /// Runs `prepare`, logging the refusal when it fails.
@@ -171,7 +178,7 @@ impl Service {
             ChangeEvents::new().created(w, &base_url, kind, &stored, &members)?;
             // Only now is the id real; a refused create logs none.
             attempt.resource_id = Some(stored.id.to_string());
-            Ok((stored, attempt.succeeded(201, prepared.roles_summary())))
+            Ok((stored, prepared.succeeded(attempt, 201)))
         })
         .await?;
         self.rendered_committed(kind, &stored, &projection)
@@ -220,11 +227,11 @@ impl Service {
             {
                 // Nothing differs (Okta sends whole objects back): the resource stays at its
                 // version and no event is told.
-                return Ok((old, attempt.succeeded(200, prepared.roles_summary())));
+                return Ok((old, prepared.succeeded(attempt, 200)));
             }
             w.put(kind, &stored, Some(&old))?;
             ChangeEvents::new().replaced(w, &base_url, kind, &old, &stored, members_changed)?;
-            Ok((stored, attempt.succeeded(200, prepared.roles_summary())))
+            Ok((stored, prepared.succeeded(attempt, 200)))
         })
         .await?;
         self.rendered_committed(kind, &stored, &projection)
@@ -336,6 +343,14 @@ impl Prepared {
     fn roles_summary(&self) -> Option<String> {
         self.roles.as_ref().map(|r| r.summary.clone())
     }
+
+    /// The provisioning-log row of the write, naming what was dropped as unknown.
+    fn succeeded(&self, attempt: &Attempt, status: u16) -> LogEntry {
+        match ignored_summary(&self.ignored) {
+            Some(detail) => attempt.succeeded_with(status, self.roles_summary(), detail),
+            None => attempt.succeeded(status, self.roles_summary()),
+        }
+    }
 }
 
 /// A PUT body may echo the resource's `id`; a different one is an error.
@@ -410,4 +425,9 @@ fn replace_members(
     let mut after = add_members(w, group, members)?;
     after.sort();
     Ok(after != before)
+}
+
+/// `ignored unknown attributes: a, b` for a provisioning-log entry, when something was.
+pub(super) fn ignored_summary(ignored: &[String]) -> Option<String> {
+    (!ignored.is_empty()).then(|| format!("ignored unknown attributes: {}", ignored.join(", ")))
 }

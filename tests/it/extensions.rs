@@ -276,3 +276,87 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// `scimd log` against the running server of `config`: its stdout.
+async fn log_lines(config: &std::path::Path) -> String {
+    let mut cmd = crate::common::scimd_command();
+    cmd.arg("--config").arg(config).args(["log", "--limit", "20"]);
+    let out = crate::common::run_scimd(cmd).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    out.stdout
+}
+
+#[tokio::test]
+async fn unknown_attributes_are_refused_by_default_and_dropped_and_logged_when_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
+    let config = write_plain_config(dir.path(), DECLARED);
+    let mut process = serve_process(&config).await;
+    let c = ProcessClient::new(process.port, &token);
+    let mut body = entra_user("erin@example.org");
+    body["shoeSize"] = json!(44);
+    body[ACME]["hatSize"] = json!("L");
+
+    // Reject (the default): 400 naming the attribute and how to declare it; nothing stored.
+    let (status, error) = c.send(Method::POST, "/Users", Some(body.clone())).await;
+    assert_eq!(status, 400, "{error}");
+    let detail = error["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("shoeSize") || detail.contains("hatSize"), "{detail}");
+    assert!(
+        detail.contains("[[schemas.extensions]]") && detail.contains("unknown_attributes"),
+        "{detail}"
+    );
+    let (_, id) = c.send(Method::POST, "/Users", Some(entra_user("frank@example.org"))).await;
+    let id = id["id"].as_str().expect("id").to_string();
+    let unknown_patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": format!("{ACME}:hatSize"), "value": "M"},
+                       {"op": "Replace", "path": "displayName", "value": "Frank"}]});
+    let (status, error) =
+        c.send(Method::PATCH, &format!("/Users/{id}"), Some(unknown_patch.clone())).await;
+    assert_eq!(status, 400, "{error}");
+
+    // Ignore: the same writes succeed without the unknown names, and the log lists them.
+    let ignoring = format!("[scim]\nunknown_attributes = \"ignore\"\n{DECLARED}");
+    write_plain_config(dir.path(), &ignoring);
+    let status =
+        std::process::Command::new("kill").args(["-HUP", &process.child.id().to_string()]).status();
+    assert!(status.expect("kill -HUP").success());
+    process.stderr_line("config reloaded");
+
+    let (status, created) = c.send(Method::POST, "/Users", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    assert!(created.get("shoeSize").is_none(), "{created}");
+    assert_eq!(created[ACME]["badgeNumber"], "4711", "the declared ones are kept");
+    assert!(created[ACME].get("hatSize").is_none(), "{created}");
+    let (status, patched) =
+        c.send(Method::PATCH, &format!("/Users/{id}"), Some(unknown_patch)).await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["displayName"], "Frank", "the known operation applied");
+    // A PATCH of nothing but unknown attributes changes nothing and is not refused.
+    let only_unknown = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"shoeSize": 45}}]});
+    let (status, same) = c.send(Method::PATCH, &format!("/Users/{id}"), Some(only_unknown)).await;
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(same["meta"]["version"], patched["meta"]["version"]);
+
+    let log = log_lines(&config).await;
+    let erin = log
+        .lines()
+        .find(|l| l.contains("erin@example.org") && l.contains("201"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        erin.contains("ignored unknown attributes: ") && erin.contains("shoeSize")
+            && erin.contains(&format!("{ACME}:hatSize")),
+        "{erin}"
+    );
+    assert!(
+        log.lines().any(|l| l.contains("patch")
+            && l.contains(&format!("ignored unknown attributes: {ACME}:hatSize"))),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("ignored unknown attributes: shoeSize") && l.contains("patch")),
+        "{log}"
+    );
+}
