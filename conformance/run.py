@@ -51,7 +51,12 @@ MIN_RESULTS = {"scim2-tester": 45, "scim-sanity": 25}
 #  - the suites send random strings as userType and as role values: accept them;
 #  - no default roles: scimd gives a user without IdP roles the roles derived from its userType
 #    (the product's userType -> roles feature), so `remove roles` would bring derived roles
-#    back; with no default roles the suites see plain RFC 7644 semantics.
+#    back; with no default roles the suites see plain RFC 7644 semantics;
+#  - a custom extension schema (issue 16) with string, boolean, integer, reference, multi-valued
+#    and complex attributes: the suites discover it through /Schemas and /ResourceTypes
+#    (scim2-tester fills and checks its attributes), as Okta's profile editor does. Not decimal
+#    or dateTime: scim2-tester 0.5.2's filler has no case for them and sends a random string,
+#    which its own model then refuses before any request (tests/it/extensions.rs covers them).
 CONFIG_TEMPLATE = """\
 # Written by conformance/run.py for one suite run.
 listen = "127.0.0.1:{port}"
@@ -68,6 +73,41 @@ unknown_role = "accept"
 
 [log]
 level = "info"
+
+[[schemas.extensions]]
+id = "urn:ietf:params:scim:schemas:extension:acme:2.0:User"
+name = "Acme user"
+
+[[schemas.extensions.attributes]]
+name = "badgeNumber"
+description = "The number printed on the badge"
+
+[[schemas.extensions.attributes]]
+name = "contractor"
+type = "boolean"
+
+[[schemas.extensions.attributes]]
+name = "floor"
+type = "integer"
+
+[[schemas.extensions.attributes]]
+name = "homePage"
+type = "reference"
+
+[[schemas.extensions.attributes]]
+name = "skills"
+multi_valued = true
+
+[[schemas.extensions.attributes]]
+name = "desk"
+type = "complex"
+
+[[schemas.extensions.attributes.sub_attributes]]
+name = "building"
+
+[[schemas.extensions.attributes.sub_attributes]]
+name = "number"
+type = "integer"
 """
 
 SERVER_START_TIMEOUT = 30.0

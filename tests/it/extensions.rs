@@ -34,6 +34,14 @@ name = "floor"
 type = "integer"
 
 [[schemas.extensions.attributes]]
+name = "hourlyRate"
+type = "decimal"
+
+[[schemas.extensions.attributes]]
+name = "startDate"
+type = "dateTime"
+
+[[schemas.extensions.attributes]]
 name = "desk"
 type = "complex"
 
@@ -57,8 +65,8 @@ fn entra_user(user_name: &str) -> Value {
         "displayName": "Badge Holder",
         "emails": [{"primary": true, "type": "work", "value": user_name}],
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Ops"},
-        ACME: {"badgeNumber": "4711", "contractor": "True", "floor": 3,
-               "desk": {"building": "North", "number": 12}}
+        ACME: {"badgeNumber": "4711", "contractor": "True", "floor": 3, "hourlyRate": 12.5,
+               "startDate": "2026-01-05T09:00:00Z", "desk": {"building": "North", "number": 12}}
     })
 }
 
@@ -77,8 +85,8 @@ async fn a_declared_extension_provisions_in_every_form_the_idps_send() {
     let id = created["id"].as_str().expect("id").to_string();
     assert_eq!(
         created[ACME],
-        json!({"badgeNumber": "4711", "contractor": true, "floor": 3,
-               "desk": {"building": "North", "number": 12}})
+        json!({"badgeNumber": "4711", "contractor": true, "floor": 3, "hourlyRate": 12.5,
+               "startDate": "2026-01-05T09:00:00Z", "desk": {"building": "North", "number": 12}})
     );
     assert!(created["schemas"].as_array().expect("schemas").contains(&json!(ACME)), "{created}");
     let (_, read) = c.send(Method::GET, &format!("/Users/{id}"), None).await;
@@ -122,6 +130,8 @@ async fn a_declared_extension_provisions_in_every_form_the_idps_send() {
     // Type errors name the attribute and its declared type; nothing is stored.
     for (value, says) in [
         (json!({"floor": "three"}), "floor"),
+        (json!({"hourlyRate": "cheap"}), "hourlyRate"),
+        (json!({"startDate": "last monday"}), "startDate"),
         (json!({"contractor": "maybe"}), "contractor"),
         (json!({"clearance": "secret"}), "clearance"),
         (json!({"desk": {"number": "twelve"}}), "number"),
@@ -345,7 +355,8 @@ async fn unknown_attributes_are_refused_by_default_and_dropped_and_logged_when_i
         .find(|l| l.contains("erin@example.org") && l.contains("201"))
         .unwrap_or_else(|| panic!("{log}"));
     assert!(
-        erin.contains("ignored unknown attributes: ") && erin.contains("shoeSize")
+        erin.contains("ignored unknown attributes: ")
+            && erin.contains("shoeSize")
             && erin.contains(&format!("{ACME}:hatSize")),
         "{erin}"
     );
