@@ -161,7 +161,37 @@ pub fn check_config(config: &Config) -> Result<()> {
         tls => eprintln!("  tls         {tls:?}"),
     }
     print_receivers(&config.events);
+    print_schemas(&config.schemas);
+    eprintln!(
+        "  unknown attributes  {}",
+        match config.scim.unknown_attributes {
+            scimd::config::UnknownAttributes::Reject => "rejected (400)",
+            scimd::config::UnknownAttributes::Ignore => "dropped and logged",
+        }
+    );
     Ok(())
+}
+
+/// check-config's lines for `[[schemas.extensions]]`: each URN, its resource type and its
+/// attributes with their types.
+fn print_schemas(schemas: &[scimd::scim::extensions::ExtensionDecl]) {
+    if schemas.is_empty() {
+        eprintln!("  schemas     no extensions declared (core and enterprise only)");
+        return;
+    }
+    eprintln!("  schemas     {} extension(s) declared", schemas.len());
+    for ext in schemas {
+        let kind = match ext.resource_type {
+            scimd::domain::Kind::User => "User",
+            scimd::domain::Kind::Group => "Group",
+        };
+        let required = if ext.required { ", required" } else { "" };
+        eprintln!("    {} ({kind}{required})", ext.id);
+        for a in &ext.attributes {
+            let many = if a.multi_valued { "[]" } else { "" };
+            eprintln!("      {}: {}{many}", a.name, a.ty.as_str());
+        }
+    }
 }
 
 /// check-config's lines for `[events]`: each receiver's name, delivery, endpoint host, payload,

@@ -908,10 +908,11 @@ mod tests {
         let events_section = example.split("\n[events]\n").nth(1).unwrap();
         let mut text = String::from("[events]\n");
         for line in events_section.lines() {
-            if line.starts_with('[') && line != "[[events.receivers]]" {
+            let uncommented = line.strip_prefix("# ").unwrap_or(line);
+            // The next section, written or commented out, ends the receivers.
+            if uncommented.starts_with('[') && uncommented != "[[events.receivers]]" {
                 break;
             }
-            let uncommented = line.strip_prefix("# ").unwrap_or(line);
             let is_key = uncommented
                 .split_once(" = ")
                 .is_some_and(|(k, _)| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));

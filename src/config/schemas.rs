@@ -238,7 +238,7 @@ name = "Acme user"
 
 [[schemas.extensions.attributes]]
 name = "badgeNumber"
-uniqueness = "server"
+uniqueness = "none"
 
 [[schemas.extensions.attributes]]
 name = "clearance"
@@ -272,7 +272,7 @@ type = "integer"
         let badge = &ext.attributes[0];
         assert_eq!(
             (badge.ty, badge.uniqueness, badge.multi_valued),
-            (AttrType::String, Uniqueness::Server, false)
+            (AttrType::String, Uniqueness::None, false)
         );
         assert_eq!(ext.attributes[1].canonical_values, ["low", "high"]);
         let desk = &ext.attributes[2];
@@ -323,7 +323,7 @@ type = "integer"
                 "name = \"x\"\ncanonical_values = [\"a\"]\ntype = \"integer\"",
                 "canonical_values are for string",
             ),
-            ("name = \"x\"\nuniqueness = \"server\"\nmulti_valued = true", "single-valued string"),
+            ("name = \"x\"\nuniqueness = \"server\"", "not available yet"),
             ("name = \"x\"\nuniqueness = \"global\"", "must be \"none\" or \"server\""),
             ("name = \"x\"\nrequired = \"yes\"", "must be true or false"),
             ("name = \"x\"\ncolour = \"red\"", "unknown field `colour`"),
@@ -340,6 +340,29 @@ type = "integer"
         let plain_with_subs =
             with("name = \"x\"\n[[schemas.extensions.attributes.sub_attributes]]\nname = \"y\"");
         assert!(refused(&plain_with_subs).contains("only complex attributes have them"));
+    }
+
+    /// The extension `config.example.toml` shows commented out is a valid one, uncommented.
+    #[test]
+    fn the_example_files_extension_parses_when_uncommented() {
+        let example = include_str!("../../config.example.toml");
+        let section = example.split("\n# [schemas]\n").nth(1).unwrap();
+        let text: String = section
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .filter(|l| {
+                l.starts_with('[')
+                    || l.split_once(" = ").is_some_and(|(k, _)| {
+                        k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    })
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let config = Config::parse(&text, None).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let [ext] = config.schemas.as_slice() else { panic!("{text}") };
+        let names: Vec<&str> = ext.attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["badgeNumber", "desk"]);
+        assert_eq!(ext.attributes[1].sub_attributes.len(), 2);
     }
 
     #[test]

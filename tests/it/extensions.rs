@@ -168,6 +168,16 @@ async fn a_declared_extension_provisions_in_every_form_the_idps_send() {
         .filter_map(|u| u["userName"].as_str())
         .collect();
     assert_eq!(names, ["bob@example.org", "ada@example.org"], "4711 sorts before 5000");
+
+    // A backup carries them, as stored.
+    let backup = dir.path().join("backup.jsonl");
+    let mut cmd = crate::common::scimd_command();
+    cmd.arg("--config").arg(&config).arg("backup").arg(&backup);
+    let out = crate::common::run_scimd(cmd).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let text = std::fs::read_to_string(&backup).expect("backup");
+    let line = text.lines().find(|l| l.contains(&id)).expect("the user's line");
+    assert!(line.contains(ACME) && line.contains("\"badgeNumber\":\"5000\""), "{line}");
 }
 
 #[tokio::test]
