@@ -16,6 +16,9 @@ use serde_json::Value;
 
 use scimd::admin::{self, AdminRequest, ClientError, LogFilter, LogPage, Resources};
 use scimd::config::Config;
+use scimd::domain::Kind;
+use scimd::scim::path::{ResolvedPath, parse_attr_path};
+use scimd::scim::schema::resource_type;
 use scimd::service::LogEntry;
 
 use crate::admin_client::{admin_request, offline_service};
@@ -29,6 +32,10 @@ pub enum ResourceCommand {
         filter: Option<String>,
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
+        /// More columns for the table or CSV, as attribute paths separated by commas, e.g.
+        /// 'title,urn:ietf:params:scim:schemas:extension:acme:2.0:User:badgeNumber'
+        #[arg(long, value_delimiter = ',', value_name = "PATHS")]
+        columns: Vec<String>,
     },
     /// Show one, with its recent provisioning log
     Show {
@@ -63,12 +70,14 @@ pub async fn list(
     resources: Resources,
     filter: Option<String>,
     format: ListFormat,
+    extra_columns: &[String],
 ) -> Result<()> {
-    let columns = Columns::of(resources);
-    let mut printer = ListPrinter::new(Columns::of(resources), format);
+    let columns = Columns::of(resources, extra_columns)?;
+    let noun_of = |n| Columns::noun(resources, n);
+    let mut printer = ListPrinter::new(columns, format);
     let total = export(config, resources, filter, |v| printer.push(&v)).await?;
     printer.finish()?;
-    eprintln!("{total} {}", columns.noun(total));
+    eprintln!("{total} {}", noun_of(total));
     Ok(())
 }
 
@@ -166,8 +175,9 @@ impl ListPrinter {
 
     /// Sizes the table by the rows held, then prints the header and them.
     fn print_pending(&mut self) -> std::io::Result<()> {
-        let widths = column_widths(self.columns.header(), &self.pending);
-        write_table_row(&mut self.out, &widths, self.columns.header())?;
+        let header = self.columns.header();
+        let widths = column_widths(&header, &self.pending);
+        write_table_row(&mut self.out, &widths, &header)?;
         for row in std::mem::take(&mut self.pending) {
             write_table_row(&mut self.out, &widths, &row)?;
         }
@@ -205,8 +215,8 @@ pub async fn show(
     let items = matching(config, resources, filter).await?;
     let resource = match items.as_slice() {
         [one] => one,
-        [] => bail!("no {} with id, externalId or {name} {quoted}", Columns::of(resources).noun(1)),
-        _ => bail!("more than one {} matches {quoted}; use the id", Columns::of(resources).noun(1)),
+        [] => bail!("no {} with id, externalId or {name} {quoted}", Columns::noun(resources, 1)),
+        _ => bail!("more than one {} matches {quoted}; use the id", Columns::noun(resources, 1)),
     };
     if let ShowFormat::Json = format {
         println!("{}", serde_json::to_string_pretty(resource)?);
@@ -350,15 +360,30 @@ fn printable(text: &str) -> String {
 }
 
 /// The columns of a list, by resource type.
-struct Columns(Resources);
+/// The columns of a list: the built-in ones of the resource type, then the `--columns` paths.
+struct Columns {
+    resources: Resources,
+    extra: Vec<(String, ResolvedPath)>,
+}
 
 impl Columns {
-    fn of(resources: Resources) -> Columns {
-        Columns(resources)
+    /// The built-in columns and `extra`, each checked against the schema in force.
+    fn of(resources: Resources, extra: &[String]) -> Result<Columns> {
+        let rt = resource_type(kind_of(resources));
+        let mut resolved = Vec::new();
+        for path in extra.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+            match parse_attr_path(path).and_then(|p| p.resolve(rt)) {
+                Ok(r) => resolved.push((path.to_string(), r)),
+                Err(e) => {
+                    bail!("--columns: {path:?} is not an attribute of {}: {}", rt.name, e.detail)
+                }
+            }
+        }
+        Ok(Columns { resources, extra: resolved })
     }
 
-    fn noun(&self, n: u64) -> &'static str {
-        match (self.0, n == 1) {
+    fn noun(resources: Resources, n: u64) -> &'static str {
+        match (resources, n == 1) {
             (Resources::Users, true) => "user",
             (Resources::Users, false) => "users",
             (Resources::Groups, true) => "group",
@@ -366,8 +391,8 @@ impl Columns {
         }
     }
 
-    fn header(&self) -> &'static [&'static str] {
-        match self.0 {
+    fn header(&self) -> Vec<String> {
+        let built_in: &[&str] = match self.resources {
             Resources::Users => &[
                 "ID",
                 "USERNAME",
@@ -379,12 +404,14 @@ impl Columns {
                 "LASTMODIFIED",
             ],
             Resources::Groups => &["ID", "DISPLAYNAME", "MEMBERS", "EXTERNALID", "LASTMODIFIED"],
-        }
+        };
+        let extra = self.extra.iter().map(|(path, _)| path.clone());
+        built_in.iter().map(|h| h.to_string()).chain(extra).collect()
     }
 
     fn row(&self, r: &Value) -> Vec<String> {
         let modified = r.pointer("/meta/lastModified").and_then(Value::as_str).unwrap_or("");
-        match self.0 {
+        let mut row = match self.resources {
             Resources::Users => vec![
                 text(r, "id"),
                 text(r, "userName"),
@@ -402,7 +429,31 @@ impl Columns {
                 text(r, "externalId"),
                 modified.to_string(),
             ],
-        }
+        };
+        row.extend(self.extra.iter().map(|(_, path)| cell(&path.values(r))));
+        row
+    }
+}
+
+/// The values a path reaches, as one cell: strings as they are, other values as JSON, a
+/// complex value by its `value`, several joined with commas.
+fn cell(values: &[&Value]) -> String {
+    let one = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => match o.get("value") {
+            Some(Value::String(s)) => s.clone(),
+            _ => v.to_string(),
+        },
+        other => other.to_string(),
+    };
+    values.iter().map(|v| one(v)).collect::<Vec<_>>().join(",")
+}
+
+/// The kind of resource a list or show is about.
+fn kind_of(resources: Resources) -> Kind {
+    match resources {
+        Resources::Users => Kind::User,
+        Resources::Groups => Kind::Group,
     }
 }
 
@@ -438,6 +489,19 @@ fn describe(
                 let kind = m.get("type").and_then(Value::as_str).unwrap_or("User");
                 let name = member_names.get(id).map_or("(not found)", String::as_str);
                 fields.push(("", format!("{name} ({kind} {id})")));
+            }
+        }
+    }
+    // Declared extensions' attributes (the enterprise ones the admin checks are above).
+    let rt = resource_type(kind_of(resources));
+    for ext in rt.extensions.iter().filter(|e| e.id != ENTERPRISE) {
+        for attr in ext.attributes {
+            if let Some(v) = r.get(ext.id).and_then(|o| o.get(attr.name)) {
+                let values: Vec<&Value> = match v {
+                    Value::Array(items) => items.iter().collect(),
+                    one => vec![one],
+                };
+                fields.push((attr.name, cell(&values)));
             }
         }
     }
@@ -503,7 +567,7 @@ fn spreadsheet_safe(cell: &str) -> String {
     }
 }
 
-fn column_widths(header: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
+fn column_widths(header: &[String], rows: &[Vec<String>]) -> Vec<usize> {
     header
         .iter()
         .enumerate()

@@ -77,8 +77,8 @@ async fn run_resources(
     command: ResourceCommand,
 ) -> anyhow::Result<()> {
     match command {
-        ResourceCommand::List { filter, format } => {
-            directory::list(config, resources, filter, format).await
+        ResourceCommand::List { filter, format, columns } => {
+            directory::list(config, resources, filter, format, &columns).await
         }
         ResourceCommand::Show { key, format } => {
             directory::show(config, resources, key, format).await

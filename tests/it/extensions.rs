@@ -178,6 +178,52 @@ async fn a_declared_extension_provisions_in_every_form_the_idps_send() {
     let text = std::fs::read_to_string(&backup).expect("backup");
     let line = text.lines().find(|l| l.contains(&id)).expect("the user's line");
     assert!(line.contains(ACME) && line.contains("\"badgeNumber\":\"5000\""), "{line}");
+
+    // The CLI shows them: `users show`, and `users list --columns` in the table and the CSV.
+    let cli = |args: &[&str]| {
+        let mut cmd = crate::common::scimd_command();
+        cmd.arg("--config").arg(&config).args(args);
+        crate::common::run_scimd(cmd)
+    };
+    let shown = cli(&["users", "show", "ada@example.org"]).await;
+    assert_eq!(shown.code, Some(0), "{shown:?}");
+    let badge = shown.stdout.lines().find(|l| l.trim_start().starts_with("badgeNumber"));
+    assert!(badge.is_some_and(|l| l.ends_with("5000")), "{}", shown.stdout);
+    let column = format!("{ACME}:badgeNumber");
+    let csv =
+        cli(&["users", "list", "--format", "csv", "--columns", &format!("{column},desk.building")])
+            .await;
+    assert_eq!(csv.code, Some(0), "{csv:?}");
+    let mut lines = csv.stdout.lines();
+    assert!(
+        lines.next().is_some_and(|h| h.ends_with(&format!(",{column},desk.building"))),
+        "{}",
+        csv.stdout
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(
+        rows.iter().any(|r| r.contains("ada@example.org") && r.ends_with(",5000,")),
+        "{}",
+        csv.stdout
+    );
+    assert!(
+        rows.iter().any(|r| r.contains("bob@example.org") && r.ends_with(",4711,North")),
+        "{}",
+        csv.stdout
+    );
+    let table = cli(&["users", "list", "--columns", &column]).await;
+    assert!(
+        table.stdout.lines().next().is_some_and(|h| h.trim_end().ends_with(&column)),
+        "{}",
+        table.stdout
+    );
+    let wrong = cli(&["users", "list", "--columns", "shoeSize"]).await;
+    assert_ne!(wrong.code, Some(0));
+    assert!(
+        wrong.stderr.contains("--columns") && wrong.stderr.contains("shoeSize"),
+        "{}",
+        wrong.stderr
+    );
 }
 
 #[tokio::test]
