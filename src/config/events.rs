@@ -83,6 +83,13 @@ pub struct ReceiverConfig {
     pub start: Start,
 }
 
+impl EventsConfig {
+    /// Each receiver's name and whether it starts from the beginning.
+    pub fn cursor_starts(&self) -> Vec<(String, bool)> {
+        self.receivers.iter().map(|r| (r.name.clone(), r.start == Start::Beginning)).collect()
+    }
+}
+
 /// How events reach a receiver.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {

@@ -18,7 +18,7 @@ use super::schema::{
 };
 
 /// One declared extension schema.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExtensionDecl {
     /// Its URN, as declared (matched case-insensitively).
     pub id: String,
@@ -31,7 +31,7 @@ pub struct ExtensionDecl {
 }
 
 /// One declared attribute (or sub-attribute of a complex one).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AttributeDecl {
     pub name: String,
     pub ty: AttrType,
@@ -284,50 +284,97 @@ fn leak_str(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
 }
 
-/// Whether a running server may move from `old` to `new` declarations (a reload): every
-/// extension and attribute declared before is still declared, with the same type and
-/// cardinality, so that no stored value stops being served. Additions are what a reload
-/// applies.
-pub fn reload_keeps(old: &[ExtensionDecl], new: &[ExtensionDecl]) -> Result<(), DeclError> {
-    for o in old {
-        let Some(n) = new.iter().find(|n| n.id.eq_ignore_ascii_case(&o.id)) else {
-            return Err(format!(
-                "the extension {} was removed; values stored under it would no longer be                  served. Declare it again (removing a declared schema is not supported)",
-                o.id
-            ));
-        };
-        if n.resource_type != o.resource_type {
-            return Err(format!(
-                "the extension {} changed its resource_type; declare a new URN instead",
-                o.id
-            ));
-        }
-        kept_attributes(&o.id, &o.attributes, &n.attributes)?;
-    }
-    Ok(())
+/// An attribute that declarations before had and the new ones lack or declare with another
+/// type or cardinality: values stored for it would no longer be served as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawn {
+    pub resource_type: Kind,
+    /// The extension's URN, as declared before.
+    pub urn: String,
+    /// The attribute, then the sub-attribute if it is one.
+    pub path: Vec<String>,
+    /// "removed" or "retyped".
+    pub how: &'static str,
 }
 
-fn kept_attributes(
-    context: &str,
+impl std::fmt::Display for Withdrawn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{} ({})", self.urn, self.path.join("."), self.how)
+    }
+}
+
+/// What moving from `old` to `new` declarations withdraws (see [`Withdrawn`]); additions
+/// withdraw nothing. A whole extension removed lists each of its attributes.
+pub fn withdrawn(old: &[ExtensionDecl], new: &[ExtensionDecl]) -> Vec<Withdrawn> {
+    let mut out = Vec::new();
+    for o in old {
+        let kept = new
+            .iter()
+            .find(|n| n.id.eq_ignore_ascii_case(&o.id) && n.resource_type == o.resource_type);
+        let empty = Vec::new();
+        let attributes = kept.map_or(&empty, |n| &n.attributes);
+        withdrawn_attributes(o, &[], &o.attributes, attributes, &mut out);
+    }
+    out
+}
+
+fn withdrawn_attributes(
+    ext: &ExtensionDecl,
+    parent: &[String],
     old: &[AttributeDecl],
     new: &[AttributeDecl],
-) -> Result<(), DeclError> {
+    out: &mut Vec<Withdrawn>,
+) {
     for o in old {
-        let Some(n) = new.iter().find(|n| n.name.eq_ignore_ascii_case(&o.name)) else {
-            return Err(format!(
-                "the attribute {:?} of {context} was removed; values stored in it would no                  longer be served. Declare it again (removing a declared attribute is not                  supported)",
-                o.name
-            ));
+        let mut path = parent.to_vec();
+        path.push(o.name.clone());
+        let n = new.iter().find(|n| n.name.eq_ignore_ascii_case(&o.name));
+        let how = match n {
+            None => Some("removed"),
+            Some(n) if (n.ty, n.multi_valued) != (o.ty, o.multi_valued) => Some("retyped"),
+            Some(_) => None,
         };
-        if (n.ty, n.multi_valued) != (o.ty, o.multi_valued) {
-            return Err(format!(
-                "the attribute {:?} of {context} changed its type or multi_valued; stored values                  would not match. Declare a new attribute instead",
-                o.name
-            ));
+        match (how, n) {
+            (Some(how), _) => out.push(Withdrawn {
+                resource_type: ext.resource_type,
+                urn: ext.id.clone(),
+                path,
+                how,
+            }),
+            (None, Some(n)) => {
+                withdrawn_attributes(ext, &path, &o.sub_attributes, &n.sub_attributes, out);
+            }
+            (None, None) => {}
         }
-        kept_attributes(&format!("{context}:{}", o.name), &o.sub_attributes, &n.sub_attributes)?;
     }
-    Ok(())
+}
+
+/// Whether `resource` (stored attributes, extensions under their URN key) holds a value for
+/// `w`.
+pub fn holds(resource: &serde_json::Value, w: &Withdrawn) -> bool {
+    let Some(ext) = resource
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&w.urn)))
+        .map(|(_, v)| v)
+    else {
+        return false;
+    };
+    let field = |v: &serde_json::Value, name: &str| -> Option<serde_json::Value> {
+        v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    };
+    let mut current = vec![ext.clone()];
+    for name in &w.path {
+        current = current
+            .iter()
+            .flat_map(|v| match v {
+                serde_json::Value::Array(items) => items.clone(),
+                one => vec![one.clone()],
+            })
+            .filter_map(|v| field(&v, name))
+            .filter(|v| !v.is_null())
+            .collect();
+    }
+    !current.is_empty()
 }
 
 /// The model in force and the declarations it was built from.
@@ -399,15 +446,42 @@ mod tests {
     }
 
     #[test]
-    fn a_reload_may_add_but_not_remove_or_retype() {
+    fn removing_or_retyping_withdraws_an_attribute_and_adding_does_not() {
         let old = [acme(vec![attribute("a", AttrType::String)])];
         let added =
             [acme(vec![attribute("a", AttrType::String), attribute("b", AttrType::Integer)])];
-        assert!(reload_keeps(&old, &added).is_ok());
-        let e = reload_keeps(&added, &old).unwrap_err();
-        assert!(e.contains("\"b\"") && e.contains("removed"), "{e}");
+        assert!(withdrawn(&old, &added).is_empty());
+        let gone = withdrawn(&added, &old);
+        assert_eq!(gone.len(), 1);
+        assert_eq!((gone[0].path.as_slice(), gone[0].how), (&["b".to_string()][..], "removed"));
         let retyped = [acme(vec![attribute("a", AttrType::Integer)])];
-        assert!(reload_keeps(&old, &retyped).unwrap_err().contains("changed its type"));
-        assert!(reload_keeps(&old, &[]).unwrap_err().contains("was removed"));
+        assert_eq!(withdrawn(&old, &retyped)[0].how, "retyped");
+        assert_eq!(withdrawn(&added, &[]).len(), 2, "a removed extension withdraws each attribute");
+        let mut desk = attribute("desk", AttrType::Complex);
+        desk.sub_attributes = vec![attribute("floor", AttrType::Integer)];
+        let mut bare = attribute("desk", AttrType::Complex);
+        bare.sub_attributes = vec![attribute("room", AttrType::String)];
+        let sub = withdrawn(&[acme(vec![desk])], &[acme(vec![bare])]);
+        assert_eq!(
+            sub[0].to_string(),
+            "urn:ietf:params:scim:schemas:extension:acme:2.0:User:desk.floor (removed)"
+        );
+    }
+
+    #[test]
+    fn a_stored_value_is_found_under_any_case_and_inside_lists() {
+        let w = |path: &[&str]| Withdrawn {
+            resource_type: Kind::User,
+            urn: "urn:ietf:params:scim:schemas:extension:acme:2.0:User".into(),
+            path: path.iter().map(|p| p.to_string()).collect(),
+            how: "removed",
+        };
+        let stored = serde_json::json!({"userName": "u",
+            "urn:ietf:params:scim:schemas:extension:acme:2.0:User": {"badge": "1", "desks": [{"floor": 2}, {}]}});
+        assert!(holds(&stored, &w(&["Badge"])));
+        assert!(holds(&stored, &w(&["desks", "floor"])));
+        assert!(!holds(&stored, &w(&["desks", "room"])));
+        assert!(!holds(&stored, &w(&["other"])));
+        assert!(!holds(&serde_json::json!({"userName": "u"}), &w(&["badge"])));
     }
 }

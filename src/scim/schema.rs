@@ -29,7 +29,8 @@ pub const SERVICE_PROVIDER_CONFIG: &str =
 pub const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum AttrType {
     String,
     Boolean,
@@ -100,7 +101,8 @@ impl Returned {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Uniqueness {
     None,
     Server,

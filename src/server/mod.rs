@@ -46,6 +46,9 @@ pub enum ServerError {
     MetricsListen { addr: SocketAddr, source: std::io::Error },
     #[error("cannot issue the first token: {0}")]
     FirstToken(String),
+    /// The config withdraws a declared attribute that stored values use (`service::schemas`).
+    #[error("{0}")]
+    Schemas(String),
     #[error("serving failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -73,6 +76,9 @@ impl Server {
         let mut settings = Settings::from_config(&config);
         settings.signing_keys = Some(signing_keys.into_shared());
         let service = data_file.start(settings)?;
+        service.adopt_schemas(&config.schemas).map_err(|e| ServerError::Schemas(e.to_string()))?;
+        // Before any request: a new receiver is told every change from this start on.
+        service.create_event_cursors(&config.events.cursor_starts())?;
         let events = Arc::new(tokio::sync::watch::Sender::new(config.events.clone()));
         Ok(Server { service, tls, config, events })
     }

@@ -3,8 +3,9 @@
 //! A reload reads the config file again and applies what can change without a restart: the
 //! TLS certificate (new handshakes get the new one; open connections keep theirs), the
 //! `[roles]` mapping, the `[scim]` settings (requests that start afterwards use them) and the
-//! `[[events.receivers]]` (delivery starts, restarts or stops streams) and additions to
-//! `[[schemas.extensions]]` (a removal is refused: stored values would stop being served). It is all or nothing: when
+//! `[[events.receivers]]` (delivery starts, restarts or stops streams) and the
+//! `[[schemas.extensions]]` (withdrawing an attribute that stored values use is refused:
+//! `service::schemas`). It is all or nothing: when
 //! the file does not parse or the certificate does not load, everything stays as it was and the
 //! error says why. Changed settings that need a restart are named in the outcome.
 //!
@@ -77,8 +78,10 @@ impl Reloader {
                 .map_err(|e| format!("{e}; the certificate in use stays"))?,
             _ => None,
         };
-        crate::scim::extensions::reload_keeps(&running.schemas, &fresh.schemas)
-            .map_err(|e| format!("schemas: {e}; nothing was reloaded"))?;
+        // The last check that can fail: a declared attribute withdrawn while values use it.
+        if fresh.schemas != running.schemas {
+            self.service.adopt_schemas(&fresh.schemas).map_err(|e| e.to_string())?;
+        }
         let need_restart = restart_only_changes(&running, &fresh);
         let roles_changed = fresh.roles != running.roles;
         let scim_changed = fresh.scim != running.scim;
@@ -89,6 +92,10 @@ impl Reloader {
         self.service.set_scim(fresh.scim.clone());
         let receivers_changed = fresh.events.receivers != running.events.receivers;
         if receivers_changed {
+            // A new receiver's "now" is this reload, not when delivery next looks.
+            if let Err(e) = self.service.create_event_cursors(&fresh.events.cursor_starts()) {
+                tracing::warn!(error = %e, "cannot create the cursors of new event receivers yet; delivery creates them");
+            }
             self.events.send_replace(fresh.events.clone());
         }
         let schemas_changed = fresh.schemas != running.schemas;

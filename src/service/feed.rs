@@ -56,6 +56,24 @@ impl Service {
         self.write_unlogged(job).await
     }
 
+    /// Gives each new receiver (name, starts from the beginning) its cursor now, at the newest
+    /// event, so that "start = now" means from when the config was applied: called before the
+    /// server serves and before a reload returns, not when delivery gets round to it.
+    /// Blocking: one write.
+    pub fn create_event_cursors(&self, receivers: &[(String, bool)]) -> Result<(), StoreError> {
+        self.store().write(|w| {
+            for (receiver, from_beginning) in receivers {
+                if w.event_cursor(receiver)?.is_none() {
+                    let feed = from_beginning.then(FeedProgress::default);
+                    let cursor =
+                        EventCursor { acked: w.last_event_seq()?, feed, ..EventCursor::default() };
+                    w.set_event_cursor(receiver, &cursor)?;
+                }
+            }
+            Ok::<_, StoreError>(())
+        })
+    }
+
     /// Takes `receiver`'s feed of the resources of `kinds` (see the module doc). Returns the
     /// number of rows, or `None` when `stop` turned true first or the receiver was removed
     /// meanwhile (the feed is then taken again when the receiver next starts).

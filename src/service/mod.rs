@@ -20,6 +20,7 @@ mod query;
 mod render;
 mod resources;
 pub mod roles;
+mod schemas;
 mod status;
 pub mod tokens;
 

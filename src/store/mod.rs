@@ -18,6 +18,7 @@ mod codec;
 mod events;
 mod log;
 mod members;
+mod meta;
 mod migrate;
 mod pack;
 mod positions;

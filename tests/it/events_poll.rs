@@ -504,3 +504,23 @@ async fn provisioning_switched_off_by_a_reload_still_lets_a_receiver_poll() {
     assert!(reply.body["detail"].as_str().unwrap_or("").contains("--events wiki"));
     process.kill();
 }
+
+/// A receiver configured when the server starts is told every change from that start on:
+/// its cursor exists once the server is open, before the first request can be served, not
+/// once delivery gets round to it (under load, creates answered right after a start were
+/// missed by a `start = "now"` receiver).
+#[tokio::test]
+async fn a_receiver_configured_at_start_has_its_cursor_before_any_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[tls]\nmode = \"off\"\n{RECEIVERS}",
+        data.display().to_string()
+    );
+    let config = scimd::config::Config::parse(&text, None).expect("config");
+    let server = scimd::server::Server::open(config).expect("opens");
+    for name in ["wiki", "vpn"] {
+        let cursor = server.service().event_cursor(name).expect("read");
+        assert_eq!(cursor.map(|c| c.acked), Some(0), "{name}");
+    }
+}

@@ -329,6 +329,34 @@ async fn a_reload_adds_an_attribute_and_refuses_to_remove_one() {
         .filter_map(|a| a["name"].as_str())
         .collect();
     assert!(names.contains(&"costCode"), "unchanged: {names:?}");
+
+    // An attribute no resource uses may go: declared, then withdrawn again.
+    let unused = format!("{added}\n[[schemas.extensions.attributes]]\nname = \"unused\"\n");
+    for config_text in [&unused, &added] {
+        write_plain_config(dir.path(), config_text);
+        hangup(process.child.id());
+        process.stderr_line("config reloaded");
+    }
+
+    // A start that would hide stored values is refused the same way, saying what to do.
+    drop(process);
+    write_plain_config(dir.path(), DECLARED);
+    let mut cmd = crate::common::scimd_command();
+    cmd.arg("--config").arg(&config).arg("serve");
+    let refused = crate::common::run_scimd(cmd).await;
+    assert_ne!(refused.code, Some(0), "{refused:?}");
+    assert!(
+        refused.stderr.contains("costCode (removed)")
+            && refused.stderr.contains("1 User(s) hold a value"),
+        "{}",
+        refused.stderr
+    );
+    write_plain_config(dir.path(), &added);
+    let process = serve_process(&config).await;
+    let c = ProcessClient::new(process.port, &token);
+    let (_, list) =
+        c.send(Method::GET, "/Users?filter=userName%20eq%20%22dan@example.org%22", None).await;
+    assert_eq!(list["Resources"][0][ACME]["costCode"], "CC-1", "kept all along");
 }
 
 /// Percent-encodes a query value.
