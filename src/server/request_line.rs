@@ -54,8 +54,8 @@ enum State {
     Body(u64),
     /// The first hex digit of a chunk-size line.
     ChunkStart,
-    /// More hex digits of a chunk size.
-    ChunkSize(u64),
+    /// More hex digits of a chunk size: the size so far and how many digits it had.
+    ChunkSize(u64, u8),
     /// Spaces or tabs after a chunk size.
     ChunkSizeSpace(u64),
     /// A chunk extension, up to `\r`.
@@ -88,6 +88,9 @@ struct Framing {
     /// A header line the rewriter does not follow exactly as hyper would.
     unclear: bool,
 }
+
+/// The most hex digits a chunk size may have and still be followed (httparse's limit).
+const MAX_CHUNK_SIZE_DIGITS: u8 = 16;
 
 /// Percent-encodes `"` in the request targets of an HTTP/1 byte stream, fed in pieces.
 #[derive(Debug)]
@@ -252,20 +255,26 @@ impl Rewriter {
                 self.line.push(b);
                 State::Header
             }
-            (State::ChunkStart, b) if b.is_ascii_hexdigit() => State::ChunkSize(hex(b)),
-            (State::ChunkSize(n), b) if b.is_ascii_hexdigit() => {
+            (State::ChunkStart, b) if b.is_ascii_hexdigit() => State::ChunkSize(hex(b), 1),
+            // More than 16 digits (leading zeros too) is where httparse stops agreeing with
+            // hyper: such a body is not followed.
+            (State::ChunkSize(_, MAX_CHUNK_SIZE_DIGITS), _) if b.is_ascii_hexdigit() => {
+                return self.turn_off(b, out);
+            }
+            (State::ChunkSize(n, digits), b) if b.is_ascii_hexdigit() => {
                 match n.checked_mul(16).and_then(|n| n.checked_add(hex(b))) {
-                    Some(n) => State::ChunkSize(n),
+                    Some(n) => State::ChunkSize(n, digits + 1),
                     None => return self.turn_off(b, out),
                 }
             }
-            (State::ChunkSize(n) | State::ChunkSizeSpace(n), b' ' | b'\t') => {
+            (State::ChunkSize(n, _) | State::ChunkSizeSpace(n), b' ' | b'\t') => {
                 State::ChunkSizeSpace(n)
             }
-            (State::ChunkSize(n) | State::ChunkSizeSpace(n), b';') => State::ChunkExtension(n),
-            (State::ChunkSize(n) | State::ChunkSizeSpace(n) | State::ChunkExtension(n), b'\r') => {
-                State::ChunkSizeLf(n)
-            }
+            (State::ChunkSize(n, _) | State::ChunkSizeSpace(n), b';') => State::ChunkExtension(n),
+            (
+                State::ChunkSize(n, _) | State::ChunkSizeSpace(n) | State::ChunkExtension(n),
+                b'\r',
+            ) => State::ChunkSizeLf(n),
             (State::ChunkExtension(n), b) if b != b'\n' => State::ChunkExtension(n),
             (State::ChunkSizeLf(0), b'\n') => State::TrailersCr,
             (State::ChunkSizeLf(n), b'\n') => State::ChunkData(n),
