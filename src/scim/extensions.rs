@@ -4,6 +4,7 @@
 //! process at start-up and on reload (the one piece of process state in `scim`: every layer
 //! that reads the schema, validation, paths, filters, projection, `/Schemas`, then sees them).
 //!
+//! The model in force lives in `schema` ([`set_model`]); this module only builds it.
 //! A model is built once per distinct declaration and never freed (`&'static`, like the
 //! built-in one): a reload that changes the declarations leaks the previous model, a few KiB,
 //! so that a request still holding it stays valid.
@@ -13,8 +14,8 @@ use std::sync::{PoisonError, RwLock};
 use crate::domain::Kind;
 
 use super::schema::{
-    AttrDef, AttrType, CORE_GROUP, CORE_USER, ENTERPRISE_USER, ENTERPRISE_USER_SCHEMA, GROUP,
-    GROUP_SCHEMA, Mutability, ResourceType, Returned, SchemaDef, USER, USER_SCHEMA, Uniqueness,
+    AttrDef, AttrType, BUILT_IN, CORE_GROUP, CORE_USER, ENTERPRISE_USER, GROUP, Model, Mutability,
+    ResourceType, Returned, SchemaDef, USER, Uniqueness, set_model,
 };
 
 /// One declared extension schema.
@@ -196,21 +197,6 @@ fn built_in(kind: Kind) -> &'static ResourceType {
     }
 }
 
-/// The schema model: the resource types and every schema, in `/Schemas` order.
-#[derive(Debug, Clone, Copy)]
-pub struct Model {
-    pub user: &'static ResourceType,
-    pub group: &'static ResourceType,
-    pub schemas: &'static [&'static SchemaDef],
-}
-
-/// The built-in model: RFC 7643's User with the enterprise extension, and Group.
-pub static BUILT_IN: Model = Model {
-    user: &USER,
-    group: &GROUP,
-    schemas: &[&USER_SCHEMA, &ENTERPRISE_USER_SCHEMA, &GROUP_SCHEMA],
-};
-
 /// The built-in model with `decls` added (each already [`check`]ed), each extension after the
 /// built-in ones of its resource type.
 pub fn build(decls: &[ExtensionDecl]) -> Model {
@@ -377,26 +363,22 @@ pub fn holds(resource: &serde_json::Value, w: &Withdrawn) -> bool {
     !current.is_empty()
 }
 
-/// The model in force and the declarations it was built from.
-static IN_FORCE: RwLock<(Model, Vec<ExtensionDecl>)> = RwLock::new((BUILT_IN, Vec::new()));
+/// The declarations the model in force was built from.
+static DECLARED: RwLock<Vec<ExtensionDecl>> = RwLock::new(Vec::new());
 
 /// Puts the model of `decls` in force for the process (start-up and reload); nothing is built
 /// when they are the ones already in force.
 pub fn install(decls: &[ExtensionDecl]) {
-    let mut in_force = IN_FORCE.write().unwrap_or_else(PoisonError::into_inner);
-    if in_force.1 != decls {
-        *in_force = (build(decls), decls.to_vec());
+    let mut declared = DECLARED.write().unwrap_or_else(PoisonError::into_inner);
+    if *declared != decls {
+        set_model(build(decls));
+        *declared = decls.to_vec();
     }
-}
-
-/// The model in force.
-pub fn model() -> Model {
-    IN_FORCE.read().unwrap_or_else(PoisonError::into_inner).0
 }
 
 /// The declarations in force.
 pub fn declared() -> Vec<ExtensionDecl> {
-    IN_FORCE.read().unwrap_or_else(PoisonError::into_inner).1.clone()
+    DECLARED.read().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
 #[cfg(test)]

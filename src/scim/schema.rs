@@ -477,10 +477,39 @@ pub static GROUP: ResourceType = ResourceType {
     required_extensions: &[],
 };
 
+/// The schema model: the resource types and every schema, in `/Schemas` order.
+#[derive(Debug, Clone, Copy)]
+pub struct Model {
+    pub user: &'static ResourceType,
+    pub group: &'static ResourceType,
+    pub schemas: &'static [&'static SchemaDef],
+}
+
+/// The built-in model: RFC 7643's User with the enterprise extension, and Group.
+pub static BUILT_IN: Model = Model {
+    user: &USER,
+    group: &GROUP,
+    schemas: &[&USER_SCHEMA, &ENTERPRISE_USER_SCHEMA, &GROUP_SCHEMA],
+};
+
+/// The model in force: the built-in one until the config's extensions are installed
+/// (`extensions::install`, at start-up and on reload).
+static IN_FORCE: std::sync::RwLock<Model> = std::sync::RwLock::new(BUILT_IN);
+
+/// Puts `model` in force for the process.
+pub fn set_model(model: Model) {
+    *IN_FORCE.write().unwrap_or_else(std::sync::PoisonError::into_inner) = model;
+}
+
+/// The model in force.
+pub fn model() -> Model {
+    *IN_FORCE.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The resource type of a kind of resource: its schema, extensions and endpoint, with the
-/// extensions declared in the config (`extensions::install`).
+/// extensions declared in the config.
 pub fn resource_type(kind: Kind) -> &'static ResourceType {
-    let model = super::extensions::model();
+    let model = model();
     match kind {
         Kind::User => model.user,
         Kind::Group => model.group,
@@ -489,12 +518,12 @@ pub fn resource_type(kind: Kind) -> &'static ResourceType {
 
 /// Every schema, in the order `/Schemas` lists them (declared extensions last).
 pub fn schemas() -> &'static [&'static SchemaDef] {
-    super::extensions::model().schemas
+    model().schemas
 }
 
 /// Every resource type, in the order `/ResourceTypes` lists them.
 pub fn resource_types() -> [&'static ResourceType; 2] {
-    let model = super::extensions::model();
+    let model = model();
     [model.user, model.group]
 }
 

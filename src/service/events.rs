@@ -211,18 +211,6 @@ impl Service {
         self.events_committed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Moves `receiver`'s cursor to `cursor`, durably, through the writer.
-    pub async fn store_event_cursor(
-        &self,
-        receiver: String,
-        cursor: EventCursor,
-    ) -> Result<(), ServiceError> {
-        let job = move |w: &mut Writer| {
-            super::feed::store_cursor(w, &receiver, cursor.clone()).map_err(ServiceError::from)
-        };
-        self.write_unlogged(job).await
-    }
-
     /// `receiver`'s cursor, if it has one. Blocking.
     pub fn event_cursor(&self, receiver: &str) -> Result<Option<EventCursor>, StoreError> {
         self.store().read()?.event_cursor(receiver)

@@ -56,6 +56,19 @@ impl Service {
         self.write_unlogged(job).await
     }
 
+    /// Moves `receiver`'s cursor to `cursor`, durably, through the writer (trimming the feed
+    /// rows it acknowledged: [`store_cursor`]).
+    pub async fn store_event_cursor(
+        &self,
+        receiver: String,
+        cursor: EventCursor,
+    ) -> Result<(), ServiceError> {
+        let job = move |w: &mut Writer| {
+            store_cursor(w, &receiver, cursor.clone()).map_err(ServiceError::from)
+        };
+        self.write_unlogged(job).await
+    }
+
     /// Gives each new receiver (name, starts from the beginning) its cursor now, at the newest
     /// event, so that "start = now" means from when the config was applied: called before the
     /// server serves and before a reload returns, not when delivery gets round to it.
@@ -251,11 +264,7 @@ impl Service {
 /// Stores `cursor` for `receiver` within a write, deleting the feed rows it acknowledged (and
 /// the feed itself once every row is). A receiver removed meanwhile (a reload while its poll
 /// or stream was finishing) stays removed.
-pub(super) fn store_cursor(
-    w: &mut Writer,
-    receiver: &str,
-    mut cursor: EventCursor,
-) -> Result<(), StoreError> {
+fn store_cursor(w: &mut Writer, receiver: &str, mut cursor: EventCursor) -> Result<(), StoreError> {
     if w.event_cursor(receiver)?.is_none() {
         return Ok(());
     }

@@ -343,6 +343,18 @@ pub async fn send(req: reqwest::RequestBuilder) -> Reply {
     Reply { status, headers, body, text }
 }
 
+/// Percent-encodes a query value (every byte but RFC 3986's unreserved ones).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Percent-encodes a filter the way Entra does (`+` for spaces, `%22` for quotes).
 pub fn entra_encode(filter: &str) -> String {
     let mut out = String::new();

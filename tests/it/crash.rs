@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{issue_token, serve_process, user_body};
+use crate::common::{issue_token, serve_process, urlencode, user_body};
 use scimd::store::TokenScope;
 
 const CLIENTS: usize = 4;
@@ -219,17 +219,6 @@ async fn verify(api: &Api, ledger: &Ledger) {
             assert!(t.member_in_flight, "{name} is a member without an add");
         }
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{ProcessClient, issue_token, serve_process, write_plain_config};
+use crate::common::{ProcessClient, issue_token, serve_process, urlencode, write_plain_config};
 use scimd::store::TokenScope;
 
 const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
@@ -357,18 +357,6 @@ async fn a_reload_adds_an_attribute_and_refuses_to_remove_one() {
     let (_, list) =
         c.send(Method::GET, "/Users?filter=userName%20eq%20%22dan@example.org%22", None).await;
     assert_eq!(list["Resources"][0][ACME]["costCode"], "CC-1", "kept all along");
-}
-
-/// Percent-encodes a query value.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `scimd log` against the running server of `config`: its stdout.
