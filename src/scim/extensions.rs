@@ -1,13 +1,14 @@
 //! Extension schemas an admin declares (`[[schemas.extensions]]` in the config): their
 //! description ([`ExtensionDecl`]), the rules a declaration must follow ([`check`]), and the
 //! schema model with them added ([`build`]), which [`install`] puts in force for the whole
-//! process at start-up and on reload (the one piece of process state in `scim`: every layer
-//! that reads the schema, validation, paths, filters, projection, `/Schemas`, then sees them).
+//! process at start-up and on reload: every layer that reads the schema (validation, paths,
+//! filters, projection, `/Schemas`) then sees them.
 //!
-//! The model in force lives in `schema` ([`set_model`]); this module only builds it.
-//! A model is built once per distinct declaration and never freed (`&'static`, like the
-//! built-in one): a reload that changes the declarations leaks the previous model, a few KiB,
-//! so that a request still holding it stays valid.
+//! The model in force lives in `schema` ([`set_model`]); this module keeps only the
+//! declarations it was built from, to rebuild nothing when a reload leaves them alone. Those
+//! two are `scim`'s only process state. A model is built once per distinct declaration and
+//! never freed (`&'static`, like the built-in one): a reload that changes the declarations
+//! leaks the previous model, a few KiB, so that a request still holding it stays valid.
 
 use std::sync::{PoisonError, RwLock};
 

@@ -4,7 +4,9 @@
 //!
 //! Owns what scimd *truthfully* supports: every flag here (caseExact, mutability, returned,
 //! uniqueness) is what the rest of scimd enforces, because Entra and the validators read
-//! `/Schemas` and act on it. It must not hold per-resource data or any I/O.
+//! `/Schemas` and act on it. It must not hold per-resource data or any I/O. It does hold the
+//! model in force for the process ([`model`]): the built-in one, or the one with the config's
+//! extension schemas (`extensions::install`).
 //!
 //! The common attributes `id`, `externalId` and `meta` are listed inside the User and Group
 //! schemas (RFC 7643 leaves them out of the schema representation) so that one lookup finds
