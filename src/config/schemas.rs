@@ -238,7 +238,7 @@ name = "Acme user"
 
 [[schemas.extensions.attributes]]
 name = "badgeNumber"
-uniqueness = "none"
+uniqueness = "server"
 
 [[schemas.extensions.attributes]]
 name = "clearance"
@@ -272,7 +272,7 @@ type = "integer"
         let badge = &ext.attributes[0];
         assert_eq!(
             (badge.ty, badge.uniqueness, badge.multi_valued),
-            (AttrType::String, Uniqueness::None, false)
+            (AttrType::String, Uniqueness::Server, false)
         );
         assert_eq!(ext.attributes[1].canonical_values, ["low", "high"]);
         let desk = &ext.attributes[2];
@@ -323,7 +323,7 @@ type = "integer"
                 "name = \"x\"\ncanonical_values = [\"a\"]\ntype = \"integer\"",
                 "canonical_values are for string",
             ),
-            ("name = \"x\"\nuniqueness = \"server\"", "not available yet"),
+            ("name = \"x\"\nuniqueness = \"server\"\nmulti_valued = true", "single-valued string"),
             ("name = \"x\"\nuniqueness = \"global\"", "must be \"none\" or \"server\""),
             ("name = \"x\"\nrequired = \"yes\"", "must be true or false"),
             ("name = \"x\"\ncolour = \"red\"", "unknown field `colour`"),

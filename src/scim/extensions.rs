@@ -165,12 +165,11 @@ fn check_attribute(a: &AttributeDecl, context: &str, is_sub: bool) -> Result<(),
             a.ty.as_str()
         ));
     }
-    if a.uniqueness == Uniqueness::Server {
-        // /Schemas must only advertise what is enforced, and the index that would enforce it
-        // is not built yet.
+    if a.uniqueness == Uniqueness::Server && (is_sub || a.multi_valued || a.ty != AttrType::String)
+    {
         return Err(format!(
-            "{context}: uniqueness = \"server\" is not available yet for declared attributes; \
-             declare \"none\" (the default)"
+            "{context}: uniqueness = \"server\" is for a single-valued string attribute at the \
+             top of its schema"
         ));
     }
     for (i, sub) in a.sub_attributes.iter().enumerate() {

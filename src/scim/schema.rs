@@ -261,6 +261,16 @@ impl ResourceType {
         }
     }
 
+    /// The declared extension attributes with `uniqueness = "server"`: each has an index
+    /// (`store::unique`) and refuses a value another resource holds.
+    pub fn unique_extension_attributes(
+        &self,
+    ) -> impl Iterator<Item = (&'static SchemaDef, &'static AttrDef)> + '_ {
+        self.extensions.iter().flat_map(|s| {
+            s.attributes.iter().filter(|a| a.uniqueness == Uniqueness::Server).map(move |a| (*s, a))
+        })
+    }
+
     /// Whether `schema` is an extension of this type (its attributes live under its URN key).
     pub fn is_extension(&self, schema: &SchemaDef) -> bool {
         !std::ptr::eq(schema, self.schema)

@@ -78,9 +78,16 @@ impl Reloader {
                 .map_err(|e| format!("{e}; the certificate in use stays"))?,
             _ => None,
         };
-        // The last check that can fail: a declared attribute withdrawn while values use it.
-        if fresh.schemas != running.schemas {
-            self.service.adopt_schemas(&fresh.schemas).map_err(|e| e.to_string())?;
+        // The last check that can fail: a declared attribute withdrawn while values use it, or
+        // a newly unique one that two resources share. The new model is in force while its
+        // indexes are built (so writes meanwhile keep them), and put back if that fails.
+        let schemas_changed = fresh.schemas != running.schemas;
+        if schemas_changed {
+            crate::scim::extensions::install(&fresh.schemas);
+            if let Err(e) = self.service.adopt_schemas(&fresh.schemas) {
+                crate::scim::extensions::install(&running.schemas);
+                return Err(e.to_string());
+            }
         }
         let need_restart = restart_only_changes(&running, &fresh);
         let roles_changed = fresh.roles != running.roles;
@@ -97,10 +104,6 @@ impl Reloader {
                 tracing::warn!(error = %e, "cannot create the cursors of new event receivers yet; delivery creates them");
             }
             self.events.send_replace(fresh.events.clone());
-        }
-        let schemas_changed = fresh.schemas != running.schemas;
-        if schemas_changed {
-            crate::scim::extensions::install(&fresh.schemas);
         }
         let certificate = key.is_some();
         // What a restart would still need to apply stays visible at the next reload too.

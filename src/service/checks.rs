@@ -107,6 +107,33 @@ pub(super) fn ensure_name_free(
     }
 }
 
+/// Refuses values of declared unique attributes (`uniqueness = "server"`) that another
+/// resource of `kind` holds, compared as the attribute declares (`409 uniqueness`).
+pub(super) fn ensure_unique_values_free(
+    lookup: &impl ReadQueries,
+    kind: Kind,
+    attributes: &serde_json::Value,
+    owner: Option<ResourceId>,
+) -> Result<(), ServiceError> {
+    let rt = crate::scim::schema::resource_type(kind);
+    for (schema, attr) in rt.unique_extension_attributes() {
+        let Some(value) = crate::store::unique_value(attributes, schema, attr) else {
+            continue;
+        };
+        let holder = lookup.unique_owner(kind, schema, attr, value)?;
+        if let Some(holder) = holder.filter(|holder| Some(*holder) != owner) {
+            return Err(ServiceError::Conflict(format!(
+                "{}:{} '{}' is already taken by {} {holder} (declared uniqueness = \"server\")",
+                schema.id,
+                attr.name,
+                escape(value),
+                kind.resource_type()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Adds the members named in a group body or PATCH; each must be an existing user or group.
 /// Returns those that were not members before.
 pub(super) fn add_members(

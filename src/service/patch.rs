@@ -19,7 +19,8 @@ use crate::store::{ReadQueries, StoredResource, Writer};
 
 use super::audit::{Attempt, log_refusal, write_logged};
 use super::checks::{
-    add_members, check_if_match, check_names, ensure_name_free, existing, naming_value,
+    add_members, check_if_match, check_names, ensure_name_free, ensure_unique_values_free,
+    existing, naming_value,
 };
 use super::events::ChangeEvents;
 use super::render::{JsonBody, etag, member_element};
@@ -173,6 +174,7 @@ impl Service {
             if old.name(kind).map(name_key) != Some(name_key(&name)) {
                 ensure_name_free(w, kind, &name, Some(rid))?;
             }
+            ensure_unique_values_free(w, kind, &attributes, Some(rid))?;
             let counts =
                 apply_member_changes(w, &service.settings.base_url, rid, &patched.members)?;
 

@@ -17,7 +17,7 @@ use crate::scim::filter::{self, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListResponseWriter, SortOrder};
 use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
-use crate::scim::schema::resource_type;
+use crate::scim::schema::{AttrDef, SchemaDef, resource_type};
 use crate::store::{RawRow, ReadQueries, Reader, StoredResource};
 
 use super::checked_filter::CheckedFilter;
@@ -289,22 +289,35 @@ impl Plan {
 }
 
 /// An attribute with an index, as a filter path names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 enum Indexed {
     Id,
     Name,
     ExternalId,
+    /// A declared extension attribute with `uniqueness = "server"` (`store::unique`).
+    Unique(&'static SchemaDef, &'static AttrDef),
 }
 
 /// Which index `path` names for `kind`: `id`, the naming attribute or `externalId`, as a
-/// plain or core-URN-qualified name without a sub-attribute.
+/// plain or core-URN-qualified name without a sub-attribute; or a declared unique attribute,
+/// URN-qualified or not.
 fn indexed(kind: Kind, path: &AttrPath) -> Option<Indexed> {
-    let core = path
-        .schema
-        .as_deref()
-        .is_none_or(|s| s.eq_ignore_ascii_case(resource_type(kind).schema.id));
-    if !core || path.sub.is_some() {
+    if path.sub.is_some() {
         return None;
+    }
+    let rt = resource_type(kind);
+    let core = path.schema.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(rt.schema.id));
+    if !core || rt.attribute(None, &path.attr).is_none_or(|(s, _)| rt.is_extension(s)) {
+        let unique = rt.unique_extension_attributes().find(|(s, a)| {
+            a.name.eq_ignore_ascii_case(&path.attr)
+                && path.schema.as_deref().is_none_or(|urn| urn.eq_ignore_ascii_case(s.id))
+        });
+        if let Some((schema, attr)) = unique {
+            return Some(Indexed::Unique(schema, attr));
+        }
+        if !core {
+            return None;
+        }
     }
     let attr = path.attr.as_str();
     if attr.eq_ignore_ascii_case("id") {
@@ -375,7 +388,11 @@ fn candidates(
                 (Some(Indexed::ExternalId), true) => {
                     Some(reader.ids_by_external_prefix(kind, value)?)
                 }
-                (Some(Indexed::Id), true) | (None, _) => None,
+                // A superset: the index folds more than the filter's comparison does.
+                (Some(Indexed::Unique(schema, attr)), false) => {
+                    Some(reader.unique_owner(kind, schema, attr, value)?.into_iter().collect())
+                }
+                (Some(Indexed::Id | Indexed::Unique(..)), true) | (None, _) => None,
             })
         }
         Filter::And(a, b) => {

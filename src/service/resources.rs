@@ -12,7 +12,8 @@ use crate::store::{LogEntry, ReadQueries, StoredResource, TokenScope, Writer};
 
 use super::audit::{Attempt, Refusal, append_refusal, log_refusal, write_logged};
 use super::checks::{
-    add_members, check_if_match, check_names, ensure_name_free, existing, naming_value, not_found,
+    add_members, check_if_match, check_names, ensure_name_free, ensure_unique_values_free,
+    existing, naming_value, not_found,
 };
 use super::events::ChangeEvents;
 use super::render::{JsonBody, etag, location, relation, render, write_view};
@@ -164,6 +165,7 @@ impl Service {
         let stored = write_logged(self, attempt, move |w, attempt| {
             check_names(kind, &prepared.attributes, None)?;
             ensure_name_free(w, kind, &prepared.name, None)?;
+            ensure_unique_values_free(w, kind, &prepared.attributes, None)?;
             let now = now_rfc3339();
             let stored = StoredResource {
                 id: ResourceId::new_random(),
@@ -208,6 +210,7 @@ impl Service {
             check_if_match(if_match.as_deref(), &old)?;
             check_names(kind, &prepared.attributes, Some(&old.attributes))?;
             ensure_name_free(w, kind, &prepared.name, Some(rid))?;
+            ensure_unique_values_free(w, kind, &prepared.attributes, Some(rid))?;
             let stored = StoredResource {
                 id: rid,
                 version: old.version + 1,

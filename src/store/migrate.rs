@@ -13,7 +13,7 @@ use super::resources::external_key;
 use super::tables::{
     EVENT_CURSORS, EVENT_FAILURES, EVENT_FEED, EVENTS, GROUP_EXTERNAL_INDEX, GROUP_MEMBERS,
     GROUP_NAME_INDEX, GROUP_NAME_INDEX_V1, GROUPS, INACTIVE_USERS, MEMBER_GROUPS, META,
-    PROVISIONING_LOG, ROW_BUCKETS, TOKENS, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
+    PROVISIONING_LOG, ROW_BUCKETS, TOKENS, UNIQUE_VALUES, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
     USER_NAME_INDEX, USER_NAME_INDEX_V1, USERS,
 };
 use super::{Store, StoreError, Writer, codec, row};
@@ -209,6 +209,7 @@ fn create_tables(w: &mut Writer) -> Result<(), StoreError> {
     w.tx.open_table(EVENT_CURSORS)?;
     w.tx.open_table(EVENT_FAILURES)?;
     w.tx.open_table(EVENT_FEED)?;
+    w.tx.open_table(UNIQUE_VALUES)?;
     Ok(())
 }
 

@@ -30,6 +30,7 @@ mod row;
 mod tables;
 mod tail;
 mod tokens;
+mod unique;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ pub use resources::RawRow;
 pub use row::StoredView;
 pub use tail::EventTail;
 pub use tokens::{StoredToken, TokenScope};
+pub use unique::{unique_key, unique_value};
 pub use writer::{BatchTimings, Claim, QueueError, WriteQueue, WriteStats};
 
 /// What went wrong in the store. `Locked` and `NewerSchema` are operator errors with a clear

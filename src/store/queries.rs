@@ -96,6 +96,21 @@ pub trait ReadQueries: sealed::OpenTable {
     }
 
     /// Ids of the resources whose `externalId` is exactly `external_id`, in id order.
+    /// Which resource of `kind` holds `value` of the declared unique `attr` of `schema`.
+    fn unique_owner(
+        &self,
+        kind: Kind,
+        schema: &crate::scim::schema::SchemaDef,
+        attr: &crate::scim::schema::AttrDef,
+        value: &str,
+    ) -> Result<Option<ResourceId>, StoreError> {
+        let key = super::unique::unique_key(kind, schema, attr, value);
+        Ok(self
+            .open(super::tables::UNIQUE_VALUES)?
+            .get(key.as_slice())?
+            .map(|g| ResourceId(g.value())))
+    }
+
     fn ids_by_external_id(
         &self,
         kind: Kind,

@@ -199,6 +199,21 @@ impl Reader {
 }
 
 impl Writer {
+    /// Visits every resource of `kind` in id order, as this transaction sees them (an index
+    /// built from them inside the same write cannot miss a concurrent change).
+    pub fn each_row(
+        &self,
+        kind: Kind,
+        mut visit: impl FnMut(StoredResource) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let table = self.tx.open_table(rows(kind))?;
+        for entry in table.iter()? {
+            let (_, value) = entry?;
+            visit(decode_row(kind, value.value())?)?;
+        }
+        Ok(())
+    }
+
     /// Writes `new` and brings the name and externalId indexes in step with it. `old` is the
     /// row it replaces (None for a create). The caller has checked that the name is free.
     pub fn put(
@@ -248,6 +263,8 @@ impl Writer {
             }
         }
 
+        self.follow_unique_values(kind, new.id, old.map(|o| &o.attributes), Some(&new.attributes))?;
+
         let (old_ext, new_ext) = (old.and_then(|o| o.external_id()), new.external_id());
         if old_ext != new_ext {
             let mut table = self.tx.open_table(externals(kind))?;
@@ -286,6 +303,7 @@ impl Writer {
         if kind == Kind::User && old.is_inactive() {
             self.tx.open_table(INACTIVE_USERS)?.remove(id.0)?;
         }
+        self.follow_unique_values(kind, id, Some(&old.attributes), None)?;
         self.remove_all_memberships_of(id)?;
         Ok(Some(old))
     }

@@ -89,3 +89,10 @@ pub const EVENT_FAILURES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("
 /// snapshot. Key: the receiver's name, 0x00, the feed index from 1 (8 bytes, big-endian).
 /// Value: envelope(`domain::events::ChangeEvent`). Rows go as the receiver acknowledges them.
 pub const EVENT_FEED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("event_feed.v1");
+
+/// The values of declared extension attributes with `uniqueness = "server"`. Key: the kind
+/// (0 user, 1 group), the attribute's URN-qualified name in lower case, 0x00, then the value
+/// (as `domain::text::name_key` folds it unless the attribute is case-exact). Value: the id
+/// holding it. Built when such an attribute is declared (`service::schemas`), kept in step by
+/// every put and delete.
+pub const UNIQUE_VALUES: TableDefinition<&[u8], u128> = TableDefinition::new("unique_values.v1");

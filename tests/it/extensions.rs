@@ -443,3 +443,113 @@ async fn unknown_attributes_are_refused_by_default_and_dropped_and_logged_when_i
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn a_unique_custom_attribute_is_enforced_indexed_and_built_for_existing_users() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
+    let config = write_plain_config(dir.path(), DECLARED);
+    let mut process = serve_process(&config).await;
+    let c = ProcessClient::new(process.port, &token);
+    let with_badge = |name: &str, badge: &str| {
+        let mut body = entra_user(name);
+        body[ACME] = json!({"badgeNumber": badge});
+        body
+    };
+    // Not unique yet: two users share "B-1" and the reload that makes it unique is refused.
+    let mut ids = Vec::new();
+    for (name, badge) in
+        [("u1@example.org", "B-1"), ("u2@example.org", "b-1"), ("u3@example.org", "B-3")]
+    {
+        let (status, body) = c.send(Method::POST, "/Users", Some(with_badge(name, badge))).await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["id"].as_str().expect("id").to_string());
+    }
+    let unique = DECLARED
+        .replace("name = \"badgeNumber\"\n", "name = \"badgeNumber\"\nuniqueness = \"server\"\n");
+    let hangup = |pid: u32| {
+        let status = std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+        assert!(status.expect("kill -HUP").success());
+    };
+    write_plain_config(dir.path(), &unique);
+    hangup(process.child.id());
+    let refusal = process.stderr_line("reload failed");
+    assert!(
+        refusal.contains("both hold") && refusal.contains(&ids[0]) && refusal.contains(&ids[1]),
+        "{refusal}"
+    );
+    let (_, schema) = c.send(Method::GET, &format!("/Schemas/{ACME}"), None).await;
+    let badge = schema["attributes"]
+        .as_array()
+        .expect("attrs")
+        .iter()
+        .find(|a| a["name"] == "badgeNumber")
+        .cloned();
+    assert_eq!(badge.expect("badge")["uniqueness"], "none", "the refused reload changed nothing");
+
+    // Once the clash is gone the reload builds the index from the users there are.
+    let patch = |value: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": format!("{ACME}:badgeNumber"), "value": value}]})
+    };
+    let (status, _) =
+        c.send(Method::PATCH, &format!("/Users/{}", ids[1]), Some(patch("B-2"))).await;
+    assert_eq!(status, 200);
+    hangup(process.child.id());
+    process.stderr_line("config reloaded");
+    let (_, schema) = c.send(Method::GET, &format!("/Schemas/{ACME}"), None).await;
+    let badge = schema["attributes"]
+        .as_array()
+        .expect("attrs")
+        .iter()
+        .find(|a| a["name"] == "badgeNumber")
+        .cloned();
+    assert_eq!(badge.expect("badge")["uniqueness"], "server");
+
+    // A value another user holds, in any case, is 409 uniqueness on POST, PUT and PATCH.
+    let (status, error) =
+        c.send(Method::POST, "/Users", Some(with_badge("u4@example.org", "b-3"))).await;
+    assert_eq!(status, 409, "{error}");
+    assert_eq!(error["scimType"], "uniqueness", "{error}");
+    assert!(error["detail"].as_str().unwrap_or("").contains("badgeNumber"), "{error}");
+    let (status, _) =
+        c.send(Method::PATCH, &format!("/Users/{}", ids[0]), Some(patch("B-2"))).await;
+    assert_eq!(status, 409);
+    let (status, error) = c
+        .send(Method::PUT, &format!("/Users/{}", ids[0]), Some(with_badge("u1@example.org", "B-3")))
+        .await;
+    assert_eq!(status, 409, "{error}");
+    // Its own value is no clash; a value given up is free again, and so is a deleted user's.
+    let (status, _) = c
+        .send(Method::PUT, &format!("/Users/{}", ids[0]), Some(with_badge("u1@example.org", "B-1")))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) =
+        c.send(Method::PATCH, &format!("/Users/{}", ids[1]), Some(patch("B-9"))).await;
+    assert_eq!(status, 200);
+    let (status, _) =
+        c.send(Method::POST, "/Users", Some(with_badge("u5@example.org", "B-2"))).await;
+    assert_eq!(status, 201, "B-2 was given up");
+    let (status, _) = c.send(Method::DELETE, &format!("/Users/{}", ids[2]), None).await;
+    assert_eq!(status, 204);
+    let (status, _) =
+        c.send(Method::POST, "/Users", Some(with_badge("u6@example.org", "B-3"))).await;
+    assert_eq!(status, 201, "a deleted user's value is free");
+
+    // The eq filter finds the holder (through the index), qualified or not, in any case.
+    for filter in [format!("{ACME}:badgeNumber eq \"b-9\""), "badgeNumber eq \"B-9\"".to_string()] {
+        let (status, found) =
+            c.send(Method::GET, &format!("/Users?filter={}", urlencode(&filter)), None).await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(found["totalResults"], 1, "{filter}: {found}");
+        assert_eq!(found["Resources"][0]["id"], ids[1].as_str());
+    }
+
+    // After a restart the index is still enforced.
+    drop(process);
+    let process = serve_process(&config).await;
+    let c = ProcessClient::new(process.port, &token);
+    let (status, _) =
+        c.send(Method::POST, "/Users", Some(with_badge("u7@example.org", "B-9"))).await;
+    assert_eq!(status, 409);
+}
