@@ -823,7 +823,8 @@ def parse_duration(s: str) -> float:
 def run_wrk(target: Target, mode: str, conns: int, duration: float, files: dict,
             extra: str) -> dict:
     threads = max(1, min(conns, os.cpu_count() or 2))
-    datafile = {"filter": files["users"], "get": files["users"], "patch_user": files["users"],
+    datafile = {"filter": files["users"], "filter_attr": files["users"], "get": files["users"],
+                "patch_user": files["users"],
                 "patch_group": files["outside"]}.get(mode, "-")
     nonce = uuid.uuid4().hex[:10]
     cmd = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{duration:g}s", "--timeout", "10s",

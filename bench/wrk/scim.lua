@@ -5,12 +5,13 @@
 --   wrk -t T -c C -d D -s bench/wrk/scim.lua http://127.0.0.1:PORT -- \
 --       MODE TOKEN PREFIX DATAFILE EXTRA NONCE FLAGS
 --
---   MODE      probe | filter | get | list | create | patch_user | patch_group
+--   MODE      probe | filter | filter_attr | get | list | create | patch_user | patch_group
 --   TOKEN     bearer token ("-" for none)
 --   PREFIX    SCIM base path, e.g. /scim/v2 (scimd) or /v2 (scim2-server)
 --   DATAFILE  users file, one "id<TAB>userName" a line (get, filter, patch_user),
 --             or candidate member ids, one a line (patch_group); "-" when unused
---   EXTRA     list: number of users (startIndex range); patch_group: the group id
+--   EXTRA     list: number of users (startIndex range); patch_group: the group id;
+--             filter_attr: the attribute path compared (DATAFILE then holds "id<TAB>value")
 --   NONCE     unique per run, so POSTed userNames never collide across runs
 --   FLAGS     "remove_by_filter": remove a member with path members[value eq "id"] (the form
 --             scim2-server accepts) instead of Entra's value list; "-" otherwise
@@ -71,7 +72,7 @@ function init(args)
    if token ~= "-" then get_headers["Authorization"] = "Bearer " .. token end
    body_headers = { ["Content-Type"] = "application/scim+json" }
    for k, v in pairs(get_headers) do body_headers[k] = v end
-   if mode == "filter" or mode == "get" or mode == "patch_user" then
+   if mode == "filter" or mode == "filter_attr" or mode == "get" or mode == "patch_user" then
       read_lines(datafile, true)
    elseif mode == "patch_group" then
       read_lines(datafile, false)
@@ -125,6 +126,9 @@ function request()
    elseif mode == "filter" then
       local i = math.random(#names)
       return get(prefix .. "/Users?filter=" .. urlencode('userName eq "' .. names[i] .. '"'))
+   elseif mode == "filter_attr" then
+      local i = math.random(#names)
+      return get(prefix .. "/Users?filter=" .. urlencode(extra .. ' eq "' .. names[i] .. '"'))
    elseif mode == "get" then
       return get(prefix .. "/Users/" .. ids[math.random(#ids)])
    elseif mode == "list" then

@@ -260,7 +260,8 @@ fn each_candidate(
 enum Plan {
     /// Exactly the resources the filter matches (an id whose row is gone is skipped): no
     /// row needs checking. Only a lone `eq` on the naming attribute (its index folds case as
-    /// the attribute's comparison does) or on `externalId` (case-exact, as is its index).
+    /// the attribute's comparison does), on `externalId` (case-exact, as is its index) or on
+    /// a declared unique attribute (its index keys values as the filter compares them).
     Indexed(Vec<ResourceId>),
     /// A superset of the matches: the filter is still evaluated on each. An `eq` on `id`
     /// (a UUID in any spelling finds the row; the comparison is case-exact), a `sw` on the
@@ -336,7 +337,10 @@ fn answered_by_index(kind: Kind, f: &Filter) -> bool {
     matches!(
         f,
         Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(_) }
-            if matches!(indexed(kind, path), Some(Indexed::Name | Indexed::ExternalId))
+            if matches!(
+                indexed(kind, path),
+                Some(Indexed::Name | Indexed::ExternalId | Indexed::Unique(..))
+            )
     )
 }
 
@@ -388,7 +392,8 @@ fn candidates(
                 (Some(Indexed::ExternalId), true) => {
                     Some(reader.ids_by_external_prefix(kind, value)?)
                 }
-                // A superset: the index folds more than the filter's comparison does.
+                // Exact: the index keys values as the filter compares them (`text::fold`
+                // unless case-exact).
                 (Some(Indexed::Unique(schema, attr)), false) => {
                     Some(reader.unique_owner(kind, schema, attr, value)?.into_iter().collect())
                 }
