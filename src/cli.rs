@@ -181,10 +181,7 @@ fn print_schemas(schemas: &[scimd::scim::extensions::ExtensionDecl]) {
     }
     eprintln!("  schemas     {} extension(s) declared", schemas.len());
     for ext in schemas {
-        let kind = match ext.resource_type {
-            scimd::domain::Kind::User => "User",
-            scimd::domain::Kind::Group => "Group",
-        };
+        let kind = ext.resource_type.resource_type();
         let required = if ext.required { ", required" } else { "" };
         eprintln!("    {} ({kind}{required})", ext.id);
         for a in &ext.attributes {

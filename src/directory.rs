@@ -16,7 +16,6 @@ use serde_json::Value;
 
 use scimd::admin::{self, AdminRequest, ClientError, LogFilter, LogPage, Resources};
 use scimd::config::Config;
-use scimd::domain::Kind;
 use scimd::scim::path::{ResolvedPath, parse_attr_path};
 use scimd::scim::schema::resource_type;
 use scimd::service::LogEntry;
@@ -369,7 +368,7 @@ struct Columns {
 impl Columns {
     /// The built-in columns and `extra`, each checked against the schema in force.
     fn of(resources: Resources, extra: &[String]) -> Result<Columns> {
-        let rt = resource_type(kind_of(resources));
+        let rt = resource_type(resources.kind());
         let mut resolved = Vec::new();
         for path in extra.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
             match parse_attr_path(path).and_then(|p| p.resolve(rt)) {
@@ -449,14 +448,6 @@ fn cell(values: &[&Value]) -> String {
     values.iter().map(|v| one(v)).collect::<Vec<_>>().join(",")
 }
 
-/// The kind of resource a list or show is about.
-fn kind_of(resources: Resources) -> Kind {
-    match resources {
-        Resources::Users => Kind::User,
-        Resources::Groups => Kind::Group,
-    }
-}
-
 /// The fields `show` prints, in order.
 fn describe(
     resources: Resources,
@@ -493,7 +484,7 @@ fn describe(
         }
     }
     // Declared extensions' attributes (the enterprise ones the admin checks are above).
-    let rt = resource_type(kind_of(resources));
+    let rt = resource_type(resources.kind());
     for ext in rt.extensions.iter().filter(|e| e.id != ENTERPRISE) {
         for attr in ext.attributes {
             if let Some(v) = r.get(ext.id).and_then(|o| o.get(attr.name)) {

@@ -338,25 +338,22 @@ fn withdrawn_attributes(
 /// Whether `resource` (stored attributes, extensions under their URN key) holds a value for
 /// `w`.
 pub fn holds(resource: &serde_json::Value, w: &Withdrawn) -> bool {
-    let Some(ext) = resource
-        .as_object()
-        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&w.urn)))
-        .map(|(_, v)| v)
-    else {
+    use serde_json::Value;
+    fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+        v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+    let Some(ext) = field(resource, &w.urn) else {
         return false;
     };
-    let field = |v: &serde_json::Value, name: &str| -> Option<serde_json::Value> {
-        v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
-    };
-    let mut current = vec![ext.clone()];
+    let mut current: Vec<&Value> = vec![ext];
     for name in &w.path {
         current = current
-            .iter()
+            .into_iter()
             .flat_map(|v| match v {
-                serde_json::Value::Array(items) => items.clone(),
-                one => vec![one.clone()],
+                Value::Array(items) => items.iter().collect::<Vec<_>>(),
+                one => vec![one],
             })
-            .filter_map(|v| field(&v, name))
+            .filter_map(|v| field(v, name))
             .filter(|v| !v.is_null())
             .collect();
     }
@@ -374,11 +371,6 @@ pub fn install(decls: &[ExtensionDecl]) {
         set_model(build(decls));
         *declared = decls.to_vec();
     }
-}
-
-/// The declarations in force.
-pub fn declared() -> Vec<ExtensionDecl> {
-    DECLARED.read().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
 #[cfg(test)]

@@ -21,16 +21,25 @@ pub fn strip_resource(rt: &ResourceType, body: &mut Value) -> Vec<String> {
     dropped
 }
 
+/// What [`strip_patch`] took out of a PATCH body.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StrippedPatch {
+    /// The unknown names, in order.
+    pub dropped: Vec<String>,
+    /// Whether every operation went with them (the PATCH then has nothing to do).
+    pub emptied: bool,
+}
+
 /// Removes from a PATCH body the operations whose path names an attribute `rt` does not have,
-/// and the unknown names inside operations' values; returns the names, in order.
-pub fn strip_patch(rt: &ResourceType, body: &mut Value) -> Vec<String> {
+/// and the unknown names inside operations' values.
+pub fn strip_patch(rt: &ResourceType, body: &mut Value) -> StrippedPatch {
     let mut dropped = Vec::new();
     let Some(Value::Array(ops)) = body
         .as_object_mut()
         .and_then(|f| f.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case("Operations")))
         .map(|(_, v)| v)
     else {
-        return dropped;
+        return StrippedPatch::default();
     };
     ops.retain_mut(|op| {
         let Value::Object(op) = op else { return true };
@@ -59,7 +68,8 @@ pub fn strip_patch(rt: &ResourceType, body: &mut Value) -> Vec<String> {
             },
         }
     });
-    dropped
+    let emptied = ops.is_empty() && !dropped.is_empty();
+    StrippedPatch { dropped, emptied }
 }
 
 /// A resource's (or path-less value's) top-level keys: plain names, dotted or URN-qualified
@@ -182,14 +192,17 @@ mod tests {
             {"op": "replace", "value": {"hat": "z"}},
             {"op": "add", "path": "emails", "value": [{"value": "a@x", "glow": true}]}
         ]});
-        let dropped = strip_patch(&USER, &mut body);
-        assert_eq!(dropped, ["shoeSize", "urn:x:y:hat", "hat", "emails.glow"]);
+        let stripped = strip_patch(&USER, &mut body);
+        assert_eq!(stripped.dropped, ["shoeSize", "urn:x:y:hat", "hat", "emails.glow"]);
+        assert!(!stripped.emptied);
         let ops = body["Operations"].as_array().unwrap();
         assert_eq!(ops.len(), 3);
         assert_eq!(ops[1]["value"], json!({"nickName": "n"}));
         assert_eq!(ops[2]["value"], json!([{"value": "a@x"}]));
         let mut group =
             json!({"Operations": [{"op": "remove", "path": "members[value eq \"1\"]"}]});
-        assert!(strip_patch(&GROUP, &mut group).is_empty());
+        assert_eq!(strip_patch(&GROUP, &mut group), StrippedPatch::default());
+        let mut only = json!({"Operations": [{"op": "add", "path": "hat", "value": 1}]});
+        assert!(strip_patch(&USER, &mut only).emptied);
     }
 }

@@ -41,16 +41,7 @@ impl Service {
         from_beginning: bool,
     ) -> Result<bool, ServiceError> {
         let job = move |w: &mut Writer| {
-            let cursor = match w.event_cursor(&receiver)? {
-                Some(cursor) => cursor,
-                None => {
-                    let feed = from_beginning.then(FeedProgress::default);
-                    let cursor =
-                        EventCursor { acked: w.last_event_seq()?, feed, ..EventCursor::default() };
-                    w.set_event_cursor(&receiver, &cursor)?;
-                    cursor
-                }
-            };
+            let cursor = cursor_or_new(w, &receiver, from_beginning)?;
             Ok::<_, ServiceError>(cursor.feed.is_some_and(|f| !f.ready))
         };
         self.write_unlogged(job).await
@@ -76,12 +67,7 @@ impl Service {
     pub fn create_event_cursors(&self, receivers: &[(String, bool)]) -> Result<(), StoreError> {
         self.store().write(|w| {
             for (receiver, from_beginning) in receivers {
-                if w.event_cursor(receiver)?.is_none() {
-                    let feed = from_beginning.then(FeedProgress::default);
-                    let cursor =
-                        EventCursor { acked: w.last_event_seq()?, feed, ..EventCursor::default() };
-                    w.set_event_cursor(receiver, &cursor)?;
-                }
+                cursor_or_new(w, receiver, *from_beginning)?;
             }
             Ok::<_, StoreError>(())
         })
@@ -259,6 +245,22 @@ impl Service {
         let events = self.store().tail().after(seq, limit)?;
         Some(events.into_iter().map(|(seq, event)| (Position::Outbox(seq), event)).collect())
     }
+}
+
+/// `receiver`'s cursor, created at the newest event (with a feed still to take, when it starts
+/// from the beginning) if it has none.
+fn cursor_or_new(
+    w: &mut Writer,
+    receiver: &str,
+    from_beginning: bool,
+) -> Result<EventCursor, StoreError> {
+    if let Some(cursor) = w.event_cursor(receiver)? {
+        return Ok(cursor);
+    }
+    let feed = from_beginning.then(FeedProgress::default);
+    let cursor = EventCursor { acked: w.last_event_seq()?, feed, ..EventCursor::default() };
+    w.set_event_cursor(receiver, &cursor)?;
+    Ok(cursor)
 }
 
 /// Stores `cursor` for `receiver` within a write, deleting the feed rows it acknowledged (and

@@ -90,24 +90,18 @@ impl Service {
             match Service::ensure_can_write(&attempt.principal).and_then(|()| {
                 // The limits first: what they refuse costs nothing more.
                 limits::check_patch_body(&body, &limits)?;
-                let ignored = match self.scim().unknown_attributes {
-                    UnknownAttributes::Reject => Vec::new(),
+                let stripped = match self.scim().unknown_attributes {
+                    UnknownAttributes::Reject => unknown::StrippedPatch::default(),
                     UnknownAttributes::Ignore => unknown::strip_patch(rt, &mut body),
                 };
-                let emptied = !ignored.is_empty()
-                    && body
-                        .get("Operations")
-                        .or_else(|| body.get("operations"))
-                        .and_then(Value::as_array)
-                        .is_some_and(Vec::is_empty);
                 // Every operation named unknown attributes: nothing to do, and nothing refused.
-                let normalised = if emptied {
+                let normalised = if stripped.emptied {
                     tolerance::PatchRequest { operations: Vec::new(), echoed_groups: Vec::new() }
                 } else {
                     tolerance::patch_operations(rt, &id, body)?
                 };
                 limits::check_operations(rt, &normalised.operations, &limits)?;
-                Ok((normalised, ignored))
+                Ok((normalised, stripped.dropped))
             }) {
                 Ok(normalised) => normalised,
                 Err(e) => {

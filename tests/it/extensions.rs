@@ -7,7 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{ProcessClient, issue_token, serve_process, urlencode, write_plain_config};
+use crate::common::{
+    ProcessClient, ServeProcess, issue_token, serve_process, urlencode, write_plain_config,
+};
 use scimd::store::TokenScope;
 
 const ACME: &str = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
@@ -55,6 +57,32 @@ type = "integer"
 
 use reqwest::Method;
 
+/// One `scimd serve` process with `extra` config appended: its directory (kept while it
+/// runs), the IdP's token, the config file, the process and a client.
+struct Served {
+    dir: tempfile::TempDir,
+    token: String,
+    config: std::path::PathBuf,
+    process: ServeProcess,
+    c: ProcessClient,
+}
+
+async fn serve_with(extra: &str) -> Served {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
+    let config = write_plain_config(dir.path(), extra);
+    let process = serve_process(&config).await;
+    let c = ProcessClient::new(process.port, &token);
+    Served { dir, token, config, process, c }
+}
+
+/// SIGHUP: the server reloads its config.
+fn hangup(process: &ServeProcess) {
+    let status =
+        std::process::Command::new("kill").args(["-HUP", &process.child.id().to_string()]).status();
+    assert!(status.expect("kill -HUP").success());
+}
+
 fn entra_user(user_name: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
@@ -72,11 +100,7 @@ fn entra_user(user_name: &str) -> Value {
 
 #[tokio::test]
 async fn a_declared_extension_provisions_in_every_form_the_idps_send() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
-    let config = write_plain_config(dir.path(), DECLARED);
-    let process = serve_process(&config).await;
-    let c = ProcessClient::new(process.port, &token);
+    let Served { dir, token: _, config, process: _process, c } = serve_with(DECLARED).await;
 
     // Entra's POST: the extension object under its URN; "True" for a declared boolean.
     let (status, created) =
@@ -228,13 +252,9 @@ async fn a_declared_extension_provisions_in_every_form_the_idps_send() {
 
 #[tokio::test]
 async fn schemas_and_resource_types_list_a_declared_extension_in_rfc_7643_form() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
     let required =
         DECLARED.replace("name = \"Acme user\"", "name = \"Acme user\"\nrequired = true");
-    let config = write_plain_config(dir.path(), &required);
-    let process = serve_process(&config).await;
-    let c = ProcessClient::new(process.port, &token);
+    let Served { c, process: _process, dir: _dir, .. } = serve_with(&required).await;
 
     let (status, schema) = c.send(Method::GET, &format!("/Schemas/{ACME}"), None).await;
     assert_eq!(status, 200, "{schema}");
@@ -294,23 +314,15 @@ async fn schemas_and_resource_types_list_a_declared_extension_in_rfc_7643_form()
 
 #[tokio::test]
 async fn a_reload_adds_an_attribute_and_refuses_to_remove_one() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
-    let config = write_plain_config(dir.path(), DECLARED);
-    let mut process = serve_process(&config).await;
-    let c = ProcessClient::new(process.port, &token);
+    let Served { dir, token, config, mut process, c } = serve_with(DECLARED).await;
     let mut body = entra_user("dan@example.org");
     body[ACME]["costCode"] = json!("CC-1");
     let (status, error) = c.send(Method::POST, "/Users", Some(body.clone())).await;
     assert_eq!(status, 400, "not declared yet: {error}");
 
-    let hangup = |pid: u32| {
-        let status = std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status();
-        assert!(status.expect("kill -HUP").success());
-    };
     let added = format!("{DECLARED}\n[[schemas.extensions.attributes]]\nname = \"costCode\"\n");
     write_plain_config(dir.path(), &added);
-    hangup(process.child.id());
+    hangup(&process);
     process.stderr_line("config reloaded");
     let (status, created) = c.send(Method::POST, "/Users", Some(body)).await;
     assert_eq!(status, 201, "{created}");
@@ -318,7 +330,7 @@ async fn a_reload_adds_an_attribute_and_refuses_to_remove_one() {
 
     // Removing it again would orphan the stored value: the reload is refused, all of it.
     write_plain_config(dir.path(), DECLARED);
-    hangup(process.child.id());
+    hangup(&process);
     let refusal = process.stderr_line("reload failed");
     assert!(refusal.contains("costCode") && refusal.contains("removed"), "{refusal}");
     let (_, schema) = c.send(Method::GET, &format!("/Schemas/{ACME}"), None).await;
@@ -334,7 +346,7 @@ async fn a_reload_adds_an_attribute_and_refuses_to_remove_one() {
     let unused = format!("{added}\n[[schemas.extensions.attributes]]\nname = \"unused\"\n");
     for config_text in [&unused, &added] {
         write_plain_config(dir.path(), config_text);
-        hangup(process.child.id());
+        hangup(&process);
         process.stderr_line("config reloaded");
     }
 
@@ -370,11 +382,7 @@ async fn log_lines(config: &std::path::Path) -> String {
 
 #[tokio::test]
 async fn unknown_attributes_are_refused_by_default_and_dropped_and_logged_when_ignored() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
-    let config = write_plain_config(dir.path(), DECLARED);
-    let mut process = serve_process(&config).await;
-    let c = ProcessClient::new(process.port, &token);
+    let Served { dir, token: _, config, mut process, c } = serve_with(DECLARED).await;
     let mut body = entra_user("erin@example.org");
     body["shoeSize"] = json!(44);
     body[ACME]["hatSize"] = json!("L");
@@ -400,9 +408,7 @@ async fn unknown_attributes_are_refused_by_default_and_dropped_and_logged_when_i
     // Ignore: the same writes succeed without the unknown names, and the log lists them.
     let ignoring = format!("[scim]\nunknown_attributes = \"ignore\"\n{DECLARED}");
     write_plain_config(dir.path(), &ignoring);
-    let status =
-        std::process::Command::new("kill").args(["-HUP", &process.child.id().to_string()]).status();
-    assert!(status.expect("kill -HUP").success());
+    hangup(&process);
     process.stderr_line("config reloaded");
 
     let (status, created) = c.send(Method::POST, "/Users", Some(body)).await;
@@ -446,11 +452,7 @@ async fn unknown_attributes_are_refused_by_default_and_dropped_and_logged_when_i
 
 #[tokio::test]
 async fn a_unique_custom_attribute_is_enforced_indexed_and_built_for_existing_users() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token = issue_token(&dir.path().join("data"), "idp", TokenScope::ReadWrite);
-    let config = write_plain_config(dir.path(), DECLARED);
-    let mut process = serve_process(&config).await;
-    let c = ProcessClient::new(process.port, &token);
+    let Served { dir, token, config, mut process, c } = serve_with(DECLARED).await;
     let with_badge = |name: &str, badge: &str| {
         let mut body = entra_user(name);
         body[ACME] = json!({"badgeNumber": badge});
@@ -467,12 +469,8 @@ async fn a_unique_custom_attribute_is_enforced_indexed_and_built_for_existing_us
     }
     let unique = DECLARED
         .replace("name = \"badgeNumber\"\n", "name = \"badgeNumber\"\nuniqueness = \"server\"\n");
-    let hangup = |pid: u32| {
-        let status = std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status();
-        assert!(status.expect("kill -HUP").success());
-    };
     write_plain_config(dir.path(), &unique);
-    hangup(process.child.id());
+    hangup(&process);
     let refusal = process.stderr_line("reload failed");
     assert!(
         refusal.contains("both hold") && refusal.contains(&ids[0]) && refusal.contains(&ids[1]),
@@ -495,7 +493,7 @@ async fn a_unique_custom_attribute_is_enforced_indexed_and_built_for_existing_us
     let (status, _) =
         c.send(Method::PATCH, &format!("/Users/{}", ids[1]), Some(patch("B-2"))).await;
     assert_eq!(status, 200);
-    hangup(process.child.id());
+    hangup(&process);
     process.stderr_line("config reloaded");
     let (_, schema) = c.send(Method::GET, &format!("/Schemas/{ACME}"), None).await;
     let badge = schema["attributes"]
