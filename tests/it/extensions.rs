@@ -76,6 +76,13 @@ async fn serve_with(extra: &str) -> Served {
     Served { dir, token, config, process, c }
 }
 
+/// Writes `text` as the config and has the server reload it, waiting until it has.
+fn reload_with(process: &mut ServeProcess, dir: &std::path::Path, text: &str) {
+    write_plain_config(dir, text);
+    hangup(process);
+    process.stderr_line("config reloaded");
+}
+
 /// SIGHUP: the server reloads its config.
 fn hangup(process: &ServeProcess) {
     let status =
@@ -321,9 +328,7 @@ async fn a_reload_adds_an_attribute_and_refuses_to_remove_one() {
     assert_eq!(status, 400, "not declared yet: {error}");
 
     let added = format!("{DECLARED}\n[[schemas.extensions.attributes]]\nname = \"costCode\"\n");
-    write_plain_config(dir.path(), &added);
-    hangup(&process);
-    process.stderr_line("config reloaded");
+    reload_with(&mut process, dir.path(), &added);
     let (status, created) = c.send(Method::POST, "/Users", Some(body)).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created[ACME]["costCode"], "CC-1");
@@ -345,9 +350,7 @@ async fn a_reload_adds_an_attribute_and_refuses_to_remove_one() {
     // An attribute no resource uses may go: declared, then withdrawn again.
     let unused = format!("{added}\n[[schemas.extensions.attributes]]\nname = \"unused\"\n");
     for config_text in [&unused, &added] {
-        write_plain_config(dir.path(), config_text);
-        hangup(&process);
-        process.stderr_line("config reloaded");
+        reload_with(&mut process, dir.path(), config_text);
     }
 
     // A start that would hide stored values is refused the same way, saying what to do.
@@ -407,9 +410,7 @@ async fn unknown_attributes_are_refused_by_default_and_dropped_and_logged_when_i
 
     // Ignore: the same writes succeed without the unknown names, and the log lists them.
     let ignoring = format!("[scim]\nunknown_attributes = \"ignore\"\n{DECLARED}");
-    write_plain_config(dir.path(), &ignoring);
-    hangup(&process);
-    process.stderr_line("config reloaded");
+    reload_with(&mut process, dir.path(), &ignoring);
 
     let (status, created) = c.send(Method::POST, "/Users", Some(body)).await;
     assert_eq!(status, 201, "{created}");
