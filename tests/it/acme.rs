@@ -19,7 +19,8 @@ use rustls_pki_types::pem::PemObject;
 use tokio_rustls::client::TlsStream;
 
 use crate::common::{
-    ServeProcess, health_on, issue_token, run_scimd, scimd_command, send, tls_connect,
+    ServeProcess, health_on, issue_token, ports_for_children, run_scimd, scimd_command, send,
+    tls_connect,
 };
 
 const PEBBLE: &str = "/usr/bin/pebble";
@@ -47,13 +48,6 @@ impl Pebble {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         log.lines().filter(|l| l.contains("Issued certificate serial")).count()
     }
-}
-
-/// Distinct free loopback ports (all bound at once, then released).
-fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: Vec<std::net::TcpListener> =
-        (0..N).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
-    std::array::from_fn(|i| listeners[i].local_addr().expect("addr").port())
 }
 
 /// A test CA and, signed by it, the certificate pebble serves its API with (for 127.0.0.1).
@@ -215,7 +209,7 @@ async fn terminate(process: &mut ServeProcess) {
 #[tokio::test]
 async fn acme_issues_serves_renews_and_keeps_a_certificate_from_pebble() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let [port, api_port, mgmt_port, http_port] = free_ports::<4>();
+    let [port, api_port, mgmt_port, http_port] = ports_for_children::<4>();
     let pebble = start_pebble(dir.path(), api_port, mgmt_port, http_port, port).await;
     let token = issue_token(&dir.path().join("data"), "entra", scimd::store::TokenScope::ReadWrite);
     let config_path = dir.path().join("config.toml");

@@ -981,3 +981,31 @@ impl ProcessClient {
         }
     }
 }
+
+/// Distinct loopback ports for a child process (a test receiver, pebble) to bind itself,
+/// chosen below the kernel's ephemeral range (`ip_local_port_range`, 32768 and up on Linux):
+/// a port that `bind(…:0)` handed out and the test then released can be given again to any
+/// other test's listener or outgoing connection before the child binds it, which made the
+/// child fail with "Address already in use". Ports here are only ever taken by this
+/// function, which probes each one (and spreads its picks by process, time and a counter).
+pub fn ports_for_children<const N: usize>() -> [u16; N] {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PICKS: AtomicU64 = AtomicU64::new(0);
+    const LOW: u64 = 20_000;
+    const SPAN: u64 = 12_000; // 20000..32000, clear of the ephemeral range
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    let mut seed = nanos ^ ((std::process::id() as u64) << 20);
+    let mut held: Vec<std::net::TcpListener> = Vec::with_capacity(N);
+    while held.len() < N {
+        let pick = PICKS.fetch_add(1, Ordering::Relaxed);
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407 + pick);
+        let port = (LOW + (seed >> 33) % SPAN) as u16;
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+        }
+    }
+    std::array::from_fn(|i| held[i].local_addr().expect("addr").port())
+}

@@ -146,12 +146,6 @@ impl Drop for Example {
     }
 }
 
-/// A port free on loopback now, for the example to listen on.
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    probe.local_addr().expect("addr").port()
-}
-
 /// Waits until `receiver` has acknowledged `n` events, per `scimd events status`.
 async fn wait_acked(s: &TestServer, receiver: &str, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -203,7 +197,7 @@ async fn the_readme_receiver_example_verifies_scimds_events_and_refuses_a_forged
     let dir = tempfile::tempdir().expect("tempdir");
     let script = dir.path().join("receiver.py");
     std::fs::write(&script, receiver_example()).expect("write receiver.py");
-    let port = free_port();
+    let [port] = ports_for_children::<1>();
     let endpoint = format!("http://127.0.0.1:{port}/scim-events");
     let auth = dir.path().join("example.auth");
     std::fs::write(&auth, "Bearer example-secret\n").expect("auth file");
