@@ -19,6 +19,7 @@ mod auth;
 mod backup;
 mod backup_events;
 mod bad_input;
+mod browser;
 mod cli;
 mod directory;
 mod disk_full;
