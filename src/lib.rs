@@ -28,6 +28,7 @@
 pub mod admin;
 pub mod client_tls;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod domain;
 pub mod http;

@@ -78,6 +78,26 @@ pub struct LogConfig {
     pub keep_days: u32,
 }
 
+/// The `[console]` section: the admin console under `/admin/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleConfig {
+    pub enabled: bool,
+    /// Client networks the console answers; empty: every client. Others get 404.
+    pub allowed_networks: Vec<ipnet::IpNet>,
+}
+
+impl ConsoleConfig {
+    /// Whether a client at `ip` may reach the console.
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.allowed_networks.is_empty() || self.allowed_networks.iter().any(|n| n.contains(&ip))
+    }
+}
+
 /// The `[metrics]` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricsConfig {
@@ -149,6 +169,7 @@ pub struct Config {
     pub limits: Limits,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub console: ConsoleConfig,
     pub events: EventsConfig,
     /// The extension schemas `[[schemas.extensions]]` declares, in the file's order.
     pub schemas: Vec<crate::scim::extensions::ExtensionDecl>,
@@ -236,6 +257,30 @@ impl Config {
                     .into(),
             ));
         }
+
+        let mut allowed_networks = Vec::new();
+        for net in raw.console.allowed_networks.iter().flatten() {
+            let text = net.get_ref().trim();
+            // A bare address is a network of one.
+            let parsed = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(n) => allowed_networks.push(n.trunc()),
+                Err(_) => {
+                    return Err(err(
+                        Some(net.span()),
+                        format!(
+                            "console.allowed_networks: {text:?} is not a network; write CIDR \
+                             blocks such as \"10.0.0.0/8\" or \"2001:db8::/32\", or single \
+                             addresses"
+                        ),
+                    ));
+                }
+            }
+        }
+        let console =
+            ConsoleConfig { enabled: raw.console.enabled.unwrap_or(true), allowed_networks };
 
         let (public_url, public_url_derived) = match &raw.public_url {
             Some(u) => {
@@ -344,6 +389,7 @@ impl Config {
                 keep_days: raw.log.keep_days.unwrap_or(DEFAULT_KEEP_DAYS),
             },
             metrics,
+            console,
             events,
             schemas,
         })
@@ -454,5 +500,26 @@ mod tests {
 
         let e = Config::parse("public_url = \"https://x.org/scim/v2\"", None).unwrap_err();
         assert!(e.message.contains("without /scim/v2"), "{e}");
+    }
+
+    #[test]
+    fn console_networks_are_cidr_blocks_or_addresses_and_refuse_anything_else() {
+        let c = Config::parse(
+            "[console]\nallowed_networks = [\"10.0.0.0/8\", \"192.0.2.7\", \"2001:db8::/32\"]",
+            None,
+        )
+        .unwrap();
+        assert!(c.console.enabled);
+        let allows = |ip: &str| c.console.allows(ip.parse().unwrap());
+        assert!(allows("10.1.2.3") && allows("192.0.2.7") && allows("2001:db8::1"));
+        assert!(allows("::ffff:10.9.9.9"), "an IPv4-mapped client is its IPv4 address");
+        assert!(!allows("192.0.2.8") && !allows("127.0.0.1"));
+        assert!(Config::defaults().console.allows("203.0.113.1".parse().unwrap()));
+        let e = Config::parse("[console]\nallowed_networks = [\"10.0.0.0/33\"]", None).unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(
+            e.message.contains("console.allowed_networks") && e.message.contains("CIDR"),
+            "{e}"
+        );
     }
 }

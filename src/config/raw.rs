@@ -32,6 +32,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) metrics: RawMetrics,
     #[serde(default)]
+    pub(super) console: RawConsole,
+    #[serde(default)]
     pub(super) events: RawEvents,
     #[serde(default)]
     pub(super) schemas: RawSchemas,
@@ -230,6 +232,13 @@ pub(super) struct RawLog {
     #[serde(default)]
     pub(super) format: LogFormat,
     pub(super) keep_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConsole {
+    pub(super) enabled: Option<bool>,
+    pub(super) allowed_networks: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,6 +8,7 @@
 //! across an `.await`.
 
 mod audit;
+mod browse;
 mod checked_filter;
 mod checks;
 mod data_file;
@@ -39,6 +40,7 @@ pub use crate::store::{
     BatchTimings, EventCursor, EventFailure, FeedProgress, LogEntry, StoreError, TokenScope,
 };
 pub use audit::{LogEntries, Refusal};
+pub use browse::{BrowsePage, BrowseRequest, LogSlice, MemberSummary, MembersPage};
 pub use checked_filter::CheckedFilter;
 pub use data_file::DataFile;
 pub use events::{ReceiverStatus, StreamReport, StreamState};

@@ -27,7 +27,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{ReadQueries, Store, StoreError, StoredToken, TokenScope};
+use crate::store::{LogEntry, ReadQueries, Store, StoreError, StoredToken, TokenScope};
 
 use super::{Principal, now_unix};
 
@@ -140,6 +140,17 @@ pub fn issue(
     scope: TokenScope,
     expires_in_days: Option<u32>,
 ) -> Result<IssuedToken, TokenError> {
+    issue_logged(store, name, scope, expires_in_days, None)
+}
+
+/// [`issue`], appending `log` (the console's record of who made it) in the same write.
+fn issue_logged(
+    store: &Store,
+    name: &str,
+    scope: TokenScope,
+    expires_in_days: Option<u32>,
+    log: Option<LogEntry>,
+) -> Result<IssuedToken, TokenError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(TokenError::EmptyName);
@@ -164,7 +175,13 @@ pub fn issue(
         last_used: None,
         revoked: None,
     };
-    store.write(|w| w.put_token(&row))?;
+    store.write(|w| {
+        w.put_token(&row)?;
+        if let Some(entry) = log.clone() {
+            w.append_log(with_resource(entry, &id, name))?;
+        }
+        Ok::<(), StoreError>(())
+    })?;
     Ok(IssuedToken {
         token: format!("{PREFIX}{id}_{secret}"),
         id,
@@ -188,14 +205,46 @@ pub fn list(store: &Store) -> Result<Vec<TokenInfo>, TokenError> {
 
 /// Marks a token revoked. Revoking twice is not an error.
 pub fn revoke(store: &Store, id: &str) -> Result<TokenInfo, TokenError> {
+    revoke_logged(store, id, None)
+}
+
+/// [`revoke`], appending `log` in the same write when it revokes.
+fn revoke_logged(store: &Store, id: &str, log: Option<LogEntry>) -> Result<TokenInfo, TokenError> {
     store.write(|w| {
         let mut row = w.token(id)?.ok_or_else(|| TokenError::NotFound(id.to_string()))?;
         if row.revoked.is_none() {
             row.revoked = Some(now_unix());
             w.put_token(&row)?;
+            if let Some(entry) = log.clone() {
+                w.append_log(with_resource(entry, &row.id, &row.name))?;
+            }
         }
         Ok(TokenInfo::from(row))
     })
+}
+
+/// `entry` about token `id` named `name`.
+fn with_resource(mut entry: LogEntry, id: &str, name: &str) -> LogEntry {
+    entry.resource_id = Some(id.to_string());
+    entry.name = Some(name.to_string());
+    entry
+}
+
+/// A provisioning-log entry for a token change made by `actor` (the console).
+fn token_action(actor: &str, operation: &str) -> LogEntry {
+    LogEntry {
+        seq: 0,
+        time: super::now_rfc3339(),
+        token: actor.to_string(),
+        operation: operation.to_string(),
+        resource_type: "Token".to_string(),
+        resource_id: None,
+        name: None,
+        status: 200,
+        scim_type: None,
+        detail: None,
+        roles: None,
+    }
 }
 
 fn hash_secret(secret: &str) -> Result<String, TokenError> {
@@ -512,6 +561,36 @@ impl super::Service {
     ) -> Result<IssuedToken, TokenError> {
         let store = self.store.clone();
         spawn(move || issue(&store, &name, scope, expires_in_days)).await
+    }
+
+    /// Issues a token on behalf of `actor` (the console), its provisioning-log entry
+    /// (operation `token-create`) committed with it.
+    pub async fn issue_token_as(
+        &self,
+        actor: &'static str,
+        name: String,
+        scope: TokenScope,
+        expires_in_days: Option<u32>,
+    ) -> Result<IssuedToken, TokenError> {
+        let store = self.store.clone();
+        let log = token_action(actor, "token-create");
+        spawn(move || issue_logged(&store, &name, scope, expires_in_days, Some(log))).await
+    }
+
+    /// Revokes a token on behalf of `actor`, logged (`token-revoke`) in the same write.
+    pub async fn revoke_token_as(
+        &self,
+        actor: &'static str,
+        id: String,
+    ) -> Result<TokenInfo, TokenError> {
+        let (store, cache) = (self.store.clone(), self.tokens.clone());
+        let log = token_action(actor, "token-revoke");
+        spawn(move || {
+            let info = revoke_logged(&store, &id, Some(log))?;
+            cache.forget(&id);
+            Ok(info)
+        })
+        .await
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, TokenError> {

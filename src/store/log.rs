@@ -162,6 +162,39 @@ impl Reader {
         first_matching(table.range(after.saturating_add(1)..)?, limit, wanted)
     }
 
+    /// Entries `wanted` accepts, newest first, among the `budget` newest entries below
+    /// sequence number `before` (`None`: the newest entry): at most `limit` of them. Returns
+    /// them with where an older look goes on (the `before` of the next call; `None` once the
+    /// oldest entry was looked at), so one call reads a bounded number of rows however rare
+    /// the wanted entries are.
+    pub fn log_before(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        budget: usize,
+        wanted: impl Fn(&LogEntry) -> bool,
+    ) -> Result<(Vec<LogEntry>, Option<u64>), StoreError> {
+        let table = self.tx.open_table(PROVISIONING_LOG)?;
+        let rows = match before {
+            Some(seq) => table.range(..seq)?,
+            None => table.range(0..)?,
+        };
+        let mut out = Vec::new();
+        let mut last_seq = None;
+        for (looked, row) in rows.rev().enumerate() {
+            if out.len() >= limit || looked >= budget {
+                return Ok((out, last_seq));
+            }
+            let (seq, bytes) = row?;
+            last_seq = Some(seq.value());
+            let entry = decode(seq.value(), bytes.value())?;
+            if wanted(&entry) {
+                out.push(entry);
+            }
+        }
+        Ok((out, None))
+    }
+
     /// How many entries the log holds.
     pub fn log_len(&self) -> Result<u64, StoreError> {
         Ok(self.tx.open_table(PROVISIONING_LOG)?.len()?)

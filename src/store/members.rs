@@ -94,6 +94,35 @@ pub(super) fn rows_with_prefix(
 type PairTable = TableDefinition<'static, &'static [u8], u8>;
 
 impl Reader {
+    /// Up to `limit` members of `group` with an id above `after` (`None`: from the first),
+    /// ordered by member id: a keyset page of a large group that reads only its own rows.
+    pub fn members_after(
+        &self,
+        group: ResourceId,
+        after: Option<ResourceId>,
+        limit: usize,
+    ) -> Result<Vec<MemberRow>, StoreError> {
+        let (start, end) = prefix_range(group);
+        let table = self.tx.open_table(GROUP_MEMBERS)?;
+        let from = after.map(|member| pair_key(group, member));
+        let range = match &from {
+            Some(key) => table.range::<&[u8]>((
+                std::ops::Bound::Excluded(key.as_slice()),
+                std::ops::Bound::Included(end.as_slice()),
+            ))?,
+            None => table.range(start.as_slice()..=end.as_slice())?,
+        };
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in range.take(limit) {
+            let (key, kind) = entry?;
+            out.push(MemberRow {
+                id: second_of(key.value())?,
+                kind: MemberKind::from_byte(kind.value())?,
+            });
+        }
+        Ok(out)
+    }
+
     /// Visits every membership as (group, member row), in group then member id order.
     pub fn each_membership(
         &self,

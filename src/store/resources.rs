@@ -180,6 +180,50 @@ impl Reader {
         Ok(out)
     }
 
+    /// Up to `limit` entries of `kind`'s name index after the key `after` (exclusive;
+    /// `None`: from the first), as (name key, id), in name-key order or, with `descending`,
+    /// its reverse: a keyset page that reads only the entries it returns.
+    pub fn names_after(
+        &self,
+        kind: Kind,
+        after: Option<&str>,
+        descending: bool,
+        limit: usize,
+    ) -> Result<Vec<(String, ResourceId)>, StoreError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let table = self.tx.open_table(names(kind))?;
+        let bounds = match (after, descending) {
+            (None, _) => (Unbounded, Unbounded),
+            (Some(key), false) => (Excluded(key), Unbounded),
+            (Some(key), true) => (Unbounded, Excluded(key)),
+        };
+        let range = table.range::<&str>(bounds)?;
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut push = |entry: Result<
+            (redb::AccessGuard<'_, &str>, redb::AccessGuard<'_, u128>),
+            redb::StorageError,
+        >|
+         -> Result<bool, StoreError> {
+            let (key, id) = entry?;
+            out.push((key.value().to_string(), ResourceId(id.value())));
+            Ok(out.len() < limit)
+        };
+        if descending {
+            for entry in range.rev() {
+                if !push(entry)? {
+                    break;
+                }
+            }
+        } else {
+            for entry in range {
+                if !push(entry)? {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Visits every resource of `kind` in id order (a stable order) until `visit` returns false
     /// or fails; its error, of the caller's own type, is returned as it is.
     pub fn scan<E: From<StoreError>>(

@@ -486,3 +486,73 @@ fn events_are_numbered_in_commit_order_and_pruned_only_once_every_receiver_has_t
     store.write(|w| w.remove_event_cursor("wiki")).unwrap();
     assert!(store.read().unwrap().event_cursors().unwrap().is_empty());
 }
+
+#[test]
+fn names_after_pages_the_name_index_both_ways_reading_only_the_page() {
+    let (_dir, store) = open();
+    let names = ["carol", "Alice", "bob", "dave"];
+    store
+        .write(|w| {
+            for name in names {
+                w.put(Kind::User, &resource(name, None), None)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let r = store.read().unwrap();
+    let keys = |after: Option<&str>, descending: bool, limit: usize| -> Vec<String> {
+        let page = r.names_after(Kind::User, after, descending, limit).unwrap();
+        page.into_iter().map(|(key, _)| key).collect()
+    };
+    assert_eq!(keys(None, false, 2), ["alice", "bob"]);
+    assert_eq!(keys(Some("bob"), false, 10), ["carol", "dave"]);
+    assert_eq!(keys(None, true, 3), ["dave", "carol", "bob"]);
+    assert_eq!(keys(Some("bob"), true, 3), ["alice"]);
+    assert!(keys(Some("dave"), false, 3).is_empty());
+}
+
+#[test]
+fn members_after_pages_one_group_in_member_id_order() {
+    let (_dir, store) = open();
+    let (g, other) = (ResourceId::new_random(), ResourceId::new_random());
+    let mut members: Vec<ResourceId> = (0..5).map(|_| ResourceId::new_random()).collect();
+    store
+        .write(|w| {
+            for &m in &members {
+                w.add_member(g, m, MemberKind::User)?;
+                w.add_member(other, m, MemberKind::User)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    members.sort();
+    let r = store.read().unwrap();
+    let ids = |after: Option<ResourceId>| -> Vec<ResourceId> {
+        r.members_after(g, after, 2).unwrap().into_iter().map(|row| row.id).collect()
+    };
+    assert_eq!(ids(None), members[..2]);
+    assert_eq!(ids(Some(members[1])), members[2..4]);
+    assert_eq!(ids(Some(members[3])), members[4..]);
+    assert!(ids(Some(members[4])).is_empty());
+}
+
+#[test]
+fn log_before_looks_at_no_more_than_its_budget_and_says_where_to_go_on() {
+    let (_dir, store) = open();
+    for i in 0..10 {
+        let mut entry = log_row("create");
+        entry.status = if i % 3 == 0 { 400 } else { 201 };
+        store.write(|w| w.append_log(entry)).unwrap();
+    }
+    let r = store.read().unwrap();
+    let refused = |e: &LogEntry| e.status == 400;
+    // Entries 10..=1, refused ones are 10, 7, 4, 1.
+    let (found, older) = r.log_before(None, 10, 4, refused).unwrap();
+    assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), [10, 7]);
+    assert_eq!(older, Some(7));
+    let (found, older) = r.log_before(older, 10, 100, refused).unwrap();
+    assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 1]);
+    assert_eq!(older, None);
+    let (found, _) = r.log_before(None, 1, 100, refused).unwrap();
+    assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), [10]);
+}
