@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::checked_filter::CheckedFilter;
-use super::render::{location, render_owned};
+use super::render::render_owned;
 use super::{Service, ServiceError};
 use crate::domain::{Kind, ResourceId};
 use crate::scim::filter;
@@ -172,13 +172,5 @@ impl Service {
             Ok(LogSlice { entries, older })
         })
         .await
-    }
-
-    /// The URL of resource `id` of `kind`, as `meta.location` says it.
-    pub fn location_of(&self, kind: Kind, id: &str) -> String {
-        match ResourceId::parse(id) {
-            Some(rid) => location(&self.settings.base_url, kind, rid),
-            None => String::new(),
-        }
     }
 }

@@ -583,10 +583,18 @@ impl super::Service {
         actor: &'static str,
         id: String,
     ) -> Result<TokenInfo, TokenError> {
+        self.revoke_and_forget(id, Some(token_action(actor, "token-revoke"))).await
+    }
+
+    /// Revokes, appending `log` with the change, and forgets the token if remembered.
+    async fn revoke_and_forget(
+        &self,
+        id: String,
+        log: Option<LogEntry>,
+    ) -> Result<TokenInfo, TokenError> {
         let (store, cache) = (self.store.clone(), self.tokens.clone());
-        let log = token_action(actor, "token-revoke");
         spawn(move || {
-            let info = revoke_logged(&store, &id, Some(log))?;
+            let info = revoke_logged(&store, &id, log)?;
             cache.forget(&id);
             Ok(info)
         })
@@ -600,13 +608,7 @@ impl super::Service {
 
     /// Revokes a token; the next request bearing it is refused.
     pub async fn revoke_token(&self, id: String) -> Result<TokenInfo, TokenError> {
-        let (store, cache) = (self.store.clone(), self.tokens.clone());
-        spawn(move || {
-            let info = revoke(&store, &id)?;
-            cache.forget(&id);
-            Ok(info)
-        })
-        .await
+        self.revoke_and_forget(id, None).await
     }
 }
 

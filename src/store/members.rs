@@ -83,12 +83,14 @@ pub(super) fn rows_with_prefix(
     let mut out = Vec::new();
     for entry in table.range(start.as_slice()..=end.as_slice())? {
         let (key, kind) = entry?;
-        out.push(MemberRow {
-            id: second_of(key.value())?,
-            kind: MemberKind::from_byte(kind.value())?,
-        });
+        out.push(member_row(key.value(), kind.value())?);
     }
     Ok(out)
+}
+
+/// The member row a pair key and its kind byte describe.
+fn member_row(key: &[u8], kind: u8) -> Result<MemberRow, StoreError> {
+    Ok(MemberRow { id: second_of(key)?, kind: MemberKind::from_byte(kind)? })
 }
 
 type PairTable = TableDefinition<'static, &'static [u8], u8>;
@@ -102,23 +104,18 @@ impl Reader {
         after: Option<ResourceId>,
         limit: usize,
     ) -> Result<Vec<MemberRow>, StoreError> {
+        use std::ops::Bound::{Excluded, Included};
         let (start, end) = prefix_range(group);
-        let table = self.tx.open_table(GROUP_MEMBERS)?;
-        let from = after.map(|member| pair_key(group, member));
-        let range = match &from {
-            Some(key) => table.range::<&[u8]>((
-                std::ops::Bound::Excluded(key.as_slice()),
-                std::ops::Bound::Included(end.as_slice()),
-            ))?,
-            None => table.range(start.as_slice()..=end.as_slice())?,
+        let from = match after {
+            Some(member) => Excluded(pair_key(group, member)),
+            None => Included(start),
         };
+        let table = self.tx.open_table(GROUP_MEMBERS)?;
+        let from = from.as_ref().map(|key| key.as_slice());
         let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in range.take(limit) {
+        for entry in table.range::<&[u8]>((from, Included(end.as_slice())))?.take(limit) {
             let (key, kind) = entry?;
-            out.push(MemberRow {
-                id: second_of(key.value())?,
-                kind: MemberKind::from_byte(kind.value())?,
-            });
+            out.push(member_row(key.value(), kind.value())?);
         }
         Ok(out)
     }

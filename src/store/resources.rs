@@ -198,28 +198,12 @@ impl Reader {
             (Some(key), true) => (Unbounded, Excluded(key)),
         };
         let range = table.range::<&str>(bounds)?;
+        let entries: Box<dyn Iterator<Item = _>> =
+            if descending { Box::new(range.rev()) } else { Box::new(range) };
         let mut out = Vec::with_capacity(limit.min(1024));
-        let mut push = |entry: Result<
-            (redb::AccessGuard<'_, &str>, redb::AccessGuard<'_, u128>),
-            redb::StorageError,
-        >|
-         -> Result<bool, StoreError> {
+        for entry in entries.take(limit) {
             let (key, id) = entry?;
             out.push((key.value().to_string(), ResourceId(id.value())));
-            Ok(out.len() < limit)
-        };
-        if descending {
-            for entry in range.rev() {
-                if !push(entry)? {
-                    break;
-                }
-            }
-        } else {
-            for entry in range {
-                if !push(entry)? {
-                    break;
-                }
-            }
         }
         Ok(out)
     }
