@@ -65,6 +65,13 @@ pub enum AdminRequest {
     EventsRetry {
         name: String,
     },
+    /// A one-time console sign-in link valid for `valid_for_secs` (at most 600); answered
+    /// with `{"url": "...", "valid_for_secs": N}`. Only a running server has sessions.
+    ConsoleLogin {
+        valid_for_secs: u64,
+    },
+    /// Ends every console session and unused sign-in link; answered with `{"ended": N}`.
+    ConsoleLogoutAll,
 }
 
 /// The last line of an export: the count, or why it stopped. A stream without it was cut.
@@ -158,6 +165,11 @@ pub fn execute(service: &Service, request: AdminRequest) -> AdminResponse {
         AdminRequest::Backup | AdminRequest::Export { .. } => {
             Err("this request is streamed, not answered in one line".into())
         }
+        AdminRequest::ConsoleLogin { .. } | AdminRequest::ConsoleLogoutAll => Err(
+            "the console signs in through the running server, and none is running: start it \
+             (systemctl start scimd), then run this again"
+                .into(),
+        ),
     };
     AdminResponse::from_result(result)
 }

@@ -82,6 +82,9 @@ pub enum Command {
     /// Manage change events (SETs) and the keys that sign them
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Sign in to the web console at /admin/ (one-time links), or end every console session
+    #[command(subcommand)]
+    Console(ConsoleCommand),
     /// Print the version
     Version,
 }
@@ -111,6 +114,57 @@ pub enum TokenCommand {
         /// The token id (the part after scimd_ and before the next _)
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsoleCommand {
+    /// Print a link that signs one browser in to the console, once (the link is on stdout)
+    Login {
+        /// How long the link works, in seconds (at most 600)
+        #[arg(long, value_name = "SECS", default_value_t = 600)]
+        valid_for: u64,
+    },
+    /// End every console session and unused sign-in link
+    LogoutAll,
+}
+
+/// `scimd console login|logout-all`: over the admin socket of the running server (sessions
+/// live in its memory only).
+pub async fn console(config: &Config, command: ConsoleCommand) -> Result<()> {
+    let request = match command {
+        ConsoleCommand::Login { valid_for } => AdminRequest::ConsoleLogin { valid_for_secs: valid_for },
+        ConsoleCommand::LogoutAll => AdminRequest::ConsoleLogoutAll,
+    };
+    let response = match admin::call(&config.admin_socket(), &request).await {
+        Ok(response) => response,
+        Err(ClientError::NotRunning) => bail!(
+            "no running scimd answers on {}: the console signs in through the running server; \
+             start it (systemctl start scimd), or run this as its user with its --config",
+            config.admin_socket().display()
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let result = match response {
+        admin::AdminResponse { ok: true, result, .. } => result.unwrap_or_default(),
+        admin::AdminResponse { error, .. } => {
+            bail!("{}", error.unwrap_or_else(|| "the request failed".into()))
+        }
+    };
+    match request {
+        AdminRequest::ConsoleLogin { valid_for_secs } => {
+            let url = result.get("url").and_then(|u| u.as_str()).context("no url in the answer")?;
+            eprintln!(
+                "Open this link in your browser within {} to sign in to the console (it works once):",
+                humantime::format_duration(std::time::Duration::from_secs(valid_for_secs))
+            );
+            println!("{url}");
+        }
+        _ => {
+            let ended = result.get("ended").and_then(|n| n.as_u64()).unwrap_or(0);
+            eprintln!("Ended {ended} console sessions and sign-in links.");
+        }
+    }
+    Ok(())
 }
 
 /// `scimd check-config`: the same validation `serve` does, without opening the data file.

@@ -56,6 +56,7 @@ fn main() -> ExitCode {
             Command::Restore { file, force } => cli::restore(&config, file, force).await,
             Command::Compact => cli::compact(&config).await,
             Command::Events(command) => events_cli::run(&config, command).await,
+            Command::Console(command) => cli::console(&config, command).await,
             Command::Version => {
                 println!("scimd {}", env!("CARGO_PKG_VERSION"));
                 Ok(())

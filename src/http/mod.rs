@@ -1,6 +1,7 @@
 //! The HTTP application: the axum router for `/scim/v2`, `/healthz`,
-//! `/.well-known/jwks.json` and the change-event poll endpoint `/events/{receiver}`, its
-//! middleware, and the translation between HTTP and service calls.
+//! `/.well-known/jwks.json` and the change-event poll endpoint `/events/{receiver}` (with the
+//! admin console's routes merged in, built by `console`), its middleware, and the translation
+//! between HTTP and service calls.
 //!
 //! This module never names hyper, rustls or redb: `server` feeds it connections and `service`
 //! does the work. Layer order (outermost first): access log, the `Host` check, panic guard,
@@ -38,14 +39,21 @@ pub use error::HttpError;
 use resources::{groups, users};
 use state::AppState;
 
+/// The client's address, put in each request's extensions by the listener (the console's
+/// `allowed_networks` and its sign-in throttle read it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
 /// Builds the application; `poller` serves `/events/{receiver}` (absent: that endpoint
-/// answers 404).
+/// answers 404), and `console` the admin console's routes under `/admin/` (absent:
+/// `[console] enabled = false`).
 pub fn router(
     service: Service,
     metrics: Arc<Metrics>,
     max_body_bytes: usize,
     request_timeout: Duration,
     poller: Option<Arc<Poller>>,
+    console: Option<Router>,
 ) -> Router {
     let state = AppState { service, max_body_bytes, poller };
     let scim = Router::new()
@@ -83,6 +91,7 @@ pub fn router(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .merge(console.unwrap_or_default().route_layer(middleware::from_fn(name_route)))
         .layer(middleware::from_fn_with_state(request_timeout, deadline))
         .layer(CatchPanicLayer::custom(|_| {
             HttpError::new(

@@ -6,7 +6,14 @@ use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
 use crate::admin::{AdminRequest, AdminResponse, ExportEnd, Resources, execute};
+use crate::console::Sessions;
+use crate::console::sessions::CODE_TTL;
 use crate::service::Service;
 
 /// Binds the socket (replacing a stale one: the caller holds the data file's lock, so no other
@@ -24,14 +31,59 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
+/// What the console requests need: the running server's sessions and where its console is.
+#[derive(Clone)]
+pub struct ConsoleLinks {
+    pub sessions: Arc<Sessions>,
+    pub public_url: String,
+}
+
+impl ConsoleLinks {
+    /// Answers a console request; `None` for any other.
+    fn answer(links: Option<&ConsoleLinks>, request: &AdminRequest) -> Option<AdminResponse> {
+        let result = match (request, links) {
+            (AdminRequest::ConsoleLogin { .. } | AdminRequest::ConsoleLogoutAll, None) => Err(
+                "the console is off on this server ([console] enabled = false in its config)"
+                    .to_string(),
+            ),
+            (AdminRequest::ConsoleLogin { valid_for_secs }, Some(links)) => {
+                let ttl = CODE_TTL.as_secs();
+                if !(1..=ttl).contains(valid_for_secs) {
+                    Err(format!("--valid-for must be 1 to {ttl} seconds"))
+                } else {
+                    links
+                        .sessions
+                        .issue_code(Duration::from_secs(*valid_for_secs))
+                        .map(|code| {
+                            json!({
+                                "url": format!("{}/admin/login?code={code}", links.public_url),
+                                "valid_for_secs": valid_for_secs,
+                            })
+                        })
+                        .map_err(|e| format!("cannot make a sign-in code: {e}"))
+                }
+            }
+            (AdminRequest::ConsoleLogoutAll, Some(links)) => {
+                Ok(json!({ "ended": links.sessions.end_all() }))
+            }
+            _ => return None,
+        };
+        Some(match result {
+            Ok(v) => AdminResponse { ok: true, result: Some(v), error: None },
+            Err(e) => AdminResponse { ok: false, result: None, error: Some(e) },
+        })
+    }
+}
+
 /// Answers admin requests until the task is dropped.
-pub async fn serve(listener: UnixListener, service: Service) {
+pub async fn serve(listener: UnixListener, service: Service, console: Option<ConsoleLinks>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
         let service = service.clone();
+        let console = console.clone();
         tokio::spawn(async move {
             let mut stream = stream;
             let mut line = String::new();
@@ -49,8 +101,11 @@ pub async fn serve(listener: UnixListener, service: Service) {
                 }
                 _ => {}
             }
-            let response = match request {
-                Ok(request) => {
+            let console_answer =
+                request.as_ref().ok().and_then(|r| ConsoleLinks::answer(console.as_ref(), r));
+            let response = match (console_answer, request) {
+                (Some(answer), _) => answer,
+                (None, Ok(request)) => {
                     let svc = service.clone();
                     tokio::task::spawn_blocking(move || execute(&svc, request))
                         .await
@@ -60,7 +115,7 @@ pub async fn serve(listener: UnixListener, service: Service) {
                             error: Some(format!("admin task failed: {e}")),
                         })
                 }
-                Err(e) => AdminResponse {
+                (None, Err(e)) => AdminResponse {
                     ok: false,
                     result: None,
                     error: Some(format!("bad request: {e}")),

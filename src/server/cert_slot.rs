@@ -22,6 +22,14 @@ impl CertSlot {
         Arc::clone(&self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
+    /// When the certificate served now expires (Unix seconds), read from its leaf.
+    pub fn not_after(&self) -> Option<i64> {
+        let key = self.current();
+        let leaf = key.cert.first()?;
+        let (_, parsed) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+        Some(parsed.validity().not_after.timestamp())
+    }
+
     /// Serves `key` to new handshakes from now on.
     pub fn set(&self, key: Arc<CertifiedKey>) {
         *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = key;

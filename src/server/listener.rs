@@ -368,8 +368,11 @@ async fn serve_http<S>(
         // the idle deadline know the connection is in use.
         let guard = state.start_request();
         let app = app.clone();
+        let mut req = req.map(Body::new);
+        // The console's `allowed_networks` and its sign-in throttle read the peer address.
+        req.extensions_mut().insert(crate::http::ClientAddr(peer));
         async move {
-            let response = app.oneshot(req.map(Body::new)).await?;
+            let response = app.oneshot(req).await?;
             Ok::<_, std::convert::Infallible>(
                 response.map(|body| Body::new(Tracked { body, _guard: guard })),
             )

@@ -131,7 +131,14 @@ impl Server {
             }
             None => None,
         };
-        let admin_task = tokio::spawn(admin::serve(admin_listener, self.service.clone()));
+        // Console sessions live in memory only: a restart ends every one.
+        let sessions = Arc::new(crate::console::Sessions::new());
+        let console_links = self.config.console.enabled.then(|| admin::ConsoleLinks {
+            sessions: Arc::clone(&sessions),
+            public_url: self.config.public_url.clone(),
+        });
+        let admin_task =
+            tokio::spawn(admin::serve(admin_listener, self.service.clone(), console_links));
         let retention_task = tokio::spawn(retention_hourly(
             self.service.clone(),
             self.config.log.keep_days,
@@ -165,12 +172,25 @@ impl Server {
             }
             None => None,
         };
+        let console = self.config.console.enabled.then(|| {
+            let certificate = self.tls.as_ref().map(|t| {
+                let slot = Arc::clone(&t.cert);
+                Arc::new(move || slot.not_after()) as crate::console::CertificateExpiry
+            });
+            crate::console::router(crate::console::Console {
+                service: self.service.clone(),
+                sessions: Arc::clone(&sessions),
+                config: Arc::new(self.config.clone()),
+                certificate,
+            })
+        });
         let app = crate::http::router(
             self.service.clone(),
             metrics,
             self.config.limits.max_body_bytes,
             self.config.limits.request_timeout,
             poller,
+            console,
         );
         tracing::info!(
             listen = %local,

@@ -198,6 +198,31 @@ impl Service {
 impl Service {
     /// Runs `change` through the writer and waits for its commit. For the server's own
     /// upkeep (cursors, pruning, feeds), not an IdP's request: a failure writes no refusal row.
+    /// Appends an entry for an action that changes nothing else stored (a console sign-in or
+    /// sign-out), made by `actor`, in a write of its own.
+    pub async fn log_action(
+        &self,
+        actor: &'static str,
+        operation: &'static str,
+        status: u16,
+        detail: Option<String>,
+    ) -> Result<(), ServiceError> {
+        let entry = LogEntry {
+            seq: 0,
+            time: super::now_rfc3339(),
+            token: actor.to_string(),
+            operation: operation.to_string(),
+            resource_type: "Console".to_string(),
+            resource_id: None,
+            name: None,
+            status,
+            scim_type: None,
+            detail,
+            roles: None,
+        };
+        self.write_unlogged(move |w| Ok(w.append_log(entry.clone()).map(|_| ())?)).await
+    }
+
     pub(super) async fn write_unlogged<T: Send + 'static>(
         &self,
         change: impl FnMut(&mut Writer) -> Result<T, ServiceError> + Send + 'static,
