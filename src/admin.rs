@@ -165,11 +165,11 @@ pub fn execute(service: &Service, request: AdminRequest) -> AdminResponse {
         AdminRequest::Backup | AdminRequest::Export { .. } => {
             Err("this request is streamed, not answered in one line".into())
         }
-        AdminRequest::ConsoleLogin { .. } | AdminRequest::ConsoleLogoutAll => Err(
-            "the console signs in through the running server, and none is running: start it \
+        AdminRequest::ConsoleLogin { .. } | AdminRequest::ConsoleLogoutAll => {
+            Err("the console signs in through the running server, and none is running: start it \
              (systemctl start scimd), then run this again"
-                .into(),
-        ),
+                .into())
+        }
     };
     AdminResponse::from_result(result)
 }

@@ -132,7 +132,9 @@ pub enum ConsoleCommand {
 /// live in its memory only).
 pub async fn console(config: &Config, command: ConsoleCommand) -> Result<()> {
     let request = match command {
-        ConsoleCommand::Login { valid_for } => AdminRequest::ConsoleLogin { valid_for_secs: valid_for },
+        ConsoleCommand::Login { valid_for } => {
+            AdminRequest::ConsoleLogin { valid_for_secs: valid_for }
+        }
         ConsoleCommand::LogoutAll => AdminRequest::ConsoleLogoutAll,
     };
     let response = match admin::call(&config.admin_socket(), &request).await {

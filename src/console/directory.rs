@@ -257,6 +257,15 @@ pub async fn user(
         .unwrap_or_default();
     let groups = user.get("groups").and_then(Value::as_array).cloned().unwrap_or_default();
     let manager = user.pointer(&format!("/{ENTERPRISE}/manager/value")).and_then(Value::as_str);
+    // The manager's own name (Entra sends only the id).
+    let manager_name = match manager {
+        Some(m) => resource(&console, Kind::User, m).await.ok().map(|u| {
+            let display = text(&u, "displayName");
+            let name = text(&u, "userName");
+            if display.is_empty() { name.to_string() } else { format!("{display} ({name})") }
+        }),
+        None => None,
+    };
     let body = html! {
         p.lead {
             (status_badge(active)) " "
@@ -286,7 +295,7 @@ pub async fn user(
             div.card {
                 h2 { "Manager" }
                 @if let Some(manager) = manager {
-                    p { a href={ "/admin/users/" (manager) } { (manager_label(&user, manager)) } }
+                    p { a href={ "/admin/users/" (manager) } { (manager_name.clone().unwrap_or_else(|| manager_label(&user, manager))) } }
                 } @else { p.muted { "None." } }
             }
         }
@@ -328,6 +337,10 @@ pub async fn group(
     let history = history(&console, &id, None).await;
     let body = html! {
         section {
+            h2 { "Attributes" }
+            (attributes(&page.group))
+        }
+        section {
             h2 { "Members" }
             @if page.members.is_empty() { p.muted { "No members" @if !query.after.is_empty() { " after this point" } "." } }
             @else {
@@ -355,10 +368,6 @@ pub async fn group(
             }
         }
         section {
-            h2 { "Attributes" }
-            (attributes(&page.group))
-        }
-        section {
             h2 { "Provisioning history" }
             (history_table(&history))
         }
@@ -378,9 +387,9 @@ async fn history(console: &Console, id: &str, user_name: Option<String>) -> Vec<
     let wanted = move |e: &LogEntry| {
         e.resource_id.as_deref() == Some(id.as_str())
             || (e.resource_id.is_none()
-                && user_name.as_deref().is_some_and(|n| {
-                    e.name.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(n))
-                }))
+                && user_name
+                    .as_deref()
+                    .is_some_and(|n| e.name.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(n))))
     };
     console.service.log_slice(None, HISTORY, wanted).await.map(|s| s.entries).unwrap_or_default()
 }

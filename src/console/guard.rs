@@ -56,16 +56,18 @@ pub async fn edge(State(console): State<Console>, req: Request, next: Next) -> R
     with_headers(next.run(req).await)
 }
 
-/// Whether a POST comes from the console's own pages: its `Origin` (sent by every current
-/// browser on a POST) is ours, and `Sec-Fetch-Site`, when sent, says same-origin.
+/// Whether a POST comes from the console's own pages. Browsers say so in `Sec-Fetch-Site`
+/// (every current one sends it); its answer decides. Without it, an `Origin` must be ours.
+/// (Under `Referrer-Policy: no-referrer` a browser's POST carries `Origin: null` even from
+/// our own page, so `null` is refused only where `Sec-Fetch-Site` is missing.) The CSRF token
+/// is checked besides, for every POST behind sign-in.
 fn same_origin(headers: &HeaderMap, ours: &str) -> bool {
-    let fetch_site_ok = headers
-        .get("sec-fetch-site")
-        .is_none_or(|v| matches!(v.as_bytes(), b"same-origin" | b"none"));
-    let origin_ok = headers
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    headers
         .get(header::ORIGIN)
-        .is_none_or(|v| v.to_str().is_ok_and(|o| o.eq_ignore_ascii_case(ours)));
-    fetch_site_ok && origin_ok
+        .is_none_or(|v| v.to_str().is_ok_and(|o| o.eq_ignore_ascii_case(ours)))
 }
 
 fn with_headers(mut response: Response) -> Response {
@@ -177,6 +179,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(!same_origin(&h, "https://scim.example.org"));
+        // What chromium sends from our own page under Referrer-Policy: no-referrer.
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(same_origin(&h, "https://scim.example.org"));
     }
 
     #[test]

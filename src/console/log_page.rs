@@ -65,8 +65,14 @@ pub async fn log(
         Ok(slice) => slice,
         Err(e) => return layout::service_error(&e),
     };
-    let mut token_names: Vec<String> =
-        console.service.list_tokens().await.unwrap_or_default().into_iter().map(|t| t.name).collect();
+    let mut token_names: Vec<String> = console
+        .service
+        .list_tokens()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     token_names.push(super::sign_in::ACTOR.to_string());
     token_names.sort();
     token_names.dedup();

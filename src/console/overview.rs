@@ -351,7 +351,7 @@ pub async fn settings(
             "Read-only. Edit "
             @if let Some(p) = &path { code { (p) } } @else { "a config file (none is in use: built-in defaults)" }
             ", check it with " code { "scimd check-config" } ", then apply it with "
-            code { "sudo systemctl reload scimd" } " (roles, [scim], extensions and the certificate apply at once; listen, data_dir and [limits] need a restart)."
+            code { "sudo systemctl reload scimd" } " (roles, [scim], event receivers, custom attributes and the certificate apply at once; other settings need a restart)."
         }
         section.card {
             h2 { "Roles" }

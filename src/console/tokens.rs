@@ -92,7 +92,9 @@ pub async fn create(
                 return layout::error_page(
                     StatusCode::BAD_REQUEST,
                     "Not accepted",
-                    &format!("expires after: give a whole number of days from 1 to {MAX_EXPIRY_DAYS}, or leave it empty"),
+                    &format!(
+                        "expires after: give a whole number of days from 1 to {MAX_EXPIRY_DAYS}, or leave it empty"
+                    ),
                 );
             }
         },

@@ -42,10 +42,10 @@ impl ConsoleLinks {
     /// Answers a console request; `None` for any other.
     fn answer(links: Option<&ConsoleLinks>, request: &AdminRequest) -> Option<AdminResponse> {
         let result = match (request, links) {
-            (AdminRequest::ConsoleLogin { .. } | AdminRequest::ConsoleLogoutAll, None) => Err(
-                "the console is off on this server ([console] enabled = false in its config)"
-                    .to_string(),
-            ),
+            (AdminRequest::ConsoleLogin { .. } | AdminRequest::ConsoleLogoutAll, None) => {
+                Err("the console is off on this server ([console] enabled = false in its config)"
+                    .to_string())
+            }
             (AdminRequest::ConsoleLogin { valid_for_secs }, Some(links)) => {
                 let ttl = CODE_TTL.as_secs();
                 if !(1..=ttl).contains(valid_for_secs) {

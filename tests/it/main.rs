@@ -21,6 +21,7 @@ mod backup_events;
 mod bad_input;
 mod browser;
 mod cli;
+mod console;
 mod directory;
 mod disk_full;
 mod durability;
