@@ -61,7 +61,9 @@ import run  # noqa: E402  (bench/run.py: Scimd, the worker pool, user bodies, pc
 from run import BenchError, log, pct  # noqa: E402
 
 ACCESS = re.compile(r'\brequest method=(\S+) path="((?:[^"\\]|\\.)*)" status=(\d+) ms=([0-9.]+)')
-TBODY = re.compile(r"<tbody>(.*?)</tbody>", re.S)
+# The users list and a group's members are `table.list`, the history `table.log`; neither
+# nests a table (the attributes' `table.attrs` does).
+LIST_TABLE = re.compile(r'<table class="list">.*?<tbody>(.*?)</tbody>', re.S)
 LOG_TABLE = re.compile(r'<table class="log">.*?<tbody>(.*?)</tbody>', re.S)
 USER_LINK = re.compile(r'<a href="/admin/users/([^"]+)">([^<]*)</a>')
 NEXT_LINK = re.compile(r'<a href="([^"]+)">\s*(?:Next page|Search further|Next 100)')
@@ -237,13 +239,13 @@ class Console:
 
 
 def rows_of(page: bytes) -> list[tuple[str, str]]:
-    """(id, text) of each user link in the page's first list table."""
-    m = TBODY.search(page.decode())
+    """(id, text) of each user link in the page's list table."""
+    m = LIST_TABLE.search(page.decode())
     return [(i, html.unescape(t)) for i, t in USER_LINK.findall(m.group(1))] if m else []
 
 
 def member_rows(page: bytes) -> int:
-    m = TBODY.search(page.decode())
+    m = LIST_TABLE.search(page.decode())
     return m.group(1).count("<tr") if m else 0
 
 
@@ -426,7 +428,7 @@ def plan(c: Console, d: Loaded, a) -> list[Cell]:
     deep = next_link(page)
     if not deep:
         raise BenchError("the middle users page has no Next link")
-    deep_at = mid + 1 + len(got)
+    deep_at = mid + 2 + len(got)  # the 1-based position of the deep page's first row
 
     # Searches for users in the first 5,000 by name (a search looks at 5,000 rows per page).
     one = by_name[min(2_000, n // 4)][0]
@@ -440,7 +442,7 @@ def plan(c: Console, d: Loaded, a) -> list[Cell]:
             if expect is not None and len(r) != expect:
                 raise BenchError(f"expected {expect} rows, the page shows {len(r)}")
             further = " (Search further)" if b"Search further" in page else ""
-            return f"{len(r)} rows{further}"
+            return f"{len(r)} row{'' if len(r) == 1 else 's'}{further}"
         return check
 
     # Members from the middle of the group, in member-id order, then the server's Next link.
@@ -453,7 +455,10 @@ def plan(c: Console, d: Loaded, a) -> list[Cell]:
     later = next_link(page) or f"/admin/groups/{d.group}?after={after}"
 
     def group_check(page: bytes) -> str:
-        return f"{member_rows(page)} members, {history_rows(page)} history rows"
+        rows = member_rows(page)
+        if rows != min(100, len(members)) and not (rows and "after=" in page.decode()):
+            raise BenchError(f"the group page shows {rows} members")
+        return f"{rows} members, {history_rows(page)} history rows"
 
     def detail_check(page: bytes) -> str:
         return f"{history_rows(page)} history rows"
@@ -466,7 +471,7 @@ def plan(c: Console, d: Loaded, a) -> list[Cell]:
                         lambda k: f"/admin/users/{updated[k]}", detail_check)
     return [
         Cell("users", "users, first page", "/admin/users", listed(50)),
-        Cell("users", f"users, page at {deep_at:,} of {n:,} (Next link)", deep, listed(50)),
+        Cell("users", f"users, rows from {deep_at:,} of {n:,} (Next link)", deep, listed(50)),
         Cell("users", "users, Z to A (order=desc)", "/admin/users?order=desc", listed(50)),
         Cell("users", "users, text search, 1 match", f"/admin/users?q={quote(one, safe='')}",
              listed(1)),

@@ -247,7 +247,7 @@ pub async fn user(
         Err(e) => return layout::service_error(&e),
     };
     let user_name = text(&user, "userName").to_string();
-    let history = history(&console, &id, Some(user_name.clone())).await;
+    let history = history(&console, Kind::User, &id, Some(user_name.clone())).await;
     let roles_origin = history.iter().find_map(|e| e.roles.clone());
     let active = user.get("active").and_then(Value::as_bool).unwrap_or(true);
     let roles: Vec<&str> = user
@@ -334,7 +334,7 @@ pub async fn group(
         Err(e) => return layout::service_error(&e),
     };
     let name = text(&page.group, "displayName").to_string();
-    let history = history(&console, &id, None).await;
+    let history = history(&console, Kind::Group, &id, Some(name.clone())).await;
     let body = html! {
         section {
             h2 { "Attributes" }
@@ -380,18 +380,16 @@ async fn resource(console: &Console, kind: Kind, id: &str) -> Result<Value, Serv
     serde_json::from_slice(&rendered.body.0).map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
-/// The newest log entries about resource `id`, and (for a user) refused creates of its
-/// userName, which have no id yet.
-async fn history(console: &Console, id: &str, user_name: Option<String>) -> Vec<LogEntry> {
-    let id = id.to_string();
-    let wanted = move |e: &LogEntry| {
-        e.resource_id.as_deref() == Some(id.as_str())
-            || (e.resource_id.is_none()
-                && user_name
-                    .as_deref()
-                    .is_some_and(|n| e.name.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(n))))
-    };
-    console.service.log_slice(None, HISTORY, wanted).await.map(|s| s.entries).unwrap_or_default()
+/// The newest log entries about resource `id`, and (given its name) refused writes that
+/// named it before it had an id.
+async fn history(console: &Console, kind: Kind, id: &str, name: Option<String>) -> Vec<LogEntry> {
+    match console.service.history(kind, id.to_string(), name, HISTORY).await {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a resource's history for the console");
+            Vec::new()
+        }
+    }
 }
 
 /// Log entries as a table, newest first.

@@ -301,11 +301,11 @@ pub async fn connect(
         section.card {
             h2 { "2b. Okta" }
             ol.steps {
-                li { "In the Okta admin console: " em { "Applications → Browse App Catalog" } ", add " strong { "SCIM 2.0 Test App (Header Auth)" } " (or your app integration with SCIM provisioning)." }
-                li { "Under " em { "Provisioning → Integration" } ", enable API integration. SCIM connector base URL / Base URL: " code { (tenant_url) } " " (copy_button(&tenant_url)) }
-                li { "Unique identifier field for users: " code { "userName" } "; authentication mode: " strong { "HTTP Header" } ", with the token from step 1 as the bearer token." }
-                li { "Press " strong { "Test API Credentials" } ", save, then under " em { "To App" } " enable Create Users, Update User Attributes and Deactivate Users." }
-                li { "Assign a user and check them under " a href="/admin/users" { "Users" } "; push groups under " em { "Push Groups" } "." }
+                li { "In the Okta admin console: " em { "Applications → Browse App Catalog" } ", add " strong { "SCIM 2.0 Test App (Header Auth)" } ", or create an App Integration Wizard app with SCIM provisioning." }
+                li { "On its " em { "Provisioning" } " tab, SCIM connector base URL: " code { (tenant_url) } " " (copy_button(&tenant_url)) }
+                li { "Unique identifier field for users: " code { "userName" } "; Authentication Mode: " strong { "HTTP Header" } ", with the token from step 1 as the bearer token." }
+                li { "Supported provisioning actions: Push New Users, Push Profile Updates, Push Groups. Press " strong { "Test Connector Configuration" } " (the line at the top shows when scimd saw it), then save." }
+                li { "Under " em { "To App" } ", enable Create Users, Update User Attributes and Deactivate Users; assign a user and check them under " a href="/admin/users" { "Users" } "." }
             }
         }
     };

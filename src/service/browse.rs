@@ -12,7 +12,7 @@ use super::{Service, ServiceError};
 use crate::domain::{Kind, ResourceId};
 use crate::scim::filter;
 use crate::scim::schema::resource_type;
-use crate::store::{LogEntry, ReadQueries};
+use crate::store::{LogEntry, ReadQueries, Subject};
 
 /// Rows one browse call may look at before it answers with what it found so far.
 pub const SCAN_BUDGET: usize = 5_000;
@@ -156,6 +156,24 @@ impl Service {
             });
         }
         Ok(MembersPage { group, members, next })
+    }
+
+    /// The newest `limit` provisioning-log entries about resource `id` of `kind`, and, given
+    /// its `name`, the refused writes that named it without an id (a create refused before the
+    /// resource existed), newest first, read through the log's by-subject index.
+    pub async fn history(
+        &self,
+        kind: Kind,
+        id: String,
+        name: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, ServiceError> {
+        let mut subjects: Vec<Subject> =
+            ResourceId::parse(&id).map(Subject::Id).into_iter().collect();
+        if let Some(name) = name {
+            subjects.push(Subject::Name { resource_type: kind.resource_type().to_string(), name });
+        }
+        self.blocking(move |s| Ok(s.store.read()?.log_about(&subjects, limit)?)).await
     }
 
     /// Up to `limit` provisioning-log entries `wanted` accepts, newest first, below sequence

@@ -1,7 +1,7 @@
 //! Backup and restore: the whole directory as JSON Lines, independent of the file format.
 //!
 //! ```text
-//! {"format":"scimd-backup","version":1,"schema":7,"scimd":"0.1.0","created":"…","counts":{…}}
+//! {"format":"scimd-backup","version":1,"schema":8,"scimd":"0.1.0","created":"…","counts":{…}}
 //! {"user":{"id":"…","version":3,"created":"…","lastModified":"…","attributes":{…}}}
 //! {"group":{…}}
 //! {"member":{"group":"…","member":"…","type":"User"}}

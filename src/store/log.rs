@@ -9,8 +9,10 @@ use redb::{AccessGuard, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use super::pack::{self, Dictionary};
-use super::tables::PROVISIONING_LOG;
+use super::tables::{LOG_BY_SUBJECT, PROVISIONING_LOG};
 use super::{Reader, StoreError, Writer, codec};
+use crate::domain::ResourceId;
+use crate::domain::text::name_key;
 
 const FORMAT_PACKED: u8 = 2;
 
@@ -82,7 +84,18 @@ impl Writer {
         entry.seq = 0;
         let bytes = encode(&entry)?;
         table.insert(seq, bytes.as_slice())?;
+        drop(table);
+        self.index_log(&entry, seq)?;
         Ok(seq)
+    }
+
+    /// Adds entry `seq` to the by-subject index.
+    fn index_log(&mut self, entry: &LogEntry, seq: u64) -> Result<(), StoreError> {
+        if let Some(subject) = Subject::of(entry) {
+            let key = indexed(&subject_key(&subject), seq);
+            self.tx.open_table(LOG_BY_SUBJECT)?.insert(key.as_slice(), ())?;
+        }
+        Ok(())
     }
 
     /// Writes `entry` under its own sequence number (restoring a backup).
@@ -94,7 +107,7 @@ impl Writer {
         self.dirty = true;
         let bytes = encode(&entry)?;
         self.tx.open_table(PROVISIONING_LOG)?.insert(seq, bytes.as_slice())?;
-        Ok(())
+        self.index_log(&entry, seq)
     }
 
     /// Deletes up to `max` of the oldest entries whose time is before `cutoff` (RFC 3339 UTC
@@ -102,9 +115,20 @@ impl Writer {
     /// Returns how many it deleted; fewer than `max` means none older are left. The newest
     /// entry is always kept: it carries the sequence number the next append continues from.
     pub fn prune_log(&mut self, cutoff: &str, max: usize) -> Result<usize, StoreError> {
-        self.prune_oldest(PROVISIONING_LOG, u64::MAX, max, |seq, bytes| {
-            Ok(decode(seq, bytes)?.time.as_str() < cutoff)
-        })
+        let mut unindexed = Vec::new();
+        let pruned = self.prune_oldest(PROVISIONING_LOG, u64::MAX, max, |seq, bytes| {
+            let entry = decode(seq, bytes)?;
+            let expired = entry.time.as_str() < cutoff;
+            if let Some(key) = index_key(&entry).filter(|_| expired) {
+                unindexed.push(key);
+            }
+            Ok(expired)
+        })?;
+        let mut index = self.tx.open_table(LOG_BY_SUBJECT)?;
+        for key in unindexed {
+            index.remove(key.as_slice())?;
+        }
+        Ok(pruned)
     }
 
     /// Deletes up to `max` of the oldest rows of a sequence-keyed `table`, below sequence number
@@ -195,6 +219,45 @@ impl Reader {
         Ok((out, None))
     }
 
+    /// The newest `limit` entries about `subjects` (a resource's id, and its name for the
+    /// entries that have no id), newest first, read through the by-subject index: as fast for
+    /// a user created a million entries ago as for one created a second ago.
+    pub fn log_about(
+        &self,
+        subjects: &[Subject],
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let index = self.tx.open_table(LOG_BY_SUBJECT)?;
+        let mut seqs = Vec::new();
+        for subject in subjects {
+            let prefix = subject_key(subject);
+            let range = indexed(&prefix, 0)..=indexed(&prefix, u64::MAX);
+            for row in
+                index.range(range.start().as_slice()..=range.end().as_slice())?.rev().take(limit)
+            {
+                let (key, _) = row?;
+                let key = key.value();
+                let tail: [u8; 8] = key[key.len() - 8..].try_into().unwrap_or([0; 8]);
+                seqs.push(u64::from_be_bytes(tail));
+            }
+        }
+        seqs.sort_unstable_by(|a, b| b.cmp(a));
+        seqs.dedup();
+        seqs.truncate(limit);
+        let table = self.tx.open_table(PROVISIONING_LOG)?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            if let Some(bytes) = table.get(seq)? {
+                let entry = decode(seq, bytes.value())?;
+                // The name key is truncated and folded: keep only entries really about it.
+                if subjects.iter().any(|s| s.matches(&entry)) {
+                    out.push(entry);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// How many entries the log holds.
     pub fn log_len(&self) -> Result<u64, StoreError> {
         Ok(self.tx.open_table(PROVISIONING_LOG)?.len()?)
@@ -259,4 +322,80 @@ mod tests {
         assert!(decode(7, &packed[..packed.len() - 1]).is_err());
         assert!(decode(7, &[]).is_err());
     }
+}
+
+/// What a log entry is about, as the by-subject index keys it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// The resource the entry names by id.
+    Id(ResourceId),
+    /// A `resource_type` resource named so, for entries that name no resource id (a refused
+    /// create).
+    Name { resource_type: String, name: String },
+}
+
+/// Name bytes a subject key keeps; longer names share a key and are told apart on reading.
+const SUBJECT_NAME_BYTES: usize = 200;
+
+impl Subject {
+    /// The subject `entry` is indexed under: its resource id when it has a well-formed one,
+    /// else its name; `None` for entries about neither (a token change, a sign-in).
+    pub fn of(entry: &LogEntry) -> Option<Subject> {
+        if let Some(id) = entry.resource_id.as_deref() {
+            // A refused request may name an id that is not one (`/Users/<junk>`): not indexed.
+            return ResourceId::parse(id).map(Subject::Id);
+        }
+        let name = entry.name.as_deref()?;
+        Some(Subject::Name { resource_type: entry.resource_type.clone(), name: name.to_string() })
+    }
+
+    fn matches(&self, entry: &LogEntry) -> bool {
+        match self {
+            Subject::Id(id) => {
+                entry.resource_id.as_deref().and_then(ResourceId::parse) == Some(*id)
+            }
+            Subject::Name { resource_type, name } => {
+                entry.resource_id.is_none()
+                    && entry.resource_type == *resource_type
+                    && entry.name.as_deref().is_some_and(|n| name_key(n) == name_key(name))
+            }
+        }
+    }
+}
+
+/// The index key prefix of `subject`: 1 ++ the id's 16 bytes, or 2 ++ the resource type ++ 0
+/// ++ the name's key (cut at [`SUBJECT_NAME_BYTES`]) ++ 0.
+pub fn subject_key(subject: &Subject) -> Vec<u8> {
+    match subject {
+        Subject::Id(id) => {
+            let mut key = vec![1];
+            key.extend_from_slice(&id.to_bytes());
+            key
+        }
+        Subject::Name { resource_type, name } => {
+            let folded = name_key(name);
+            let mut cut = folded.len().min(SUBJECT_NAME_BYTES);
+            while !folded.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let mut key = vec![2];
+            key.extend_from_slice(resource_type.as_bytes());
+            key.push(0);
+            key.extend_from_slice(folded[..cut].replace('\0', "").as_bytes());
+            key.push(0);
+            key
+        }
+    }
+}
+
+/// The by-subject index key of `entry` (whose `seq` is set), if it is about a resource.
+pub(super) fn index_key(entry: &LogEntry) -> Option<Vec<u8>> {
+    Subject::of(entry).map(|s| indexed(&subject_key(&s), entry.seq))
+}
+
+fn indexed(prefix: &[u8], seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 8);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
 }

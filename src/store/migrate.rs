@@ -12,9 +12,9 @@ use super::records::StoredResource;
 use super::resources::external_key;
 use super::tables::{
     EVENT_CURSORS, EVENT_FAILURES, EVENT_FEED, EVENTS, GROUP_EXTERNAL_INDEX, GROUP_MEMBERS,
-    GROUP_NAME_INDEX, GROUP_NAME_INDEX_V1, GROUPS, INACTIVE_USERS, MEMBER_GROUPS, META,
-    PROVISIONING_LOG, ROW_BUCKETS, TOKENS, UNIQUE_VALUES, USER_EXTERNAL_INDEX, USER_MANAGER_INDEX,
-    USER_NAME_INDEX, USER_NAME_INDEX_V1, USERS,
+    GROUP_NAME_INDEX, GROUP_NAME_INDEX_V1, GROUPS, INACTIVE_USERS, LOG_BY_SUBJECT, MEMBER_GROUPS,
+    META, PROVISIONING_LOG, ROW_BUCKETS, TOKENS, UNIQUE_VALUES, USER_EXTERNAL_INDEX,
+    USER_MANAGER_INDEX, USER_NAME_INDEX, USER_NAME_INDEX_V1, USERS,
 };
 use super::{Store, StoreError, Writer, codec, row};
 use crate::domain::Kind;
@@ -26,15 +26,17 @@ use crate::domain::text::{escape, name_key};
 /// `group_name_idx.v2`, replacing the lower-cased v1 tables. 7: the change-event outbox
 /// (`events.v1`, `event_cursors.v1`, `event_failures.v1`, and `event_feed.v1`, created on
 /// open like every table), so an older scimd, which would
-/// commit changes without their events, refuses the file.
-pub const SCHEMA_VERSION: u64 = 7;
+/// commit changes without their events, refuses the file. 8: `log_by_subject.v1`, the
+/// provisioning log by the resource each entry is about (an older scimd would append entries
+/// the index misses).
+pub const SCHEMA_VERSION: u64 = 8;
 
 const VERSION_KEY: &str = "schema_version";
 
 /// Migration `i` takes a file from version `i + 1` to `i + 2`.
 type Migration = fn(&mut Writer) -> Result<(), StoreError>;
 const MIGRATIONS: [Migration; (SCHEMA_VERSION - 1) as usize] =
-    [index_managers, count_rows, rewrite_rows, index_inactive, rekey_names, add_outbox];
+    [index_managers, count_rows, rewrite_rows, index_inactive, rekey_names, add_outbox, index_log];
 
 /// 1 → 2: fills the manager index from the users already stored.
 fn index_managers(w: &mut Writer) -> Result<(), StoreError> {
@@ -210,6 +212,24 @@ fn create_tables(w: &mut Writer) -> Result<(), StoreError> {
     w.tx.open_table(EVENT_FAILURES)?;
     w.tx.open_table(EVENT_FEED)?;
     w.tx.open_table(UNIQUE_VALUES)?;
+    w.tx.open_table(LOG_BY_SUBJECT)?;
+    Ok(())
+}
+
+/// 7 → 8: indexes the log entries already stored by what each is about (holding only the
+/// index keys meanwhile, a few dozen bytes per entry).
+fn index_log(w: &mut Writer) -> Result<(), StoreError> {
+    let mut keys = Vec::new();
+    for row in w.tx.open_table(PROVISIONING_LOG)?.iter()? {
+        let (seq, bytes) = row?;
+        if let Some(key) = super::log::index_key(&super::log::decode(seq.value(), bytes.value())?) {
+            keys.push(key);
+        }
+    }
+    let mut index = w.tx.open_table(LOG_BY_SUBJECT)?;
+    for key in keys {
+        index.insert(key.as_slice(), ())?;
+    }
     Ok(())
 }
 

@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use redb::{Database, Durability, ReadTransaction, ReadableDatabase, WriteTransaction};
 
 pub use events::{EventCursor, EventFailure, FeedProgress};
-pub use log::LogEntry;
+pub use log::{LogEntry, Subject};
 pub use members::{MemberKind, MemberRow};
 pub use queries::ReadQueries;
 pub use records::StoredResource;

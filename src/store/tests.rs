@@ -556,3 +556,74 @@ fn log_before_looks_at_no_more_than_its_budget_and_says_where_to_go_on() {
     let (found, _) = r.log_before(None, 1, 100, refused).unwrap();
     assert_eq!(found.iter().map(|e| e.seq).collect::<Vec<_>>(), [10]);
 }
+
+#[test]
+fn log_about_reads_a_resources_history_through_the_index_and_pruning_keeps_it_in_step() {
+    let (_dir, store) = open();
+    let (a, b) = (ResourceId::new_random(), ResourceId::new_random());
+    let about = |id: Option<ResourceId>, name: &str, time: &str| {
+        let mut entry = log_row("patch");
+        entry.resource_id = id.map(|i| i.to_string());
+        entry.name = Some(name.into());
+        entry.time = time.into();
+        entry
+    };
+    store
+        .write(|w| {
+            // A refused create of "Ann" (no id yet), then Ann's rows among Bob's.
+            w.append_log(about(None, "Ann", "2026-01-01T00:00:00.000Z"))?;
+            for i in 0..50 {
+                w.append_log(about(Some(b), "bob", "2026-01-02T00:00:00.000Z"))?;
+                if i % 10 == 0 {
+                    w.append_log(about(Some(a), "ann", "2026-01-02T00:00:00.000Z"))?;
+                }
+            }
+            // Another resource type with the same name, and an id that is not one.
+            let mut group = about(None, "ann", "2026-01-03T00:00:00.000Z");
+            group.resource_type = "Group".into();
+            w.append_log(group)?;
+            let mut junk = about(None, "x", "2026-01-03T00:00:00.000Z");
+            junk.resource_id = Some("<script>".into());
+            w.append_log(junk)?;
+            w.append_log(about(Some(b), "bob", "2026-01-04T00:00:00.000Z"))
+        })
+        .unwrap();
+    let ann = [Subject::Id(a), Subject::Name { resource_type: "User".into(), name: "ANN".into() }];
+    let r = store.read().unwrap();
+    let history = r.log_about(&ann, 100).unwrap();
+    assert_eq!(history.len(), 6, "five rows by id and the refused create by name");
+    assert!(history.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
+    assert_eq!(history.last().unwrap().resource_id, None);
+    assert_eq!(r.log_about(&ann, 2).unwrap().len(), 2);
+    drop(r);
+    // Pruning what is older than Jan 2 takes the refused create out of the index as well.
+    store.write(|w| w.prune_log("2026-01-02T00:00:00.000Z", 1000)).unwrap();
+    let history = store.read().unwrap().log_about(&ann, 100).unwrap();
+    assert_eq!(history.len(), 5);
+    assert!(history.iter().all(|e| e.resource_id == Some(a.to_string())));
+}
+
+#[test]
+fn the_upgrade_to_schema_8_indexes_the_log_already_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimd.redb");
+    let store = Store::open(&path).unwrap();
+    let id = ResourceId::new_random();
+    store
+        .write(|w| {
+            for _ in 0..3 {
+                let mut entry = log_row("patch");
+                entry.resource_id = Some(id.to_string());
+                w.append_log(entry)?;
+            }
+            // A version-7 file: the log without its index.
+            w.tx.delete_table(tables::LOG_BY_SUBJECT).map_err(redb::Error::from)?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    migrate::force_version(&store, 7).unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let history = store.read().unwrap().log_about(&[Subject::Id(id)], 10).unwrap();
+    assert_eq!(history.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2, 1]);
+}

@@ -387,7 +387,7 @@ async fn a_schema_5_file_opens_with_its_name_indexes_rebuilt() {
     let header: Value =
         serde_json::from_str(std::fs::read_to_string(&backup).unwrap().lines().next().unwrap())
             .unwrap();
-    assert_eq!(header["schema"], 7);
+    assert_eq!(header["schema"], 8);
 }
 
 #[tokio::test]
