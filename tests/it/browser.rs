@@ -257,6 +257,16 @@ impl Browser {
         }
     }
 
+    /// Resizes the window (a phone: 390 × 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client().set_window_size(width, height).await.expect("set the window size");
+    }
+
+    /// Runs `js` in the page (`return …;` gives its value).
+    pub async fn script(&self, js: &str) -> serde_json::Value {
+        self.client().execute(js, vec![]).await.unwrap_or_else(|e| panic!("script {js:?}: {e}"))
+    }
+
     /// The current DOM, serialized.
     pub async fn page_source(&self) -> String {
         self.client().source().await.expect("page source")

@@ -259,6 +259,14 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
     );
     assert!(detail.contains("Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee"), "manager: {detail}");
     shot(&browser, "05-user-detail").await;
+    // On a phone: the page fits the width (tables scroll inside their own box).
+    browser.resize(390, 844).await;
+    let overflow = browser
+        .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .await;
+    assert!(overflow.as_i64().is_some_and(|px| px <= 0), "wider than a phone by {overflow} px");
+    shot(&browser, "05-user-detail-phone").await;
+    browser.resize(1280, 900).await;
     // The manager is a link to the manager's page.
     browser.click(&format!("a[href='/admin/users/{manager}']")).await;
     browser.wait_for("table.attrs").await;
