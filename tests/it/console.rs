@@ -342,11 +342,32 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
     browser.click(&format!("table.log a[href='/admin/users/{joy}']")).await;
     browser.wait_for("table.attrs").await;
 
-    for (path, name) in [("/admin/connect", "13-connect"), ("/admin/settings", "14-settings")] {
-        browser.goto(&format!("{}{path}", c.base)).await;
-        browser.wait_for("main h1").await;
-        shot(&browser, name).await;
+    // The connect page's "last request" line follows the IdP's Test Connection by itself.
+    browser.goto(&format!("{}/admin/connect", c.base)).await;
+    let okta = c
+        .process_admin(scimd::admin::AdminRequest::TokenCreate {
+            name: "okta-prod".into(),
+            read_only: false,
+            expires_in_days: None,
+            events: None,
+        })
+        .await;
+    let okta = okta["token"].as_str().expect("token").to_string();
+    let probe = "/Users?filter=userName+eq+%22a5e6c1f0-8d1e-4f6b-9d3c-2b7f0e9a1c44%22";
+    c.scim(reqwest::Method::GET, probe, &okta, None).await.expect(200);
+    let mut line = String::new();
+    for _ in 0..40 {
+        line = browser.text("[data-last-seen]").await;
+        if line.contains("okta-prod") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    assert!(line.contains("okta-prod"), "the line did not update without a reload: {line}");
+    shot(&browser, "13-connect").await;
+    browser.goto(&format!("{}/admin/settings", c.base)).await;
+    browser.wait_for("main h1").await;
+    shot(&browser, "14-settings").await;
     assert!(browser.text("main").await.contains(&c.config.display().to_string()));
 
     // Sign out: the session ends, and the console asks for a link again.
