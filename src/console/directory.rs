@@ -406,11 +406,7 @@ pub fn history_table(entries: &[LogEntry]) -> Markup {
                             td { (e.operation) }
                             td { (layout::outcome(e.status)) }
                             td { (e.token) }
-                            td {
-                                @if let Some(t) = &e.scim_type { code { (t) } " " }
-                                @if let Some(d) = &e.detail { (d) }
-                                @if let Some(r) = &e.roles { div.muted { "roles " (r) } }
-                            }
+                            td { (layout::what_happened(e)) }
                         }
                     }
                 }

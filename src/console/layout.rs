@@ -174,6 +174,16 @@ pub fn outcome(status: u16) -> Markup {
     }
 }
 
+/// A log entry's "what happened" cell: its SCIM error type, message, and how roles were
+/// decided.
+pub fn what_happened(e: &crate::service::LogEntry) -> Markup {
+    html! {
+        @if let Some(t) = &e.scim_type { code { (t) } " " }
+        @if let Some(d) = &e.detail { (d) }
+        @if let Some(r) = &e.roles { div.muted { "roles " (r) } }
+    }
+}
+
 /// A query string from `pairs`, leaving out empty values: `?q=ann&after=x`.
 pub fn query(pairs: &[(&str, &str)]) -> String {
     let mut out = form_urlencoded::Serializer::new(String::new());

@@ -125,11 +125,7 @@ pub async fn log(
                             td { (resource_link(e)) }
                             td { (layout::outcome(e.status)) }
                             td { (e.token) }
-                            td {
-                                @if let Some(t) = &e.scim_type { code { (t) } " " }
-                                @if let Some(d) = &e.detail { (d) }
-                                @if let Some(r) = &e.roles { div.muted { "roles " (r) } }
-                            }
+                            td { (layout::what_happened(e)) }
                         }
                     }
                 }

@@ -83,7 +83,7 @@ pub async fn overview(
         }
         section {
             h2 { "Last request from each token" }
-            (token_table(&tokens, false, ""))
+            (token_table(&tokens, false))
         }
         section {
             h2 { "Refusals in the last 24 hours" }
@@ -143,7 +143,7 @@ pub async fn tokens_seen(console: &Console) -> Vec<(TokenInfo, Option<i64>)> {
 }
 
 /// The tokens as a table; with `actions`, each live token has a revoke link.
-pub fn token_table(tokens: &[(TokenInfo, Option<i64>)], actions: bool, _csrf: &str) -> Markup {
+pub fn token_table(tokens: &[(TokenInfo, Option<i64>)], actions: bool) -> Markup {
     html! {
         @if tokens.is_empty() {
             p.muted { "No tokens yet. " a href="/admin/tokens" { "Create one" } "." }

@@ -47,7 +47,7 @@ pub async fn list(
         @if !query.revoked.is_empty() {
             p.notice { "Token " strong { (query.revoked) } " is revoked: requests bearing it are refused." }
         }
-        section { (token_table(&tokens, true, &signed_in.csrf)) }
+        section { (token_table(&tokens, true)) }
         section.card {
             h2 { "Create a token" }
             form.stack method="post" action="/admin/tokens" {

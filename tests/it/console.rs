@@ -262,7 +262,9 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
     // On a phone: the page fits the width (tables scroll inside their own box).
     browser.resize(390, 844).await;
     let overflow = browser
-        .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+        )
         .await;
     assert!(overflow.as_i64().is_some_and(|px| px <= 0), "wider than a phone by {overflow} px");
     shot(&browser, "05-user-detail-phone").await;
