@@ -27,13 +27,16 @@ Method:
 4. Cells, one after the other, on one keep-alive connection, each 20 warm-up GETs then
    --requests timed GETs (p50, p99, max): the users list (first page; a page from the middle,
    reached through a Next link the server gave; Z to A); searches (plain text matching one
-   user; `userName eq "..."`; plain text matching nothing, for context); a user's detail page
+   user and `userName eq "..."`, each for a user among the first 5,000 by name so that the
+   first page finds it; plain text matching nothing, for context); a user's detail page
    (a random user per request; a random updated user); the 50,000-member group's page (first
    100 members; 100 members from the middle, again through the server's Next link); the log;
    the overview. Server-side figures come from the access-log lines the cell's requests wrote
    (read from the server's stderr file, counted: every request of the cell must have its
    line), client-side ones from the time between sending the request and reading the whole
    body (Python's http.client on the same 2 cores: a few tenths of a ms more).
+   Once, untimed: `userName eq` for the user in the middle of the name order, to show what
+   its first page finds (a console search reads at most 5,000 rows per page, in name order).
 5. Prints the table and, per target, met or missed (on the server-side p99).
 
 Only 127.0.0.1 is contacted; every loop is bounded by a count or a timeout.
@@ -254,6 +257,10 @@ def history_rows(page: bytes) -> int:
     return m.group(1).count("<tr") if m else 0
 
 
+def plural(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def next_link(page: bytes) -> str | None:
     m = NEXT_LINK.search(page.decode())
     return html.unescape(m.group(1)) if m else None
@@ -329,8 +336,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--users", type=int, help="users to load (default 100,000)")
     p.add_argument("--members", type=int, help="members of the big group (default 50,000)")
     p.add_argument("--updated", type=int, help="users given an update (default 2%% of the users)")
-    p.add_argument("--requests", type=int, help="timed requests per cell (default 300, --quick 100)")
-    p.add_argument("--load-conns", type=int, default=32, help="connections used to load (default 32)")
+    p.add_argument("--requests", type=int,
+                   help="timed requests per cell (default 300, --quick 100)")
+    p.add_argument("--load-conns", type=int, default=32,
+                   help="connections used to load (default 32)")
     p.add_argument("--wait-quiet", type=float, default=300,
                    help="before measuring, wait up to this many seconds while cargo or a CI run "
                         "is active (default 300); cells during which one ran are marked *busy")
@@ -348,7 +357,8 @@ def main(argv: list[str]) -> int:
     if not binary.exists():
         raise BenchError(f"{binary} not found (scripts/bench --console builds it)")
 
-    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout.strip()
+    version = subprocess.run([str(binary), "--version"], capture_output=True,
+                             text=True).stdout.strip()
     head = subprocess.run(["git", "-C", str(run.REPO), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(run.REPO), "status", "--porcelain", "--", "src"],
@@ -360,6 +370,7 @@ def main(argv: list[str]) -> int:
     t_all = time.monotonic()
     cells: list[Cell] = []
     facts: dict = {}
+    s: run.Scimd | None = None
     try:
         data = work / "data"
         s = run.Scimd(binary, data, tls=False, log_level="warn", log_path=work / "load.log")
@@ -397,6 +408,8 @@ def main(argv: list[str]) -> int:
         facts["peak_rss"] = stop["peak_rss"]
         facts["exit"] = stop["exit"]
     finally:
+        if s is not None and s.proc is not None:  # a failure left it running
+            s.stop()
         if a.keep:
             log(f"  kept {work}")
         else:
@@ -435,6 +448,14 @@ def plan(c: Console, d: Loaded, a) -> list[Cell]:
     eq = by_name[min(2_500, n // 3)][0]
     eq_query = f'userName eq "{eq}"'
     nothing = "no-such-person-zzz"
+    # For the record: the same filter for a user from the middle of the name order.
+    far = by_name[mid][0]
+    far_query = quote(f'userName eq "{far}"', safe="")
+    status, page, _, _ = c.request("GET", f"/admin/users?q={far_query}")
+    found = plural(len(rows_of(page)), "row") if status == 200 else f"status {status}"
+    further = ", and Search further" if b"Search further" in page else ""
+    a.far_eq = (f'q=userName eq "<the user at name position {mid + 1:,}>": its first page shows '
+                f"{found}{further}")
 
     def listed(expect: int | None):
         def check(page: bytes) -> str:
@@ -442,7 +463,7 @@ def plan(c: Console, d: Loaded, a) -> list[Cell]:
             if expect is not None and len(r) != expect:
                 raise BenchError(f"expected {expect} rows, the page shows {len(r)}")
             further = " (Search further)" if b"Search further" in page else ""
-            return f"{len(r)} row{'' if len(r) == 1 else 's'}{further}"
+            return f"{plural(len(r), 'row')}{further}"
         return check
 
     # Members from the middle of the group, in member-id order, then the server's Next link.
@@ -458,10 +479,10 @@ def plan(c: Console, d: Loaded, a) -> list[Cell]:
         rows = member_rows(page)
         if rows != min(100, len(members)) and not (rows and "after=" in page.decode()):
             raise BenchError(f"the group page shows {rows} members")
-        return f"{rows} members, {history_rows(page)} history rows"
+        return f"{plural(rows, 'member')}, {plural(history_rows(page), 'history row')}"
 
     def detail_check(page: bytes) -> str:
-        return f"{history_rows(page)} history rows"
+        return f"{plural(history_rows(page), 'history row')}"
 
     users = [rnd.choice(d.ids) for _ in range(WARMUP + a.requests)]
     updated = [rnd.choice(d.updated) for _ in range(WARMUP + a.requests)]
@@ -519,6 +540,8 @@ def report(a, scimd: str, started: str, cells: list[Cell], facts: dict) -> None:
           f"{facts.get('ready_s', 0) * 1e3:.0f} ms; idle RSS {run.fmt_bytes(facts.get('idle_rss', 0))}, "
           f"peak while measuring {run.fmt_bytes(facts.get('peak_rss', 0))}; the whole run "
           f"{facts.get('seconds', 0):.0f} s")
+    if getattr(a, "far_eq", None):
+        print(a.far_eq)
     print()
     full = a.users >= 100_000 and a.members >= 50_000
     print("issue 17 targets (server-side p99; 2-core machine, client on the same machine):")
