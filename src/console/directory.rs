@@ -47,16 +47,24 @@ pub struct MembersQuery {
     after: String,
 }
 
-/// A SCIM filter from the search box and the list's filters. A `q` that parses as a filter
-/// is used as one; anything else is plain text, matched against the names, emails and
-/// externalId.
-fn list_filter(kind: Kind, query: &ListQuery) -> Result<Option<CheckedFilter>, String> {
+/// A search from the search box and the list's filters: a SCIM filter, and for plain text
+/// the text itself (every match holds it, which lets a page pass over rows without rendering
+/// them). A `q` that parses as a filter is used as one; anything else is plain text, matched
+/// against the names, emails and externalId.
+struct Search {
+    filter: Option<CheckedFilter>,
+    text: Option<String>,
+}
+
+fn list_filter(kind: Kind, query: &ListQuery) -> Result<Search, String> {
     let mut clauses = Vec::new();
+    let mut text_searched = None;
     let q = query.q.trim();
     if !q.is_empty() {
         if CheckedFilter::parse(Some(q), &[kind]).is_ok() {
             clauses.push(format!("({q})"));
         } else {
+            text_searched = Some(q.to_string());
             let text = q.replace('\\', "\\\\").replace('"', "\\\"");
             clauses.push(match kind {
                 Kind::User => format!(
@@ -82,9 +90,11 @@ fn list_filter(kind: Kind, query: &ListQuery) -> Result<Option<CheckedFilter>, S
         }
     }
     if clauses.is_empty() {
-        return Ok(None);
+        return Ok(Search { filter: None, text: None });
     }
-    CheckedFilter::parse(Some(&clauses.join(" and ")), &[kind]).map_err(|e| e.to_string())
+    let filter =
+        CheckedFilter::parse(Some(&clauses.join(" and ")), &[kind]).map_err(|e| e.to_string())?;
+    Ok(Search { filter, text: text_searched })
 }
 
 /// `GET /admin/users`.
@@ -114,7 +124,8 @@ async fn list(console: Console, signed_in: SignedIn, kind: Kind, query: ListQuer
     let (page, problem) = match list_filter(kind, &query) {
         Ok(search) => {
             let request = BrowseRequest {
-                search,
+                search: search.filter,
+                contains: search.text,
                 after: Some(query.after.clone()).filter(|a| !a.is_empty()),
                 descending,
                 limit: PAGE,
@@ -459,13 +470,17 @@ mod tests {
 
     #[test]
     fn plain_text_searches_names_emails_and_external_id_and_filters_pass_through() {
-        assert!(list_filter(Kind::User, &query("")).unwrap().is_none());
+        let search = |kind, q: ListQuery| list_filter(kind, &q).unwrap();
+        assert!(search(Kind::User, query("")).filter.is_none());
         // Plain text, with a quote in it: escaped, not a filter injection.
-        assert!(list_filter(Kind::User, &query("o\"brien or userName pr")).unwrap().is_some());
-        assert!(list_filter(Kind::User, &query("ann smith")).unwrap().is_some());
-        assert!(list_filter(Kind::User, &query("userName sw \"a\"")).unwrap().is_some());
-        assert!(list_filter(Kind::Group, &query("Sales")).unwrap().is_some());
+        let quoted = search(Kind::User, query("o\"brien or userName pr"));
+        assert!(quoted.filter.is_some());
+        assert_eq!(quoted.text.as_deref(), Some("o\"brien or userName pr"));
+        assert!(search(Kind::User, query("ann smith")).filter.is_some());
+        let filter = search(Kind::User, query("userName sw \"a\""));
+        assert!(filter.filter.is_some() && filter.text.is_none(), "a filter is no text");
+        assert!(search(Kind::Group, query("Sales")).filter.is_some());
         let inactive = ListQuery { status: "inactive".into(), ..Default::default() };
-        assert!(list_filter(Kind::User, &inactive).unwrap().is_some());
+        assert!(search(Kind::User, inactive).filter.is_some());
     }
 }

@@ -50,9 +50,9 @@ pub async fn overview(
     .to_string();
     let refusals = console
         .service
-        .log_slice(None, REFUSALS_READ, move |e| e.status >= 400 && e.time >= cutoff)
+        .log_since(cutoff, REFUSALS_READ, |e| e.status >= 400)
         .await
-        .map(|slice| top_reasons(slice.entries.iter().map(reason_of)))
+        .map(|entries| top_reasons(entries.iter().map(reason_of)))
         .unwrap_or_default();
     let tenant_url = console.config.tenant_url();
     let scim_enabled = console.service.scim().enabled;

@@ -7,12 +7,15 @@
 use serde_json::Value;
 
 use super::checked_filter::CheckedFilter;
+use super::query::Plan;
 use super::render::render_owned;
 use super::{Service, ServiceError};
+use crate::domain::text::name_key;
 use crate::domain::{Kind, ResourceId};
 use crate::scim::filter;
 use crate::scim::schema::resource_type;
-use crate::store::{LogEntry, ReadQueries, Subject};
+use crate::scim::text::fold;
+use crate::store::{LogEntry, ReadQueries, Reader, Subject};
 
 /// Rows one browse call may look at before it answers with what it found so far.
 pub const SCAN_BUDGET: usize = 5_000;
@@ -25,6 +28,12 @@ pub const LOG_SCAN_BUDGET: usize = 20_000;
 pub struct BrowseRequest {
     /// Only resources this filter matches (checked against the kind browsed).
     pub search: Option<CheckedFilter>,
+    /// A text every match of `search` holds somewhere in its attributes (a plain-text
+    /// search's words): a row whose attributes do not contain it, folded as caseExact=false
+    /// comparisons fold, is passed over without being rendered. Ignored when the folded text
+    /// holds a character JSON escapes (`"`, `\`, a control character), which the stored text
+    /// would spell otherwise.
+    pub contains: Option<String>,
     /// The name key the previous page ended at (exclusive).
     pub after: Option<String>,
     /// Z to A instead of A to Z.
@@ -86,11 +95,31 @@ impl Service {
         kind: Kind,
         request: BrowseRequest,
     ) -> Result<BrowsePage, ServiceError> {
-        const CHUNK: usize = 256;
         let reader = self.store.read()?;
+        if let Some(search) = &request.search
+            && let Plan::Indexed(ids) | Plan::Partial(ids) =
+                Plan::for_filter(&reader, kind, Some(search))?
+            && ids.len() <= SCAN_BUDGET
+        {
+            return self.browse_candidates(&reader, kind, ids, &request);
+        }
+        self.browse_names(&reader, kind, request)
+    }
+
+    /// A page along the name index, each row checked against the search.
+    fn browse_names(
+        &self,
+        reader: &Reader,
+        kind: Kind,
+        request: BrowseRequest,
+    ) -> Result<BrowsePage, ServiceError> {
+        const CHUNK: usize = 256;
         let rt = resource_type(kind);
         let base = &self.settings.base_url;
         let limit = request.limit.max(1);
+        let needle = request.contains.as_deref().map(|t| fold(t).into_owned()).filter(|t| {
+            !t.is_empty() && !t.chars().any(|c| c == '"' || c == '\\' || c.is_control())
+        });
         let mut page = BrowsePage::default();
         let mut cursor = request.after;
         let mut looked = 0;
@@ -99,8 +128,15 @@ impl Service {
             let last_chunk = keys.len() < CHUNK;
             for (key, id) in keys {
                 looked += 1;
-                if let Some(stored) = reader.get(kind, id)? {
-                    let value = render_owned(&reader, base, kind, stored, false)?;
+                let worth_a_look = match (&needle, reader.get_raw(kind, id)?) {
+                    (_, None) => false,
+                    (None, Some(_)) => true,
+                    (Some(needle), Some(raw)) => {
+                        fold(&raw.view()?.attributes).contains(needle.as_str())
+                    }
+                };
+                if worth_a_look && let Some(stored) = reader.get(kind, id)? {
+                    let value = render_owned(reader, base, kind, stored, false)?;
                     if request.search.as_ref().is_none_or(|f| filter::matches(f, &value, rt)) {
                         page.items.push(value);
                     }
@@ -116,6 +152,50 @@ impl Service {
                 return Ok(page);
             }
         }
+    }
+
+    /// A page of the resources an index names for the search (at most [`SCAN_BUDGET`]): each
+    /// read and checked, then put in name order and cut at `after` and `limit`.
+    fn browse_candidates(
+        &self,
+        reader: &Reader,
+        kind: Kind,
+        ids: Vec<ResourceId>,
+        request: &BrowseRequest,
+    ) -> Result<BrowsePage, ServiceError> {
+        let rt = resource_type(kind);
+        let base = &self.settings.base_url;
+        let mut found = Vec::new();
+        for id in ids {
+            let Some(stored) = reader.get(kind, id)? else { continue };
+            let value = render_owned(reader, base, kind, stored, false)?;
+            if request.search.as_ref().is_none_or(|f| filter::matches(f, &value, rt)) {
+                let key = value.get(kind.name_attribute()).and_then(Value::as_str).map(name_key);
+                found.push((key.unwrap_or_default(), value));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        if request.descending {
+            found.reverse();
+        }
+        let after = request.after.as_deref();
+        let past = |key: &str| match after {
+            None => true,
+            Some(a) if request.descending => key < a,
+            Some(a) => key > a,
+        };
+        let limit = request.limit.max(1);
+        let mut rest = found.into_iter().filter(|(key, _)| past(key));
+        let mut page = BrowsePage::default();
+        let mut last = None;
+        for (key, value) in rest.by_ref().take(limit) {
+            page.items.push(value);
+            last = Some(key);
+        }
+        if rest.next().is_some() {
+            page.next = last;
+        }
+        Ok(page)
     }
 
     /// Group `id` without its members, and up to `limit` of them after member id `after`.
@@ -174,6 +254,20 @@ impl Service {
             subjects.push(Subject::Name { resource_type: kind.resource_type().to_string(), name });
         }
         self.blocking(move |s| Ok(s.store.read()?.log_about(&subjects, limit)?)).await
+    }
+
+    /// Up to `limit` provisioning-log entries `wanted` accepts written at `since` (RFC 3339) or
+    /// later, newest first, looking at no more than [`LOG_SCAN_BUDGET`] entries.
+    pub async fn log_since(
+        &self,
+        since: String,
+        limit: usize,
+        wanted: impl Fn(&LogEntry) -> bool + Send + 'static,
+    ) -> Result<Vec<LogEntry>, ServiceError> {
+        self.blocking(move |s| {
+            Ok(s.store.read()?.log_since(&since, limit, LOG_SCAN_BUDGET, wanted)?)
+        })
+        .await
     }
 
     /// Up to `limit` provisioning-log entries `wanted` accepts, newest first, below sequence

@@ -257,7 +257,7 @@ fn each_candidate(
 
 /// Which rows a filter has to look at, as the indexes decide it before any row is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Plan {
+pub(super) enum Plan {
     /// Exactly the resources the filter matches (an id whose row is gone is skipped): no
     /// row needs checking. Only a lone `eq` on the naming attribute (its index folds case as
     /// the attribute's comparison does), on `externalId` (case-exact, as is its index) or on
@@ -273,7 +273,7 @@ enum Plan {
 
 impl Plan {
     /// The plan for `filter` over the resources of `kind`, reading only index rows.
-    fn for_filter(
+    pub(super) fn for_filter(
         reader: &Reader,
         kind: Kind,
         filter: Option<&Filter>,

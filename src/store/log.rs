@@ -258,6 +258,31 @@ impl Reader {
         Ok(out)
     }
 
+    /// Up to `limit` entries `wanted` accepts among those written at `since` (RFC 3339, as
+    /// entries are written) or later, newest first: it reads back from the newest entry and
+    /// stops at the first older one, or after `budget` entries.
+    pub fn log_since(
+        &self,
+        since: &str,
+        limit: usize,
+        budget: usize,
+        wanted: impl Fn(&LogEntry) -> bool,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let table = self.tx.open_table(PROVISIONING_LOG)?;
+        let mut out = Vec::new();
+        for row in table.iter()?.rev().take(budget) {
+            let (seq, bytes) = row?;
+            let entry = decode(seq.value(), bytes.value())?;
+            if entry.time.as_str() < since || out.len() >= limit {
+                break;
+            }
+            if wanted(&entry) {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
     /// How many entries the log holds.
     pub fn log_len(&self) -> Result<u64, StoreError> {
         Ok(self.tx.open_table(PROVISIONING_LOG)?.len()?)

@@ -627,3 +627,25 @@ fn the_upgrade_to_schema_8_indexes_the_log_already_stored() {
     let history = store.read().unwrap().log_about(&[Subject::Id(id)], 10).unwrap();
     assert_eq!(history.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2, 1]);
 }
+
+#[test]
+fn log_since_stops_at_the_first_older_entry() {
+    let (_dir, store) = open();
+    for (time, status) in
+        [("2026-01-01", 400), ("2026-01-02", 400), ("2026-01-03", 201), ("2026-01-04", 400)]
+    {
+        let mut entry = log_row("create");
+        entry.time = format!("{time}T00:00:00.000Z");
+        entry.status = status;
+        store.write(|w| w.append_log(entry)).unwrap();
+    }
+    let r = store.read().unwrap();
+    let refused = |e: &LogEntry| e.status >= 400;
+    let since = |t: &str, budget| r.log_since(t, 10, budget, refused).unwrap();
+    assert_eq!(
+        since("2026-01-02T00:00:00.000Z", 100).iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [4, 2]
+    );
+    assert_eq!(since("2026-01-05T00:00:00.000Z", 100).len(), 0);
+    assert_eq!(since("2000-01-01T00:00:00.000Z", 2).iter().map(|e| e.seq).collect::<Vec<_>>(), [4]);
+}

@@ -495,3 +495,39 @@ async fn console_login_needs_the_running_server_and_a_valid_for_within_ten_minut
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("running server"), "{}", out.stderr);
 }
+
+/// The users rows of a console list page: the userNames its links show, in order.
+fn listed(page: &str) -> Vec<String> {
+    page.split("<a href=\"/admin/users/")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("\">").and_then(|(_, r)| r.split_once("</a>")))
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn searches_use_the_indexes_and_plain_text_finds_names_emails_and_display_names() {
+    let c = Console::start("").await;
+    for i in 0..30 {
+        let body = user_body(&format!("u{i:02}"), json!({"displayName": format!("Person {i:02}")}));
+        c.create("/Users", &body).await;
+    }
+    let zoe = json!({"displayName": "Zoë Ünal", "emails": [{"value": "z.unal@example.org", "primary": true}]});
+    c.create("/Users", &user_body("zu", zoe)).await;
+    let (cookie, _) = c.sign_in().await;
+    let search = |q: &str| format!("/admin/users?q={}", urlencode(q));
+    // Answered by the userName index (exact, then a prefix), in name order.
+    assert_eq!(listed(&c.page(&search("userName eq \"U17\""), &cookie).await), ["u17"]);
+    let prefix = listed(&c.page(&search("userName sw \"u1\""), &cookie).await);
+    assert_eq!(prefix, (10..20).map(|i| format!("u{i}")).collect::<Vec<_>>());
+    let desc =
+        listed(&c.page(&format!("{}&order=desc", search("userName sw \"u1\"")), &cookie).await);
+    assert_eq!(desc.first().map(String::as_str), Some("u19"));
+    // Plain text: a displayName, ignoring case; a non-ASCII name; an email.
+    let people = listed(&c.page(&search("person 2"), &cookie).await);
+    assert_eq!(people, (20..30).map(|i| format!("u{i}")).collect::<Vec<_>>());
+    assert_eq!(listed(&c.page(&search("ZOË"), &cookie).await), ["zu"]);
+    assert_eq!(listed(&c.page(&search("unal@EXAMPLE"), &cookie).await), ["zu"]);
+    // A quote in the text is searched for as text (and found nowhere), not parsed.
+    assert!(listed(&c.page(&search("ünal\" or userName pr"), &cookie).await).is_empty());
+}
