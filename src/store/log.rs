@@ -228,17 +228,22 @@ impl Reader {
         limit: usize,
     ) -> Result<Vec<LogEntry>, StoreError> {
         let index = self.tx.open_table(LOG_BY_SUBJECT)?;
+        let newest = self.last_log_seq()?;
+        let prefixes: Vec<Vec<u8>> = subjects.iter().map(subject_key).collect();
         let mut seqs = Vec::new();
-        for subject in subjects {
-            let prefix = subject_key(subject);
-            let range = indexed(&prefix, 0)..=indexed(&prefix, u64::MAX);
-            for row in
-                index.range(range.start().as_slice()..=range.end().as_slice())?.rev().take(limit)
-            {
-                let (key, _) = row?;
-                let key = key.value();
-                let tail: [u8; 8] = key[key.len() - 8..].try_into().unwrap_or([0; 8]);
-                seqs.push(u64::from_be_bytes(tail));
+        // Newest bucket first; one seek per subject and bucket, until `limit` are found.
+        for bucket in (0..=bucket_of(newest)).rev() {
+            for prefix in &prefixes {
+                let (low, high) = (key_in(bucket, prefix, 0), key_in(bucket, prefix, u64::MAX));
+                for row in index.range(low.as_slice()..=high.as_slice())?.rev() {
+                    let (key, _) = row?;
+                    let key = key.value();
+                    let tail: [u8; 8] = key[key.len() - 8..].try_into().unwrap_or([0; 8]);
+                    seqs.push(u64::from_be_bytes(tail));
+                }
+            }
+            if seqs.len() >= limit {
+                break;
             }
         }
         seqs.sort_unstable_by(|a, b| b.cmp(a));
@@ -418,8 +423,25 @@ pub(super) fn index_key(entry: &LogEntry) -> Option<Vec<u8>> {
     Subject::of(entry).map(|s| indexed(&subject_key(&s), entry.seq))
 }
 
+/// Log entries per bucket of the by-subject index. Keys lead with the bucket, so the entries
+/// appended now all land in the last one or two leaf pages of the index (a commit writes a
+/// page or two for them, not one page per entry, as subject-first keys would: those are
+/// random); a history costs one seek per bucket and subject (a million entries: 7,813).
+const BUCKET: u64 = 128;
+
+fn bucket_of(seq: u64) -> u32 {
+    u32::try_from(seq / BUCKET).unwrap_or(u32::MAX)
+}
+
+/// The index key of entry `seq` about the subject whose key is `prefix`.
 fn indexed(prefix: &[u8], seq: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + 8);
+    key_in(bucket_of(seq), prefix, seq)
+}
+
+/// bucket (4 bytes BE) ++ subject key ++ seq (8 bytes BE).
+fn key_in(bucket: u32, prefix: &[u8], seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(4 + prefix.len() + 8);
+    key.extend_from_slice(&bucket.to_be_bytes());
     key.extend_from_slice(prefix);
     key.extend_from_slice(&seq.to_be_bytes());
     key

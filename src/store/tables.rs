@@ -66,9 +66,10 @@ pub const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens.v1
 pub const PROVISIONING_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log.v1");
 
 /// The provisioning log by what each entry is about, so a resource's history is read without
-/// walking the log (`log.rs`). Key: [`super::log::subject_key`] (the entry's resource id, or
-/// for an entry without one, such as a refused create, its name's key) ++ the entry's sequence
-/// number (8 bytes BE). Kept with the log: appended, restored and pruned together.
+/// walking the log (`log.rs`). Key: the entry's bucket (its sequence number / 128, 4 bytes BE)
+/// ++ [`super::log::subject_key`] (the entry's resource id, or for an entry without one, such
+/// as a refused create, its name's key) ++ the sequence number (8 bytes BE). Kept with the
+/// log: appended, restored and pruned together.
 pub const LOG_BY_SUBJECT: TableDefinition<&[u8], ()> = TableDefinition::new("log_by_subject.v1");
 
 /// How many rows each slice of the id space holds, so a page can start at any offset without

@@ -159,6 +159,18 @@ async fn shot(browser: &Browser, name: &str) -> PathBuf {
     path
 }
 
+/// Waits up to 10 s until the browser's URL contains `part` (a click's navigation done).
+async fn wait_url(browser: &Browser, part: &str) -> String {
+    for _ in 0..100 {
+        let url = browser.current_url().await;
+        if url.contains(part) {
+            return url;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser did not reach a URL with {part:?}: {}", browser.current_url().await);
+}
+
 fn assert_on(url: &str, path: &str) {
     let got = url.split_once("://").and_then(|(_, r)| r.find('/').map(|i| &r[i..])).unwrap_or("");
     assert!(got.starts_with(path), "expected to be on {path}, on {url}");
@@ -242,12 +254,14 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
     browser.goto(&format!("{}/admin/users", c.base)).await;
     browser.fill("input[name=q]", "young").await;
     browser.submit_form("form.search").await;
+    wait_url(&browser, "q=young").await;
     browser.wait_for("table.list").await;
     let rows = browser.find_all("table.list tbody tr").await;
     assert_eq!(rows.len(), 1, "{}", browser.text("main").await);
     assert!(browser.text("table.list").await.contains("jyoung@testuser.com"));
     shot(&browser, "04-users-search").await;
     browser.click("table.list tbody a").await;
+    wait_url(&browser, &format!("/admin/users/{joy}")).await;
     browser.wait_for("table.attrs").await;
     assert_on(&browser.current_url().await, &format!("/admin/users/{joy}"));
     let detail = browser.text("main").await;
@@ -271,6 +285,7 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
     browser.resize(1280, 900).await;
     // The manager is a link to the manager's page.
     browser.click(&format!("a[href='/admin/users/{manager}']")).await;
+    wait_url(&browser, &manager).await;
     browser.wait_for("table.attrs").await;
     assert_on(&browser.current_url().await, &format!("/admin/users/{manager}"));
 
@@ -285,6 +300,7 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
     browser.goto(&format!("{}/admin/groups", c.base)).await;
     shot(&browser, "07-groups").await;
     browser.click("table.list tbody a").await;
+    wait_url(&browser, &format!("/admin/groups/{group}")).await;
     browser.wait_for("nav.pager").await;
     let mut seen = Vec::new();
     loop {
@@ -294,18 +310,19 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
         if seen.len() == 100 {
             shot(&browser, "08-group").await;
         }
-        let next = browser.find_all("nav.pager a").await;
-        let mut went = false;
-        for a in next {
+        let mut next = None;
+        for a in browser.find_all("nav.pager a").await {
             if a.text().await.unwrap().starts_with("Next") {
-                a.click().await.expect("next page");
-                went = true;
+                next = Some((a.attr("href").await.unwrap().expect("href"), a));
                 break;
             }
         }
-        if !went {
-            break;
-        }
+        let Some((href, a)) = next else { break };
+        a.click().await.expect("next page");
+        // The page after this one, not this one again.
+        let after = href.split_once("after=").expect("an after in the Next link").1.to_string();
+        wait_url(&browser, &format!("after={after}")).await;
+        browser.wait_for("table.list").await;
     }
     let mut want: Vec<String> = (0..250).map(|i| format!("member{i:03}@example.org")).collect();
     want.sort();
@@ -317,6 +334,7 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
     shot(&browser, "09-tokens").await;
     browser.fill("form.stack input[name=name]", "okta-trial").await;
     browser.submit_form("form.stack").await;
+    browser.wait_for("#token").await;
     let secret = browser.text("#token").await;
     assert!(is_token(&secret), "{secret}");
     shot(&browser, "10-token-created").await;
@@ -325,10 +343,11 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
     assert!(!browser.page_source().await.contains(&secret), "the secret is shown once only");
     let id = token_id(&secret);
     browser.click(&format!("a[href='/admin/tokens/{id}/revoke']")).await;
+    wait_url(&browser, "/revoke").await;
     browser.wait_for("button.danger").await;
     shot(&browser, "11-revoke-confirm").await;
     browser.click("button.danger").await;
-    browser.wait_for("p.notice").await;
+    wait_url(&browser, "revoked=").await;
     assert!(browser.text("p.notice").await.contains("okta-trial"));
     c.scim(reqwest::Method::GET, "/Users?count=1", &secret, None).await.expect(401);
 
@@ -374,6 +393,7 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
 
     // Sign out: the session ends, and the console asks for a link again.
     browser.click("form.signout button").await;
+    wait_url(&browser, "/admin/login").await;
     browser.wait_for("main h1").await;
     assert_on(&browser.current_url().await, "/admin/login");
     assert!(browser.text("main").await.contains("signed out"));
