@@ -460,6 +460,17 @@ async fn forged_posts_cross_credentials_and_logout_all_are_refused() {
     assert_eq!(console.status(), 303);
     assert_eq!(console.headers()[LOCATION], "/admin/login");
 
+    // A restart ends every session too (they live in the server's memory only).
+    let (cookie, _) = c.sign_in().await;
+    let overview =
+        |cookie: String| c.client.get(format!("{}/admin/", c.base)).header(COOKIE, cookie).send();
+    assert_eq!(overview(cookie.clone()).await.unwrap().status(), 200);
+    c.process.kill();
+    c.process = serve_process(&c.config).await;
+    let page = overview(cookie).await.unwrap();
+    assert_eq!(page.status(), 303);
+    assert_eq!(page.headers()[LOCATION], "/admin/login?expired=1");
+
     // The sign-in code is not in scimd's own request log.
     let link = c.login_link(None).await;
     let code = link.split_once("code=").unwrap().1.to_string();
@@ -469,6 +480,16 @@ async fn forged_posts_cross_credentials_and_logout_all_are_refused() {
     c.process.read_printed();
     assert!(c.process.stderr.iter().chain(&c.process.stdout).all(|l| !l.contains(&code)));
 
+    // logout-all ends the session at once.
+    let (cookie, _) = c.sign_in().await;
+    let mut cmd = scimd_command();
+    cmd.arg("--config").arg(&c.config).args(["console", "logout-all"]);
+    let out = run_scimd(cmd).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let after =
+        c.client.get(format!("{}/admin/", c.base)).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(after.status(), 303);
+
     // A wrong code, many times: refused, then throttled for this address.
     let mut statuses = Vec::new();
     for i in 0..12 {
@@ -477,15 +498,9 @@ async fn forged_posts_cross_credentials_and_logout_all_are_refused() {
     }
     assert_eq!(&statuses[..10], &[403; 10]);
     assert_eq!(statuses[11], 429);
-
-    // logout-all ends the session at once.
-    let mut cmd = scimd_command();
-    cmd.arg("--config").arg(&c.config).args(["console", "logout-all"]);
-    let out = run_scimd(cmd).await;
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let after =
-        c.client.get(format!("{}/admin/", c.base)).header(COOKIE, &cookie).send().await.unwrap();
-    assert_eq!(after.status(), 303);
+    // Meanwhile even a good link is refused from this address.
+    let good = c.login_link(None).await;
+    assert_eq!(c.client.get(&good).send().await.unwrap().status(), 429);
 }
 
 #[tokio::test]
