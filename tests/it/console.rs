@@ -273,6 +273,8 @@ async fn an_admin_signs_in_finds_a_provisioned_user_pages_a_group_and_manages_to
     );
     assert!(detail.contains("Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee"), "manager: {detail}");
     shot(&browser, "05-user-detail").await;
+    browser.script("document.querySelector('table.log').scrollIntoView(); return null;").await;
+    shot(&browser, "05-user-history").await;
     // On a phone: the page fits the width (tables scroll inside their own box).
     browser.resize(390, 844).await;
     let overflow = browser
