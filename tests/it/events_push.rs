@@ -157,7 +157,15 @@ async fn a_poison_set_is_skipped_and_recorded_and_an_auth_failure_holds_the_stre
     let got = receiver.wait_for(5, Duration::from_secs(5)).await;
     assert_eq!(got.len(), 4, "the stream is held after authentication_failed");
     // `scimd events status` says so, and why.
-    let status = s.admin(scimd::admin::AdminRequest::EventsStatus).await;
+    // (The receiver answers the fourth a moment before scimd records the hold.)
+    let mut status = s.admin(scimd::admin::AdminRequest::EventsStatus).await;
+    for _ in 0..50 {
+        if status[0]["stream"]["state"] == "held" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = s.admin(scimd::admin::AdminRequest::EventsStatus).await;
+    }
     let hr = &status[0];
     assert_eq!(hr["name"], "hr");
     assert_eq!((hr["cursor"]["acked"].as_u64(), hr["backlog"].as_u64()), (Some(3), Some(2)));
@@ -170,7 +178,15 @@ async fn a_poison_set_is_skipped_and_recorded_and_an_auth_failure_holds_the_stre
     assert_eq!(again.len(), 6, "the held SET again, then the fifth");
     let (held, resent) = (verified(&s, &again[3].0).await, verified(&s, &again[4].0).await);
     assert_eq!(resent["jti"], held["jti"], "the held event is resent with its jti");
-    let done = s.admin(scimd::admin::AdminRequest::EventsStatus).await;
+    // The receiver has the SET a moment before scimd stores that it was taken.
+    let mut done = s.admin(scimd::admin::AdminRequest::EventsStatus).await;
+    for _ in 0..50 {
+        if done[0]["cursor"]["acked"] == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        done = s.admin(scimd::admin::AdminRequest::EventsStatus).await;
+    }
     assert_eq!(done[0]["cursor"]["acked"], 5, "{done}");
     assert!(done[0]["cursor"]["stalled"].is_null(), "{done}");
     s.stop().await;
