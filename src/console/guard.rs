@@ -16,7 +16,7 @@ use super::layout;
 use crate::http::ClientAddr;
 
 /// Form bodies the console reads at most (its largest form is a token name).
-const MAX_FORM_BYTES: usize = 16 * 1024;
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// No script but the console's own file, no framing, no form posting elsewhere, no `<base>`.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

@@ -21,6 +21,7 @@ mod tokens;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -87,6 +88,8 @@ pub fn router(console: Console) -> Router {
         .route("/admin/static/style.css", get(style))
         .route("/admin/static/console.js", get(script))
         .merge(signed_in)
+        // A form body larger than any console form is refused before a handler reads it.
+        .route_layer(DefaultBodyLimit::max(guard::MAX_FORM_BYTES))
         .route_layer(from_fn_with_state(console.clone(), guard::edge))
         .with_state(console)
 }

@@ -433,6 +433,21 @@ async fn forged_posts_cross_credentials_and_logout_all_are_refused() {
     assert_eq!(ok.status(), 200);
     assert_eq!(c.token_count().await, before + 1);
 
+    // A body larger than any console form is refused, signed in or not.
+    let big = "x".repeat(20 * 1024);
+    for path in ["/admin/login", "/admin/tokens"] {
+        let resp = c
+            .client
+            .post(format!("{}{path}", c.base))
+            .header(COOKIE, &cookie)
+            .header(ORIGIN, &c.base)
+            .form(&[("code", big.as_str()), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413, "{path}");
+    }
+
     // Every page carries the security headers.
     let resp = c
         .client
