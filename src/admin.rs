@@ -65,6 +65,15 @@ pub enum AdminRequest {
     EventsRetry {
         name: String,
     },
+    /// The newest `limit` log entries about one user or group (by id, and by name for refused
+    /// creates), through the log's by-subject index; answered with a [`LogEntry`] list.
+    History {
+        resources: Resources,
+        id: String,
+        #[serde(default)]
+        name: Option<String>,
+        limit: usize,
+    },
     /// A one-time console sign-in link valid for `valid_for_secs` (at most 600); answered
     /// with `{"url": "...", "valid_for_secs": N}`. Only a running server has sessions.
     ConsoleLogin {
@@ -162,6 +171,10 @@ pub fn execute(service: &Service, request: AdminRequest) -> AdminResponse {
             )),
             Err(e) => Err(e.to_string()),
         },
+        AdminRequest::History { resources, id, name, limit } => service
+            .history_blocking(resources.kind(), &id, name, limit)
+            .map_err(|e| e.to_string())
+            .and_then(|h| serde_json::to_value(h).map_err(|e| e.to_string())),
         AdminRequest::Backup | AdminRequest::Export { .. } => {
             Err("this request is streamed, not answered in one line".into())
         }

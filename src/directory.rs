@@ -230,15 +230,20 @@ pub async fn show(
         writeln!(out, "{}", format!("{field:<14}{}", printable(&value)).trim_end())?;
     }
     // By id, and by name too: a refused create names the user but has no id.
-    let filter =
-        LogFilter { resources: vec![text(resource, "id"), text(resource, name)], outcome: None };
-    let recent = log_page(config, 10, filter, None).await?;
+    let history = AdminRequest::History {
+        resources,
+        id: text(resource, "id"),
+        name: Some(text(resource, name)),
+        limit: 10,
+    };
+    let entries: Vec<LogEntry> = serde_json::from_value(admin_request(config, history).await?)
+        .context("reading the history")?;
     writeln!(out)?;
-    if recent.entries.is_empty() {
+    if entries.is_empty() {
         writeln!(out, "No provisioning log entries (they may have been pruned; see keep_days).")?;
     } else {
         writeln!(out, "Recent provisioning, newest first:")?;
-        for e in &recent.entries {
+        for e in &entries {
             writeln!(out, "  {}", log_line(e))?;
         }
     }

@@ -248,12 +248,23 @@ impl Service {
         name: Option<String>,
         limit: usize,
     ) -> Result<Vec<LogEntry>, ServiceError> {
+        self.blocking(move |s| s.history_blocking(kind, &id, name, limit)).await
+    }
+
+    /// [`Service::history`] on the calling thread. Blocking: one read.
+    pub fn history_blocking(
+        &self,
+        kind: Kind,
+        id: &str,
+        name: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, ServiceError> {
         let mut subjects: Vec<Subject> =
-            ResourceId::parse(&id).map(Subject::Id).into_iter().collect();
+            ResourceId::parse(id).map(Subject::Id).into_iter().collect();
         if let Some(name) = name {
             subjects.push(Subject::Name { resource_type: kind.resource_type().to_string(), name });
         }
-        self.blocking(move |s| Ok(s.store.read()?.log_about(&subjects, limit)?)).await
+        Ok(self.store.read()?.log_about(&subjects, limit)?)
     }
 
     /// Up to `limit` provisioning-log entries `wanted` accepts written at `since` (RFC 3339) or

@@ -114,6 +114,9 @@ async fn users_and_groups_list_and_show_the_same_online_and_offline() {
     .await;
     assert_eq!(empty.stdout.trim(), "[]");
 
+    // A create of a name already taken: refused, logged without an id, shown with the user.
+    s.post("/Users", &user_body("Alex.Wilber@contoso.example", json!({}))).await.expect(409);
+
     // show: by userName, id or externalId; text with the recent log, or the SCIM JSON.
     let by_name = scimd_ok(&config, &["users", "show", "alex.wilber@contoso.example"]).await;
     let text = &by_name.stdout;
@@ -123,6 +126,7 @@ async fn users_and_groups_list_and_show_the_same_online_and_offline() {
     assert!(text.contains("groups        Sales, EMEA"), "{text}");
     assert!(text.contains("Recent provisioning"), "{text}");
     assert!(text.contains("create") && text.contains("201"), "{text}");
+    assert!(text.contains(" 409 Alex.Wilber@contoso.example"), "the refused create: {text}");
     let by_id = scimd_ok(&config, &["users", "show", &ids[1]]).await;
     assert_eq!(by_id.stdout, by_name.stdout);
     let by_ext = scimd_ok(&config, &["users", "show", "ext-adele", "--format", "json"]).await;
