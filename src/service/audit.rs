@@ -196,8 +196,6 @@ impl Service {
 }
 
 impl Service {
-    /// Runs `change` through the writer and waits for its commit. For the server's own
-    /// upkeep (cursors, pruning, feeds), not an IdP's request: a failure writes no refusal row.
     /// Appends an entry for an action that changes nothing else stored (a console sign-in or
     /// sign-out), made by `actor`, in a write of its own.
     pub async fn log_action(
@@ -207,27 +205,35 @@ impl Service {
         status: u16,
         detail: Option<String>,
     ) -> Result<(), ServiceError> {
-        let entry = LogEntry {
-            seq: 0,
-            time: super::now_rfc3339(),
-            token: actor.to_string(),
-            operation: operation.to_string(),
-            resource_type: "Console".to_string(),
-            resource_id: None,
-            name: None,
-            status,
-            scim_type: None,
-            detail,
-            roles: None,
-        };
+        let entry = LogEntry { status, detail, ..action_entry(actor, operation, "Console") };
         self.write_unlogged(move |w| Ok(w.append_log(entry.clone()).map(|_| ())?)).await
     }
 
+    /// Runs `change` through the writer and waits for its commit. For the server's own
+    /// upkeep (cursors, pruning, feeds), not an IdP's request: a failure writes no refusal row.
     pub(super) async fn write_unlogged<T: Send + 'static>(
         &self,
         change: impl FnMut(&mut Writer) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, ServiceError> {
         wait(self.writes.submit(change, |_: &mut Writer, _: &ServiceError| Ok(()))).await
+    }
+}
+
+/// A provisioning-log entry for an action `actor` (the console) made on `resource_type`,
+/// succeeded (200), about no resource yet.
+pub(super) fn action_entry(actor: &str, operation: &str, resource_type: &str) -> LogEntry {
+    LogEntry {
+        seq: 0,
+        time: now_rfc3339(),
+        token: actor.to_string(),
+        operation: operation.to_string(),
+        resource_type: resource_type.to_string(),
+        resource_id: None,
+        name: None,
+        status: 200,
+        scim_type: None,
+        detail: None,
+        roles: None,
     }
 }
 

@@ -128,14 +128,18 @@ impl Service {
             let last_chunk = keys.len() < CHUNK;
             for (key, id) in keys {
                 looked += 1;
-                let worth_a_look = match (&needle, reader.get_raw(kind, id)?) {
-                    (_, None) => false,
-                    (None, Some(_)) => true,
-                    (Some(needle), Some(raw)) => {
-                        fold(&raw.view()?.attributes).contains(needle.as_str())
-                    }
+                // With a text to look for, the row's attributes are searched before it is
+                // decoded; only rows that hold the text are decoded and rendered.
+                let stored = match &needle {
+                    None => reader.get(kind, id)?,
+                    Some(needle) => match reader.get_raw(kind, id)? {
+                        Some(raw) if fold(&raw.view()?.attributes).contains(needle.as_str()) => {
+                            Some(raw.decode()?)
+                        }
+                        _ => None,
+                    },
                 };
-                if worth_a_look && let Some(stored) = reader.get(kind, id)? {
+                if let Some(stored) = stored {
                     let value = render_owned(reader, base, kind, stored, false)?;
                     if request.search.as_ref().is_none_or(|f| filter::matches(f, &value, rt)) {
                         page.items.push(value);

@@ -230,23 +230,6 @@ fn with_resource(mut entry: LogEntry, id: &str, name: &str) -> LogEntry {
     entry
 }
 
-/// A provisioning-log entry for a token change made by `actor` (the console).
-fn token_action(actor: &str, operation: &str) -> LogEntry {
-    LogEntry {
-        seq: 0,
-        time: super::now_rfc3339(),
-        token: actor.to_string(),
-        operation: operation.to_string(),
-        resource_type: "Token".to_string(),
-        resource_id: None,
-        name: None,
-        status: 200,
-        scim_type: None,
-        detail: None,
-        roles: None,
-    }
-}
-
 fn hash_secret(secret: &str) -> Result<String, TokenError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| TokenError::Random(e.to_string()))?;
@@ -573,7 +556,7 @@ impl super::Service {
         expires_in_days: Option<u32>,
     ) -> Result<IssuedToken, TokenError> {
         let store = self.store.clone();
-        let log = token_action(actor, "token-create");
+        let log = super::audit::action_entry(actor, "token-create", "Token");
         spawn(move || issue_logged(&store, &name, scope, expires_in_days, Some(log))).await
     }
 
@@ -583,7 +566,8 @@ impl super::Service {
         actor: &'static str,
         id: String,
     ) -> Result<TokenInfo, TokenError> {
-        self.revoke_and_forget(id, Some(token_action(actor, "token-revoke"))).await
+        self.revoke_and_forget(id, Some(super::audit::action_entry(actor, "token-revoke", "Token")))
+            .await
     }
 
     /// Revokes, appending `log` with the change, and forgets the token if remembered.

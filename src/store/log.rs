@@ -85,14 +85,14 @@ impl Writer {
         let bytes = encode(&entry)?;
         table.insert(seq, bytes.as_slice())?;
         drop(table);
-        self.index_log(&entry, seq)?;
+        entry.seq = seq;
+        self.index_log(&entry)?;
         Ok(seq)
     }
 
-    /// Adds entry `seq` to the by-subject index.
-    fn index_log(&mut self, entry: &LogEntry, seq: u64) -> Result<(), StoreError> {
-        if let Some(subject) = Subject::of(entry) {
-            let key = indexed(&subject_key(&subject), seq);
+    /// Adds `entry` (its `seq` set) to the by-subject index.
+    fn index_log(&mut self, entry: &LogEntry) -> Result<(), StoreError> {
+        if let Some(key) = index_key(entry) {
             self.tx.open_table(LOG_BY_SUBJECT)?.insert(key.as_slice(), ())?;
         }
         Ok(())
@@ -107,7 +107,8 @@ impl Writer {
         self.dirty = true;
         let bytes = encode(&entry)?;
         self.tx.open_table(PROVISIONING_LOG)?.insert(seq, bytes.as_slice())?;
-        self.index_log(&entry, seq)
+        entry.seq = seq;
+        self.index_log(&entry)
     }
 
     /// Deletes up to `max` of the oldest entries whose time is before `cutoff` (RFC 3339 UTC
@@ -220,8 +221,9 @@ impl Reader {
     }
 
     /// The newest `limit` entries about `subjects` (a resource's id, and its name for the
-    /// entries that have no id), newest first, read through the by-subject index: as fast for
-    /// a user created a million entries ago as for one created a second ago.
+    /// entries that have no id), newest first, read through the by-subject index: one seek per
+    /// subject and bucket of 128 entries, from the newest bucket back until `limit` are found,
+    /// whatever else the log holds in between.
     pub fn log_about(
         &self,
         subjects: &[Subject],
