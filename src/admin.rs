@@ -119,7 +119,8 @@ pub struct AdminResponse {
 }
 
 impl AdminResponse {
-    fn from_result(result: Result<Value, String>) -> AdminResponse {
+    /// `ok` with the result, or not with the error.
+    pub fn from_result(result: Result<Value, String>) -> AdminResponse {
         match result {
             Ok(v) => AdminResponse { ok: true, result: Some(v), error: None },
             Err(e) => AdminResponse { ok: false, result: None, error: Some(e) },

@@ -129,7 +129,7 @@ pub enum ConsoleCommand {
 }
 
 /// `scimd console login|logout-all`: over the admin socket of the running server (sessions
-/// live in its memory only).
+/// live in its memory only; without a running server the answer says to start it).
 pub async fn console(config: &Config, command: ConsoleCommand) -> Result<()> {
     let request = match command {
         ConsoleCommand::Login { valid_for } => {
@@ -137,21 +137,8 @@ pub async fn console(config: &Config, command: ConsoleCommand) -> Result<()> {
         }
         ConsoleCommand::LogoutAll => AdminRequest::ConsoleLogoutAll,
     };
-    let response = match admin::call(&config.admin_socket(), &request).await {
-        Ok(response) => response,
-        Err(ClientError::NotRunning) => bail!(
-            "no running scimd answers on {}: the console signs in through the running server; \
-             start it (systemctl start scimd), or run this as its user with its --config",
-            config.admin_socket().display()
-        ),
-        Err(e) => return Err(e.into()),
-    };
-    let result = match response {
-        admin::AdminResponse { ok: true, result, .. } => result.unwrap_or_default(),
-        admin::AdminResponse { error, .. } => {
-            bail!("{}", error.unwrap_or_else(|| "the request failed".into()))
-        }
-    };
+    // A stopped server has no sessions: the offline answer says to start it.
+    let result = admin_request(config, request.clone()).await?;
     match request {
         AdminRequest::ConsoleLogin { valid_for_secs } => {
             let url = result.get("url").and_then(|u| u.as_str()).context("no url in the answer")?;

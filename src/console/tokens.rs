@@ -77,11 +77,7 @@ pub async fn create(
         "read-only" => TokenScope::ReadOnly,
         "read-write" | "" => TokenScope::ReadWrite,
         other => {
-            return layout::error_page(
-                StatusCode::BAD_REQUEST,
-                "Not accepted",
-                &format!("scope '{other}' is not one of read-write, read-only"),
-            );
+            return not_accepted(&format!("scope '{other}' is not one of read-write, read-only"));
         }
     };
     let expires = match form.expires_in_days.trim() {
@@ -89,27 +85,19 @@ pub async fn create(
         days => match days.parse::<u32>() {
             Ok(d) if (1..=MAX_EXPIRY_DAYS).contains(&d) => Some(d),
             _ => {
-                return layout::error_page(
-                    StatusCode::BAD_REQUEST,
-                    "Not accepted",
-                    &format!(
-                        "expires after: give a whole number of days from 1 to {MAX_EXPIRY_DAYS}, or leave it empty"
-                    ),
-                );
+                return not_accepted(&format!(
+                    "expires after: give a whole number of days from 1 to {MAX_EXPIRY_DAYS}, or leave it empty"
+                ));
             }
         },
     };
     if form.name.trim().is_empty() || form.name.chars().count() > 100 {
-        return layout::error_page(
-            StatusCode::BAD_REQUEST,
-            "Not accepted",
-            "a token needs a name of 1 to 100 characters",
-        );
+        return not_accepted("a token needs a name of 1 to 100 characters");
     }
     let issued = match console.service.issue_token_as(ACTOR, form.name, scope, expires).await {
         Ok(issued) => issued,
         Err(e) => {
-            return layout::error_page(StatusCode::BAD_REQUEST, "Not accepted", &e.to_string());
+            return not_accepted(&e.to_string());
         }
     };
     let tenant_url = console.config.tenant_url();
@@ -124,6 +112,11 @@ pub async fn create(
         p { a href="/admin/tokens" { "← All tokens" } " · " a href="/admin/connect" { "Connect your IdP" } }
     };
     layout::page("Token created", Nav::Tokens, &signed_in.csrf, body)
+}
+
+/// A form the console does not accept, and why: 400.
+fn not_accepted(why: &str) -> Response {
+    layout::error_page(StatusCode::BAD_REQUEST, "Not accepted", why)
 }
 
 /// `GET /admin/tokens/{id}/revoke`: what revoking does, and the button that does it.

@@ -2,14 +2,12 @@
 //! answers one JSON request line per connection (see `crate::admin`).
 
 use std::path::Path;
-
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixListener;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
 
 use crate::admin::{AdminRequest, AdminResponse, ExportEnd, Resources, execute};
 use crate::console::Sessions;
@@ -68,10 +66,7 @@ impl ConsoleLinks {
             }
             _ => return None,
         };
-        Some(match result {
-            Ok(v) => AdminResponse { ok: true, result: Some(v), error: None },
-            Err(e) => AdminResponse { ok: false, result: None, error: Some(e) },
-        })
+        Some(AdminResponse::from_result(result))
     }
 }
 
